@@ -1,0 +1,134 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/**
+ * Huawei's `SDK-HMAC-SHA256` request signing (APIG signature v2), as documented in
+ * ../../../../shared/docs/huawei-ecs-api.md. Used by the client to sign and by the simulator to
+ * verify, so both read the same canonical form.
+ */
+export const SIGNING_ALGORITHM = 'SDK-HMAC-SHA256';
+
+export interface SignableRequest {
+  method: string;
+  /** The path as sent, without query (e.g. `/v1/abc/cloudservers/detail`). */
+  path: string;
+  /** Decoded query parameters; a name may repeat. */
+  query: ReadonlyArray<readonly [string, string]>;
+  /** Header names in any case; only those listed in `signedHeaders` are used. */
+  headers: Readonly<Record<string, string>>;
+  body: string | Uint8Array;
+}
+
+/** RFC 3986 percent-encoding: unreserved characters kept, everything else as uppercase %XX. */
+export function percentEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+export function canonicalUri(path: string): string {
+  const encoded = path
+    .split('/')
+    .map((segment) => percentEncode(safeDecode(segment)))
+    .join('/');
+  return encoded.endsWith('/') ? encoded : `${encoded}/`;
+}
+
+export function canonicalQueryString(query: ReadonlyArray<readonly [string, string]>): string {
+  return query
+    .map(([k, v]) => [percentEncode(k), percentEncode(v)] as const)
+    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function headerValue(headers: Readonly<Record<string, string>>, lowerName: string): string | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === lowerName) return value;
+  }
+  return undefined;
+}
+
+export function canonicalRequest(request: SignableRequest, signedHeaders: readonly string[]): string {
+  const names = [...signedHeaders].map((n) => n.toLowerCase()).sort();
+  const canonicalHeaders = names.map((n) => `${n}:${(headerValue(request.headers, n) ?? '').trim()}\n`).join('');
+  return [
+    request.method.toUpperCase(),
+    canonicalUri(request.path),
+    canonicalQueryString(request.query),
+    canonicalHeaders,
+    names.join(';'),
+    sha256Hex(request.body),
+  ].join('\n');
+}
+
+export function stringToSign(sdkDate: string, canonical: string): string {
+  return `${SIGNING_ALGORITHM}\n${sdkDate}\n${sha256Hex(canonical)}`;
+}
+
+export function signature(secretKey: string, toSign: string): string {
+  return createHmac('sha256', Buffer.from(secretKey, 'utf8')).update(toSign).digest('hex');
+}
+
+/** `20191115T033655Z` */
+export function formatSdkDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+/** Inverse of `formatSdkDate`; undefined when malformed. */
+export function parseSdkDate(value: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export interface Credentials {
+  accessKey: string;
+  secretKey: string;
+  /** With temporary credentials. */
+  securityToken?: string | undefined;
+}
+
+/**
+ * Returns the request's headers with `X-Sdk-Date` (unless already present) and `Authorization` added.
+ * Every header passed in is signed except `user-agent` and `authorization`; the caller passes
+ * `content-type`, `host` and `x-project-id`.
+ */
+export function signRequest(request: SignableRequest, credentials: Credentials, nowMs: number): Record<string, string> {
+  const headers: Record<string, string> = { ...request.headers };
+  if (headerValue(headers, 'x-sdk-date') === undefined) headers['X-Sdk-Date'] = formatSdkDate(nowMs);
+  if (credentials.securityToken && headerValue(headers, 'x-security-token') === undefined) {
+    headers['X-Security-Token'] = credentials.securityToken;
+  }
+  const signed = Object.keys(headers)
+    .map((n) => n.toLowerCase())
+    .filter((n) => n !== 'user-agent' && n !== 'authorization')
+    .sort();
+  const canonical = canonicalRequest({ ...request, headers }, signed);
+  const sig = signature(credentials.secretKey, stringToSign(headerValue(headers, 'x-sdk-date')!, canonical));
+  headers.Authorization = `${SIGNING_ALGORITHM} Access=${credentials.accessKey}, SignedHeaders=${signed.join(';')}, Signature=${sig}`;
+  return headers;
+}
+
+export interface ParsedAuthorization {
+  accessKey: string;
+  signedHeaders: string[];
+  signature: string;
+}
+
+export function parseAuthorization(value: string | undefined): ParsedAuthorization | undefined {
+  if (!value) return undefined;
+  const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]+)\s*$/.exec(value);
+  if (!m) return undefined;
+  return { accessKey: m[1]!, signedHeaders: m[2]!.split(';'), signature: m[3]!.toLowerCase() };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

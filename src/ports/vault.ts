@@ -1,0 +1,124 @@
+import type { OsType } from '../domain/server.js';
+
+/**
+ * The vault port: where "never lose a password" is kept. Modelled on AWS Secrets Manager's
+ * staging labels so that the rotation steps are written once for every implementation
+ * (AWS Secrets Manager adapter, encrypted file vault).
+ *
+ * One secret per server. A secret has versions; a version has an immutable value and zero or more
+ * labels; a label is on at most one version of a secret at a time.
+ */
+
+/** The version in effect as far as the vault knows: the password of the last accepted reset. */
+export const LABEL_CURRENT = 'AWSCURRENT';
+/** A version stored before the reset call, whose outcome is not settled yet. */
+export const LABEL_PENDING = 'AWSPENDING';
+/** The version AWSCURRENT left when it last moved (maintained by `promote`). */
+export const LABEL_PREVIOUS = 'AWSPREVIOUS';
+/**
+ * Custom label: the last password known to be in effect on the server itself. With restart policy
+ * `none` an accepted password only takes effect at the next restart, so the one that logs in now
+ * must stay labelled even after further rotations move AWSCURRENT and AWSPREVIOUS on.
+ */
+export const LABEL_ACTIVE = 'ROTATOR_ACTIVE';
+
+/** Identifies a server's secret; the implementation derives the secret name from it (a template). */
+export interface SecretKey {
+  region: string;
+  projectId: string;
+  serverId: string;
+}
+
+/** The JSON value of one version. `password` is the only secret field. */
+export interface SecretPayload {
+  username: 'root' | 'Administrator';
+  password: string;
+  serverId: string;
+  serverName: string;
+  osType: OsType;
+  region: string;
+  projectId: string;
+  /** The run that generated it. */
+  runId: string;
+  /** ISO-8601. */
+  createdAt: string;
+  /** When the server starts using it: right after the reset's reboot, or at its next restart. */
+  activation: 'after-reboot' | 'next-restart';
+}
+
+export interface SecretVersionInfo {
+  versionId: string;
+  labels: string[];
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+}
+
+export interface SecretVersion extends SecretVersionInfo {
+  value: SecretPayload;
+}
+
+export interface SecretDescription {
+  /** The secret's name in the vault (from the name template). */
+  name: string;
+  key: SecretKey;
+  /** Versions that carry at least one label (unlabelled ones may be pruned, as AWS deprecates them). */
+  versions: SecretVersionInfo[];
+  /** Milliseconds since the epoch of the last write to the secret, when known. */
+  lastChangedAt: number | undefined;
+}
+
+export type VersionSelector = { label: string } | { versionId: string };
+
+/**
+ * Every operation either completes durably before it resolves or rejects with a `RotatorError`
+ * (`retryable` true for throttling, timeouts and 5xx-like failures). Operations are safe to repeat:
+ * each is written so that a replay after a crash is harmless.
+ */
+export interface Vault {
+  /**
+   * Creates the secret (no versions yet) if it does not exist. Idempotent; two callers racing to
+   * create the same secret both succeed.
+   */
+  ensureSecret(key: SecretKey): Promise<void>;
+
+  /**
+   * Stores `value` as a new version with id `token` (at least 32 characters, deterministic for the
+   * batch: run id + batch + generation) and the label AWSPENDING, moving AWSPENDING off any other
+   * version. Resolves only when the write is acknowledged (durable).
+   * - same token, same value: no-op (a replay);
+   * - same token, different value: `RotatorError` code `VAULT_TOKEN_REUSED`, not retryable (a bug);
+   * - the secret does not exist: `RotatorError` code `VAULT_SECRET_NOT_FOUND`.
+   */
+  putPending(key: SecretKey, token: string, value: SecretPayload): Promise<void>;
+
+  /** The version holding `label`, or with id `versionId`; undefined when there is none. */
+  getVersion(key: SecretKey, selector: VersionSelector): Promise<SecretVersion | undefined>;
+
+  /** Metadata and labelled versions, without values; undefined when the secret does not exist. */
+  describe(key: SecretKey): Promise<SecretDescription | undefined>;
+
+  /**
+   * Compare-and-swap of AWSCURRENT: moves it to `versionId` only if it is now on
+   * `expectedCurrent` (undefined: no version holds it yet). AWSPREVIOUS moves to the version
+   * AWSCURRENT left. Then AWSPENDING is removed from `versionId` if it holds it.
+   * - `versionId` already holds AWSCURRENT: only the AWSPENDING clean-up runs (a replay);
+   * - AWSCURRENT is elsewhere: `RotatorError` code `VAULT_CURRENT_CHANGED`, not retryable;
+   * - `versionId` does not exist: `RotatorError` code `VAULT_VERSION_NOT_FOUND`.
+   */
+  promote(key: SecretKey, versionId: string, expectedCurrent: string | undefined): Promise<void>;
+
+  /** Removes `label` from `versionId`; a no-op when that version does not hold it. */
+  removeLabel(key: SecretKey, label: string, versionId: string): Promise<void>;
+
+  /**
+   * Attaches a custom `label` (not AWSCURRENT: use `promote`) to `versionId`, removing it from the
+   * version that held it. A no-op when `versionId` already holds it.
+   */
+  moveLabel(key: SecretKey, label: string, versionId: string): Promise<void>;
+
+  /** Every secret this vault manages (optionally in one region/project), without values. */
+  list(filter?: { region?: string; projectId?: string }): AsyncIterable<SecretDescription>;
+
+  /** Releases connections, timers and file handles. */
+  close(): Promise<void>;
+}
