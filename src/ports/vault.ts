@@ -73,6 +73,16 @@ export type VersionSelector = { label: string } | { versionId: string };
  * Every operation either completes durably before it resolves or rejects with a `RotatorError`
  * (`retryable` true for throttling, timeouts and 5xx-like failures). Operations are safe to repeat:
  * each is written so that a replay after a crash is harmless.
+ *
+ * Stable error codes (besides the per-method ones below): `VAULT_INVALID_REQUEST` (a bad token,
+ * label or key; not retryable), `VAULT_SECRET_NOT_FOUND` (a write to a secret that does not exist;
+ * not retryable), `VAULT_THROTTLED` / `VAULT_UNAVAILABLE` (retryable), `VAULT_ACCESS_DENIED` (not
+ * retryable). No message, cause or JSON of any error carries a password.
+ *
+ * Labels change only through these methods: `putPending` touches AWSPENDING only, `promote`
+ * AWSCURRENT, AWSPREVIOUS and AWSPENDING only; custom labels (ROTATOR_ACTIVE) move only by
+ * `moveLabel`/`removeLabel`. A version that still holds any label is never dropped.
+ * The shared contract suite (test/contract/vault-contract.ts) is the executable form of this.
  */
 export interface Vault {
   /**
@@ -82,16 +92,21 @@ export interface Vault {
   ensureSecret(key: SecretKey): Promise<void>;
 
   /**
-   * Stores `value` as a new version with id `token` (at least 32 characters, deterministic for the
-   * batch: run id + batch + generation) and the label AWSPENDING, moving AWSPENDING off any other
-   * version. Resolves only when the write is acknowledged (durable).
-   * - same token, same value: no-op (a replay);
+   * Stores `value` as a new version with id `token` (32 to 64 printable ASCII characters without
+   * spaces, as AWS's ClientRequestToken; deterministic for the batch: run id + batch + generation)
+   * and the label AWSPENDING, moving AWSPENDING off any other version. Resolves only when the write
+   * is acknowledged (durable).
+   * - same token, same value (compared field by field, not by key order): no-op (a replay), even
+   *   when AWSPENDING has since moved on;
    * - same token, different value: `RotatorError` code `VAULT_TOKEN_REUSED`, not retryable (a bug);
    * - the secret does not exist: `RotatorError` code `VAULT_SECRET_NOT_FOUND`.
    */
   putPending(key: SecretKey, token: string, value: SecretPayload): Promise<void>;
 
-  /** The version holding `label`, or with id `versionId`; undefined when there is none. */
+  /**
+   * The version holding `label`, or with id `versionId`; undefined when there is none (also when
+   * the secret does not exist). An unlabelled version may or may not still be found by id.
+   */
   getVersion(key: SecretKey, selector: VersionSelector): Promise<SecretVersion | undefined>;
 
   /** Metadata and labelled versions, without values; undefined when the secret does not exist. */
@@ -103,16 +118,23 @@ export interface Vault {
    * AWSCURRENT left. Then AWSPENDING is removed from `versionId` if it holds it.
    * - `versionId` already holds AWSCURRENT: only the AWSPENDING clean-up runs (a replay);
    * - AWSCURRENT is elsewhere: `RotatorError` code `VAULT_CURRENT_CHANGED`, not retryable;
-   * - `versionId` does not exist: `RotatorError` code `VAULT_VERSION_NOT_FOUND`.
+   * - `versionId` does not exist: `RotatorError` code `VAULT_VERSION_NOT_FOUND` (checked first);
+   * - the secret does not exist: `VAULT_SECRET_NOT_FOUND` or `VAULT_VERSION_NOT_FOUND`.
+   * A promotion that loses keeps AWSPENDING on `versionId`: its password may be on the server.
    */
   promote(key: SecretKey, versionId: string, expectedCurrent: string | undefined): Promise<void>;
 
-  /** Removes `label` from `versionId`; a no-op when that version does not hold it. */
+  /**
+   * Removes `label` from `versionId`; a no-op when that version does not hold it. AWSCURRENT
+   * cannot be removed (`VAULT_INVALID_REQUEST`): it only moves, by `promote`.
+   */
   removeLabel(key: SecretKey, label: string, versionId: string): Promise<void>;
 
   /**
    * Attaches a custom `label` (not AWSCURRENT: use `promote`) to `versionId`, removing it from the
    * version that held it. A no-op when `versionId` already holds it.
+   * - `versionId` does not exist: `RotatorError` code `VAULT_VERSION_NOT_FOUND`;
+   * - `label` is AWSCURRENT: `RotatorError` code `VAULT_INVALID_REQUEST`.
    */
   moveLabel(key: SecretKey, label: string, versionId: string): Promise<void>;
 

@@ -1,0 +1,121 @@
+import { RotatorError, isRotatorError } from '../../domain/rotator-error.js';
+
+/**
+ * Translates AWS SDK failures into `RotatorError`s with stable codes. The rules are data:
+ * exception names (and HTTP statuses) to a code and whether another attempt may succeed.
+ * Operation-specific meanings (ResourceExistsException on PutSecretValue is a reused token, …)
+ * are decided by the vault before it falls back to this table.
+ */
+export const VaultErrorCodes = {
+  throttled: 'VAULT_THROTTLED',
+  unavailable: 'VAULT_UNAVAILABLE',
+  accessDenied: 'VAULT_ACCESS_DENIED',
+  secretNotFound: 'VAULT_SECRET_NOT_FOUND',
+  secretDeleted: 'VAULT_SECRET_DELETED',
+  versionNotFound: 'VAULT_VERSION_NOT_FOUND',
+  tokenReused: 'VAULT_TOKEN_REUSED',
+  currentChanged: 'VAULT_CURRENT_CHANGED',
+  labelConflict: 'VAULT_LABEL_CONFLICT',
+  invalidRequest: 'VAULT_INVALID_REQUEST',
+  kms: 'VAULT_KMS_ERROR',
+  limitExceeded: 'VAULT_LIMIT_EXCEEDED',
+  requestFailed: 'VAULT_REQUEST_FAILED',
+} as const;
+
+const BY_NAME: Record<string, { code: string; retryable: boolean }> = {
+  ThrottlingException: { code: VaultErrorCodes.throttled, retryable: true },
+  TooManyRequestsException: { code: VaultErrorCodes.throttled, retryable: true },
+  Throttling: { code: VaultErrorCodes.throttled, retryable: true },
+  RequestLimitExceeded: { code: VaultErrorCodes.throttled, retryable: true },
+  InternalServiceError: { code: VaultErrorCodes.unavailable, retryable: true },
+  InternalFailure: { code: VaultErrorCodes.unavailable, retryable: true },
+  ServiceUnavailable: { code: VaultErrorCodes.unavailable, retryable: true },
+  TimeoutError: { code: VaultErrorCodes.unavailable, retryable: true },
+  RequestTimeout: { code: VaultErrorCodes.unavailable, retryable: true },
+  RequestTimeoutException: { code: VaultErrorCodes.unavailable, retryable: true },
+  AccessDeniedException: { code: VaultErrorCodes.accessDenied, retryable: false },
+  UnrecognizedClientException: { code: VaultErrorCodes.accessDenied, retryable: false },
+  InvalidSignatureException: { code: VaultErrorCodes.accessDenied, retryable: false },
+  IncompleteSignature: { code: VaultErrorCodes.accessDenied, retryable: false },
+  MissingAuthenticationToken: { code: VaultErrorCodes.accessDenied, retryable: false },
+  InvalidClientTokenId: { code: VaultErrorCodes.accessDenied, retryable: false },
+  ExpiredTokenException: { code: VaultErrorCodes.accessDenied, retryable: false },
+  CredentialsProviderError: { code: VaultErrorCodes.accessDenied, retryable: false },
+  ResourceNotFoundException: { code: VaultErrorCodes.secretNotFound, retryable: false },
+  DecryptionFailure: { code: VaultErrorCodes.kms, retryable: false },
+  EncryptionFailure: { code: VaultErrorCodes.kms, retryable: false },
+  // Secrets Manager uses it for quotas such as versions per secret, not for request rates.
+  LimitExceededException: { code: VaultErrorCodes.limitExceeded, retryable: false },
+};
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+
+interface SdkErrorShape {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+}
+
+export interface ErrorContext {
+  operation: string;
+  secretName: string;
+  versionId?: string | undefined;
+  /** Strings that must not appear in the message (the value being written, its password). */
+  secrets?: readonly string[] | undefined;
+}
+
+/** The SDK exception's name (e.g. `ResourceExistsException`), or undefined for a non-SDK error. */
+export function awsErrorName(error: unknown): string | undefined {
+  const name = (error as SdkErrorShape | undefined)?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** Replaces every occurrence of a secret (raw or JSON-escaped) with a marker. */
+export function scrub(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) out = out.split(form).join('[REDACTED]');
+  }
+  return out;
+}
+
+function where(context: ErrorContext): string {
+  return `secrets manager ${context.operation} on ${context.secretName}${context.versionId ? ` version ${context.versionId}` : ''}`;
+}
+
+/** A RotatorError built from our own decision (no SDK message attached). */
+export function vaultError(code: string, context: ErrorContext, detail: string, retryable = false, from?: unknown): RotatorError {
+  const meta = (from as SdkErrorShape | undefined)?.$metadata;
+  return new RotatorError({
+    code,
+    message: scrub(`${where(context)}: ${detail}`, context.secrets),
+    retryable,
+    httpStatus: meta?.httpStatusCode,
+    requestId: meta?.requestId,
+  });
+}
+
+/**
+ * The general mapping. The SDK error is not kept as `cause`: it may carry the raw response, and
+ * an error chain ends up in logs. What it says is reduced to its name, status, request id and
+ * its message with every known secret removed.
+ */
+export function toVaultError(error: unknown, context: ErrorContext): RotatorError {
+  if (isRotatorError(error)) return error;
+  const sdk = (error ?? {}) as SdkErrorShape;
+  const name = awsErrorName(error) ?? 'Error';
+  const status = sdk.$metadata?.httpStatusCode;
+  const networkCode = typeof sdk.code === 'string' && NETWORK_CODES.has(sdk.code) ? sdk.code : undefined;
+  let rule = BY_NAME[name];
+  if (!rule) {
+    if (status === 429) rule = { code: VaultErrorCodes.throttled, retryable: true };
+    else if (status !== undefined && status >= 500) rule = { code: VaultErrorCodes.unavailable, retryable: true };
+    else if (networkCode !== undefined) rule = { code: VaultErrorCodes.unavailable, retryable: true };
+    else rule = { code: VaultErrorCodes.requestFailed, retryable: false };
+  }
+  const rawMessage = typeof sdk.message === 'string' ? sdk.message.slice(0, 300) : '';
+  const detail = [name, status !== undefined ? `HTTP ${status}` : undefined, networkCode].filter(Boolean).join(', ');
+  return vaultError(rule.code, context, `${detail}${rawMessage ? `: ${rawMessage}` : ''}`, rule.retryable, error);
+}

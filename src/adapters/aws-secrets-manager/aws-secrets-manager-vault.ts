@@ -1,0 +1,506 @@
+/**
+ * The Vault port on AWS Secrets Manager. One secret per server, named from a template; versions
+ * are AWS versions (version id = our ClientRequestToken), labels are AWS staging labels, so the
+ * port's semantics are AWS's own and this file mostly adds the compare-and-swap reading of
+ * `UpdateSecretVersionStage` and the error translation.
+ *
+ * AWS calls made: CreateSecret (no value), PutSecretValue (always with VersionStages AWSPENDING
+ * and our token), UpdateSecretVersionStage (always with RemoveFromVersionId when another version
+ * holds the label), GetSecretValue (always naming VersionStage or VersionId), DescribeSecret,
+ * ListSecretVersionIds, ListSecrets.
+ */
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+  type DescribeSecretResponse,
+  type Filter,
+  type SecretsManagerClientConfig,
+  type Tag,
+} from '@aws-sdk/client-secrets-manager';
+// Type-only: @smithy/types ships with the SDK (its middleware signatures).
+import type { FinalizeHandler, HandlerExecutionContext, MetadataBearer } from '@smithy/types';
+import type { Logger } from 'pino';
+import { RotatorError } from '../../domain/rotator-error.js';
+import type { Clock } from '../../ports/clock.js';
+import type { RateLimiter } from '../../ports/rate-limiter.js';
+import {
+  LABEL_CURRENT,
+  LABEL_PENDING,
+  type SecretDescription,
+  type SecretKey,
+  type SecretPayload,
+  type SecretVersion,
+  type SecretVersionInfo,
+  type Vault,
+  type VersionSelector,
+} from '../../ports/vault.js';
+import { TokenBucketRateLimiter } from '../token-bucket-rate-limiter.js';
+import { awsErrorName, toVaultError, vaultError, VaultErrorCodes, type ErrorContext } from './aws-error-mapping.js';
+import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
+import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
+
+/** Tag that marks a secret as ours; `list` only yields secrets that carry it. */
+export const MANAGED_BY_TAG = { key: 'managed-by', value: 'rotator' } as const;
+const TAG_SERVER_ID = 'server-id';
+const TAG_REGION = 'region';
+const TAG_PROJECT_ID = 'project-id';
+const RESERVED_TAGS = new Set([MANAGED_BY_TAG.key, TAG_SERVER_ID, TAG_REGION, TAG_PROJECT_ID]);
+
+/** The calls that share AWS's 50 requests/s per-account quota (and CreateSecret, also a write). */
+const WRITE_COMMANDS = new Set([
+  'PutSecretValueCommand',
+  'UpdateSecretVersionStageCommand',
+  'UpdateSecretCommand',
+  'CreateSecretCommand',
+  'TagResourceCommand',
+]);
+
+/** ClientRequestToken as AWS takes it; also our version id. */
+const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
+
+export interface AwsSecretsManagerVaultOptions {
+  /** AWS region of the secrets. @defaultValue the SDK's provider chain (`AWS_REGION`, profile) */
+  region?: string | undefined;
+  /**
+   * Endpoint override (LocalStack, the emulator, a VPC endpoint). When omitted the SDK's own
+   * resolution applies, including `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+   * @defaultValue the SDK's resolution
+   */
+  endpoint?: string | undefined;
+  /** Explicit credentials. @defaultValue the SDK's default provider chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | undefined;
+  /** Secret name; placeholders {region}, {projectId}, {serverId} (required). @defaultValue `ecs/{region}/{projectId}/{serverId}` */
+  nameTemplate?: string | undefined;
+  /** KMS key for new secrets. @defaultValue the account's `aws/secretsmanager` key */
+  kmsKeyId?: string | undefined;
+  /** Description of new secrets. @defaultValue a sentence naming rotator */
+  description?: string | undefined;
+  /** Extra tags on new secrets (managed-by, server-id, region and project-id are always set). @defaultValue none */
+  tags?: Record<string, string> | undefined;
+  /**
+   * Client-side limit on writes (PutSecretValue, UpdateSecretVersionStage, CreateSecret, …), per
+   * attempt including SDK retries. AWS allows 50/s per region and account for the first three
+   * together; keep headroom for other writers. Ignored when `deps.writeLimiter` is given.
+   * @defaultValue 40
+   */
+  writesPerSecond?: number | undefined;
+  /** SDK retry mode. @defaultValue 'standard' */
+  retryMode?: 'standard' | 'adaptive' | undefined;
+  /** SDK attempts per call, first included (1 disables SDK retries). @defaultValue 3 */
+  maxAttempts?: number | undefined;
+  /** Per-attempt socket timeout, ms. @defaultValue 10000 */
+  requestTimeoutMs?: number | undefined;
+  /** Connection timeout, ms. @defaultValue 3000 */
+  connectionTimeoutMs?: number | undefined;
+}
+
+export interface AwsSecretsManagerVaultDeps {
+  /** Time source of the default write limiter. */
+  clock: Clock;
+  /** Write limiter (e.g. the Redis-backed one shared by every worker). @defaultValue a token bucket at `writesPerSecond` */
+  writeLimiter?: RateLimiter | undefined;
+  /** Log lines name operations, secrets and version ids; never values. @defaultValue silent */
+  logger?: Pick<Logger, 'debug' | 'warn'> | undefined;
+}
+
+function configError(message: string): RotatorError {
+  return new RotatorError({ code: 'VAULT_CONFIG_INVALID', message, retryable: false });
+}
+
+function positiveNumber(value: number | undefined, field: string, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw configError(`${field}: expected a positive ${integer ? 'integer' : 'number'}, found ${String(value)}`);
+  }
+  return value;
+}
+
+function validateOptions(options: AwsSecretsManagerVaultOptions): void {
+  if (options.region !== undefined && !/^[a-z0-9-]{1,64}$/.test(options.region)) {
+    throw configError(`region: expected an AWS region such as eu-west-1, found ${JSON.stringify(options.region)}`);
+  }
+  if (options.endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.endpoint);
+    } catch {
+      throw configError(`endpoint: expected an http(s) URL, found ${JSON.stringify(options.endpoint)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw configError(`endpoint: expected an http(s) URL, found ${JSON.stringify(options.endpoint)}`);
+    }
+  }
+  if (options.retryMode !== undefined && options.retryMode !== 'standard' && options.retryMode !== 'adaptive') {
+    throw configError(`retryMode: expected "standard" or "adaptive", found ${JSON.stringify(options.retryMode)}`);
+  }
+  if (options.credentials !== undefined && (!options.credentials.accessKeyId || !options.credentials.secretAccessKey)) {
+    throw configError('credentials: expected accessKeyId and secretAccessKey (or omit credentials for the default chain)');
+  }
+  for (const [key, value] of Object.entries(options.tags ?? {})) {
+    if (RESERVED_TAGS.has(key)) throw configError(`tags.${key}: reserved (rotator sets it)`);
+    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u.test(key) || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u.test(value)) {
+      throw configError(`tags.${key}: expected AWS tag characters (letters, digits, spaces, _.:/=+-@)`);
+    }
+  }
+}
+
+export function validateVersionToken(token: string, context: ErrorContext): void {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
+    throw vaultError(
+      VaultErrorCodes.invalidRequest,
+      { ...context, versionId: undefined },
+      `version token: expected 32 to 64 printable ASCII characters without spaces, found ${typeof token === 'string' ? `${token.length} characters` : typeof token}`,
+    );
+  }
+}
+
+type StageMap = Map<string, string[]>;
+
+function stageMapOf(response: DescribeSecretResponse): StageMap {
+  return new Map(Object.entries(response.VersionIdsToStages ?? {}));
+}
+
+function holderOf(stages: StageMap, label: string): string | undefined {
+  for (const [versionId, labels] of stages) if (labels.includes(label)) return versionId;
+  return undefined;
+}
+
+function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
+  return tags?.find((t) => t.Key === key)?.Value;
+}
+
+/** Builds the AWS-backed vault. Throws `VAULT_CONFIG_INVALID` for bad options (nothing is sent). */
+export function createAwsSecretsManagerVault(
+  options: AwsSecretsManagerVaultOptions,
+  deps: AwsSecretsManagerVaultDeps,
+): Vault {
+  validateOptions(options);
+  const template = compileSecretNameTemplate(options.nameTemplate ?? DEFAULT_SECRET_NAME_TEMPLATE);
+  const writesPerSecond = positiveNumber(options.writesPerSecond, 'writesPerSecond', 40);
+  const maxAttempts = positiveNumber(options.maxAttempts, 'maxAttempts', 3, true);
+  const requestTimeout = positiveNumber(options.requestTimeoutMs, 'requestTimeoutMs', 10_000, true);
+  const connectionTimeout = positiveNumber(options.connectionTimeoutMs, 'connectionTimeoutMs', 3_000, true);
+  const limiter = deps.writeLimiter ?? new TokenBucketRateLimiter({ requestsPerSecond: writesPerSecond, clock: deps.clock });
+  const logger = deps.logger;
+  const description = options.description ?? 'Root/Administrator password of a Huawei Cloud ECS server, rotated by rotator';
+
+  // Keys are set only when given: an `endpoint: undefined` would hide AWS_ENDPOINT_URL_SECRETS_MANAGER.
+  const config: SecretsManagerClientConfig = {
+    retryMode: options.retryMode ?? 'standard',
+    maxAttempts,
+    requestHandler: { requestTimeout, connectionTimeout },
+  };
+  if (options.region !== undefined) config.region = options.region;
+  if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+  if (options.credentials !== undefined) config.credentials = { ...options.credentials };
+  // No SDK logger: the SDK's own logging may print request inputs.
+  const client = new SecretsManagerClient(config);
+
+  // Each attempt (SDK retries included) of a write waits for the limiter: AWS's quota counts attempts.
+  client.middlewareStack.addRelativeTo(
+    (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext): FinalizeHandler<object, MetadataBearer> =>
+      async (args) => {
+        if (WRITE_COMMANDS.has(context.commandName ?? '')) await limiter.acquire();
+        return next(args);
+      },
+    { relation: 'after', toMiddleware: 'retryMiddleware', name: 'rotatorWriteLimiter', override: true },
+  );
+
+  const tagsFor = (key: SecretKey): Tag[] => [
+    ...Object.entries(options.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+    { Key: MANAGED_BY_TAG.key, Value: MANAGED_BY_TAG.value },
+    { Key: TAG_SERVER_ID, Value: key.serverId },
+    { Key: TAG_REGION, Value: key.region },
+    { Key: TAG_PROJECT_ID, Value: key.projectId },
+  ];
+
+  /** DescribeSecret; undefined when the secret does not exist. */
+  async function describeRaw(name: string): Promise<DescribeSecretResponse | undefined> {
+    try {
+      return await client.send(new DescribeSecretCommand({ SecretId: name }));
+    } catch (error) {
+      if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
+      throw toVaultError(error, { operation: 'DescribeSecret', secretName: name });
+    }
+  }
+
+  /** The staging labels of a live secret; VAULT_SECRET_NOT_FOUND when it does not exist. */
+  async function stagesOf(name: string, operation: string): Promise<StageMap> {
+    const response = await describeRaw(name);
+    if (!response) throw vaultError(VaultErrorCodes.secretNotFound, { operation, secretName: name }, 'the secret does not exist');
+    if (response.DeletedDate !== undefined) {
+      throw vaultError(VaultErrorCodes.secretDeleted, { operation, secretName: name }, 'the secret is scheduled for deletion (RestoreSecret it first)');
+    }
+    return stageMapOf(response);
+  }
+
+  async function listVersions(name: string, includeDeprecated: boolean): Promise<SecretVersionInfo[]> {
+    const out: SecretVersionInfo[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await client
+        .send(new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: includeDeprecated, MaxResults: 100, NextToken: nextToken }))
+        .catch((error: unknown) => {
+          throw toVaultError(error, { operation: 'ListSecretVersionIds', secretName: name });
+        });
+      for (const v of page.Versions ?? []) {
+        if (v.VersionId === undefined) continue;
+        out.push({ versionId: v.VersionId, labels: v.VersionStages ?? [], createdAt: v.CreatedDate?.getTime() ?? 0 });
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return out;
+  }
+
+  /** Whether `versionId` exists at all (labelled or deprecated). */
+  async function versionExists(name: string, stages: StageMap, versionId: string): Promise<boolean> {
+    if (stages.has(versionId)) return true;
+    return (await listVersions(name, true)).some((v) => v.versionId === versionId);
+  }
+
+  async function updateStage(
+    name: string,
+    input: { VersionStage: string; MoveToVersionId?: string | undefined; RemoveFromVersionId?: string | undefined },
+  ): Promise<void> {
+    const command = new UpdateSecretVersionStageCommand({ SecretId: name, ...input });
+    await client.send(command);
+    logger?.debug(
+      { op: 'UpdateSecretVersionStage', secret: name, label: input.VersionStage, moveTo: input.MoveToVersionId, removeFrom: input.RemoveFromVersionId },
+      'vault label changed',
+    );
+  }
+
+  const isStageConflict = (error: unknown): boolean => {
+    const name = awsErrorName(error);
+    return name === 'InvalidParameterException' || name === 'InvalidRequestException';
+  };
+
+  /** Removes `label` from `versionId` if it holds it; a concurrent removal is not an error. */
+  async function removeIfHeld(name: string, label: string, versionId: string, stages: StageMap, operation: string): Promise<void> {
+    if (!(stages.get(versionId) ?? []).includes(label)) return;
+    try {
+      await updateStage(name, { VersionStage: label, RemoveFromVersionId: versionId });
+    } catch (error) {
+      if (isStageConflict(error)) {
+        const fresh = await stagesOf(name, operation);
+        if (!(fresh.get(versionId) ?? []).includes(label)) return; // someone else moved or removed it
+      }
+      throw toVaultError(error, { operation: 'UpdateSecretVersionStage', secretName: name, versionId });
+    }
+  }
+
+  const vault: Vault = {
+    async ensureSecret(key) {
+      const name = template.render(key);
+      try {
+        await client.send(
+          new CreateSecretCommand({
+            Name: name,
+            Description: description,
+            ...(options.kmsKeyId !== undefined ? { KmsKeyId: options.kmsKeyId } : {}),
+            Tags: tagsFor(key),
+          }),
+        );
+        logger?.debug({ op: 'CreateSecret', secret: name }, 'vault secret created');
+      } catch (error) {
+        const errorName = awsErrorName(error);
+        if (errorName === 'ResourceExistsException') return; // created before, or by a racing worker
+        const context = { operation: 'CreateSecret', secretName: name };
+        if (errorName === 'InvalidRequestException') {
+          const existing = await describeRaw(name);
+          if (existing?.DeletedDate !== undefined) {
+            throw vaultError(VaultErrorCodes.secretDeleted, context, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)', false, error);
+          }
+        }
+        throw toVaultError(error, context);
+      }
+    },
+
+    async putPending(key, token, value) {
+      const name = template.render(key);
+      const secrets = [value.password];
+      const context: ErrorContext = { operation: 'PutSecretValue', secretName: name, versionId: token, secrets };
+      validateVersionToken(token, context);
+      const secretString = encodeSecretPayload(value);
+      context.secrets = [value.password, secretString];
+      try {
+        await client.send(
+          new PutSecretValueCommand({
+            SecretId: name,
+            ClientRequestToken: token,
+            SecretString: secretString,
+            // Explicit: without VersionStages AWS would move AWSCURRENT to an unconfirmed password.
+            VersionStages: [LABEL_PENDING],
+          }),
+        );
+      } catch (error) {
+        const errorName = awsErrorName(error);
+        if (errorName === 'ResourceExistsException') {
+          throw vaultError(VaultErrorCodes.tokenReused, context, 'this version token already holds a different value (a caller bug: tokens are per batch and generation)', false, error);
+        }
+        if (errorName === 'ResourceNotFoundException') {
+          throw vaultError(VaultErrorCodes.secretNotFound, context, 'the secret does not exist (ensureSecret first)', false, error);
+        }
+        throw toVaultError(error, context);
+      }
+      logger?.debug({ op: 'PutSecretValue', secret: name, versionId: token, label: LABEL_PENDING }, 'vault pending version stored');
+    },
+
+    async getVersion(key, selector: VersionSelector): Promise<SecretVersion | undefined> {
+      const name = template.render(key);
+      const byId = 'versionId' in selector;
+      const context: ErrorContext = { operation: 'GetSecretValue', secretName: name, versionId: byId ? selector.versionId : undefined };
+      if (byId && !TOKEN_PATTERN.test(selector.versionId)) return undefined; // AWS could not hold it
+      let response;
+      try {
+        response = await client.send(
+          new GetSecretValueCommand(byId ? { SecretId: name, VersionId: selector.versionId } : { SecretId: name, VersionStage: selector.label }),
+        );
+      } catch (error) {
+        if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
+        throw toVaultError(error, context);
+      }
+      const versionId = response.VersionId ?? '';
+      const where = `${name} version ${versionId}`;
+      const value: SecretPayload = decodeSecretPayload(response.SecretString, where);
+      return {
+        versionId,
+        labels: response.VersionStages ?? [],
+        createdAt: response.CreatedDate?.getTime() ?? 0,
+        value,
+      };
+    },
+
+    async describe(key) {
+      const name = template.render(key);
+      return describeByName(name, key);
+    },
+
+    async promote(key, versionId, expectedCurrent) {
+      const name = template.render(key);
+      const context: ErrorContext = { operation: 'promote', secretName: name, versionId };
+      validateVersionToken(versionId, context);
+      const stages = await stagesOf(name, 'promote');
+      const current = holderOf(stages, LABEL_CURRENT);
+      if (current !== versionId) {
+        if (!(await versionExists(name, stages, versionId))) {
+          throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version');
+        }
+        if (current !== expectedCurrent) {
+          throw vaultError(VaultErrorCodes.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`);
+        }
+        try {
+          // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId holds AWSCURRENT
+          // (or, with none given, unless no version holds it). AWSPREVIOUS follows by itself.
+          await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: expectedCurrent });
+        } catch (error) {
+          if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
+          const fresh = await stagesOf(name, 'promote');
+          const now = holderOf(fresh, LABEL_CURRENT);
+          // A concurrent replay of this same promotion won: that is success.
+          if (now !== versionId) {
+            throw vaultError(VaultErrorCodes.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
+          }
+        }
+      }
+      await removeIfHeld(name, LABEL_PENDING, versionId, stages, 'promote');
+    },
+
+    async removeLabel(key, label, versionId) {
+      const name = template.render(key);
+      const context: ErrorContext = { operation: 'removeLabel', secretName: name, versionId };
+      if (label === LABEL_CURRENT) {
+        throw vaultError(VaultErrorCodes.invalidRequest, context, 'AWSCURRENT cannot be removed, only moved by promote');
+      }
+      const stages = await stagesOf(name, 'removeLabel');
+      await removeIfHeld(name, label, versionId, stages, 'removeLabel');
+    },
+
+    async moveLabel(key, label, versionId) {
+      const name = template.render(key);
+      const context: ErrorContext = { operation: 'moveLabel', secretName: name, versionId };
+      if (label === LABEL_CURRENT) {
+        throw vaultError(VaultErrorCodes.invalidRequest, context, 'AWSCURRENT moves only by promote (compare-and-swap)');
+      }
+      if (typeof label !== 'string' || label.length < 1 || label.length > 256) {
+        throw vaultError(VaultErrorCodes.invalidRequest, context, 'label: expected 1 to 256 characters');
+      }
+      // A racing move of the same label makes RemoveFromVersionId stale; re-read and try again.
+      for (let attempt = 1; attempt <= 5; attempt += 1) {
+        const stages = await stagesOf(name, 'moveLabel');
+        const holder = holderOf(stages, label);
+        if (holder === versionId) return;
+        if (!(await versionExists(name, stages, versionId))) {
+          throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version');
+        }
+        try {
+          await updateStage(name, { VersionStage: label, MoveToVersionId: versionId, RemoveFromVersionId: holder });
+          return;
+        } catch (error) {
+          if (awsErrorName(error) === 'ResourceNotFoundException') {
+            throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version (or secret)', false, error);
+          }
+          if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
+        }
+      }
+      throw vaultError(VaultErrorCodes.labelConflict, context, `label ${label} kept moving under concurrent updates`, true);
+    },
+
+    async *list(filter = {}) {
+      const filters: Filter[] = [
+        { Key: 'tag-key', Values: [MANAGED_BY_TAG.key] },
+        { Key: 'tag-value', Values: [MANAGED_BY_TAG.value] },
+      ];
+      const prefix = template.prefixFor(filter);
+      if (prefix.length > 0) filters.push({ Key: 'name', Values: [prefix] });
+      let nextToken: string | undefined;
+      do {
+        const page = await client
+          .send(new ListSecretsCommand({ Filters: filters, MaxResults: 100, NextToken: nextToken }))
+          .catch((error: unknown) => {
+            throw toVaultError(error, { operation: 'ListSecrets', secretName: prefix || '*' });
+          });
+        for (const entry of page.SecretList ?? []) {
+          const name = entry.Name;
+          if (name === undefined || entry.DeletedDate !== undefined) continue;
+          // tag-key and tag-value filters match independently: check the pair here.
+          if (tagValue(entry.Tags, MANAGED_BY_TAG.key) !== MANAGED_BY_TAG.value) continue;
+          const serverId = tagValue(entry.Tags, TAG_SERVER_ID);
+          const region = tagValue(entry.Tags, TAG_REGION);
+          const projectId = tagValue(entry.Tags, TAG_PROJECT_ID);
+          const key = serverId && region && projectId ? { region, projectId, serverId } : template.parse(name);
+          if (!key) continue;
+          if (filter.region !== undefined && key.region !== filter.region) continue;
+          if (filter.projectId !== undefined && key.projectId !== filter.projectId) continue;
+          const description = await describeByName(name, key);
+          if (description) yield description;
+        }
+        nextToken = page.NextToken;
+      } while (nextToken);
+    },
+
+    async close() {
+      client.destroy();
+    },
+  };
+
+  async function describeByName(name: string, key: SecretKey): Promise<SecretDescription | undefined> {
+    const response = await describeRaw(name);
+    if (!response || response.DeletedDate !== undefined) return undefined;
+    const versions = (await listVersions(name, false)).filter((v) => v.labels.length > 0);
+    return {
+      name,
+      key: { region: key.region, projectId: key.projectId, serverId: key.serverId },
+      versions,
+      lastChangedAt: response.LastChangedDate?.getTime(),
+    };
+  }
+
+  return vault;
+}

@@ -1,0 +1,346 @@
+/**
+ * AWS-adapter specifics beyond the shared contract: races on creation, retry and error
+ * classification, request tokens, the write limiter, endpoint resolution and that no password
+ * reaches an error or a log line. Runs against the emulator through the real AWS SDK.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createAwsSecretsManagerVault,
+  type AwsSecretsManagerVaultOptions,
+} from '../../src/adapters/aws-secrets-manager/aws-secrets-manager-vault.js';
+import { scrub, toVaultError } from '../../src/adapters/aws-secrets-manager/aws-error-mapping.js';
+import { systemClock } from '../../src/adapters/system-clock.js';
+import { isRotatorError, type RotatorError } from '../../src/domain/rotator-error.js';
+import {
+  startSecretsManagerEmulator,
+  type SecretsManagerEmulator,
+} from '../../src/emulators/secrets-manager/secrets-manager-emulator.js';
+import type { RateLimiter } from '../../src/ports/rate-limiter.js';
+import type { SecretKey, SecretPayload, Vault } from '../../src/ports/vault.js';
+
+let emulator: SecretsManagerEmulator;
+const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
+const opened: Vault[] = [];
+
+function makeVault(
+  options: Partial<AwsSecretsManagerVaultOptions> = {},
+  deps: { writeLimiter?: RateLimiter; logger?: pino.Logger } = {},
+): Vault {
+  const vault = createAwsSecretsManagerVault(
+    { region: 'eu-west-1', endpoint: emulator.url, credentials, ...options },
+    { clock: systemClock, ...deps },
+  );
+  opened.push(vault);
+  return vault;
+}
+
+const key = (): SecretKey => ({ region: 'cn-north-4', projectId: randomBytes(16).toString('hex'), serverId: randomUUID() });
+const token = (): string => `run-${randomBytes(12).toString('hex')}-b1-g0`;
+const payload = (k: SecretKey): SecretPayload => ({
+  username: 'root',
+  password: `Pa$$-${randomBytes(8).toString('hex')}-"\\`,
+  serverId: k.serverId,
+  serverName: 'web-1',
+  osType: 'Linux',
+  region: k.region,
+  projectId: k.projectId,
+  runId: 'run-1',
+  createdAt: '2025-01-01T00:00:00.000Z',
+  activation: 'after-reboot',
+});
+
+async function rejection(promise: Promise<unknown>): Promise<RotatorError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(isRotatorError(error)).toBe(true);
+    return error as RotatorError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const requestsSince = (mark: number, operation?: string) =>
+  emulator.requests().slice(mark).filter((r) => operation === undefined || r.operation === operation);
+
+class CountingLimiter implements RateLimiter {
+  count = 0;
+  async acquire(): Promise<void> {
+    this.count += 1;
+  }
+}
+
+beforeAll(async () => {
+  emulator = await startSecretsManagerEmulator();
+});
+afterAll(async () => {
+  for (const vault of opened) await vault.close();
+  await emulator.close();
+});
+beforeEach(() => emulator.setFaults([]));
+
+describe('AWS Secrets Manager vault', () => {
+  it('creates the secret with tags and no value; concurrent creators all succeed', async () => {
+    const vault = makeVault({ tags: { team: 'sec-ops' } });
+    const k = key();
+    const mark = emulator.requests().length;
+    await Promise.all([vault.ensureSecret(k), vault.ensureSecret(k), vault.ensureSecret(k), vault.ensureSecret(k)]);
+    const creates = requestsSince(mark, 'CreateSecret');
+    expect(creates).toHaveLength(4);
+    expect(creates.filter((r) => r.error === 'ResourceExistsException')).toHaveLength(3);
+    const description = await vault.describe(k);
+    expect(description?.name).toBe(`ecs/${k.region}/${k.projectId}/${k.serverId}`);
+    expect(description?.versions).toEqual([]);
+  });
+
+  it('sends the caller token as ClientRequestToken (the version id) and validates it before any request', async () => {
+    const vault = makeVault();
+    const k = key();
+    await vault.ensureSecret(k);
+    const t = token();
+    await vault.putPending(k, t, payload(k));
+    expect((await vault.getVersion(k, { label: 'AWSPENDING' }))?.versionId).toBe(t);
+    const mark = emulator.requests().length;
+    for (const bad of ['x'.repeat(31), 'x'.repeat(65), `${'x'.repeat(31)} y`, `${'é'.repeat(40)}`]) {
+      const error = await rejection(vault.putPending(k, bad, payload(k)));
+      expect(error.code).toBe('VAULT_INVALID_REQUEST');
+      expect(error.retryable).toBe(false);
+    }
+    expect(requestsSince(mark)).toEqual([]);
+  });
+
+  it('retries throttling with the same token and value, then succeeds', async () => {
+    const vault = makeVault();
+    const k = key();
+    await vault.ensureSecret(k);
+    const t = token();
+    const value = payload(k);
+    emulator.setFaults([{ kind: 'throttle', operation: 'PutSecretValue', times: 2 }]);
+    const mark = emulator.requests().length;
+    await vault.putPending(k, t, value);
+    expect(requestsSince(mark, 'PutSecretValue').map((r) => r.error)).toEqual(['ThrottlingException', 'ThrottlingException', undefined]);
+    expect((await vault.getVersion(k, { versionId: t }))?.value).toEqual(value);
+  });
+
+  it('reports exhausted throttling as VAULT_THROTTLED (retryable) and 5xx as VAULT_UNAVAILABLE (retryable)', async () => {
+    const vault = makeVault({ maxAttempts: 2 });
+    const k = key();
+    await vault.ensureSecret(k);
+    emulator.setFaults([{ kind: 'throttle', operation: 'PutSecretValue' }]);
+    const throttled = await rejection(vault.putPending(k, token(), payload(k)));
+    expect(throttled).toMatchObject({ code: 'VAULT_THROTTLED', retryable: true, httpStatus: 400 });
+    emulator.setFaults([{ kind: 'internal-error', operation: 'DescribeSecret' }]);
+    const mark = emulator.requests().length;
+    const unavailable = await rejection(vault.promote(k, token(), undefined));
+    expect(unavailable).toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true, httpStatus: 500 });
+    expect(requestsSince(mark, 'DescribeSecret')).toHaveLength(2);
+  });
+
+  it('does not retry access denied, and reports it as VAULT_ACCESS_DENIED (not retryable)', async () => {
+    const vault = makeVault();
+    const k = key();
+    emulator.setFaults([{ kind: 'access-denied', operation: 'CreateSecret' }]);
+    const mark = emulator.requests().length;
+    const error = await rejection(vault.ensureSecret(k));
+    expect(error).toMatchObject({ code: 'VAULT_ACCESS_DENIED', retryable: false });
+    expect(error.message).toContain('AccessDeniedException');
+    expect(requestsSince(mark, 'CreateSecret')).toHaveLength(1);
+  });
+
+  it('a write whose answer was lost is retried with the same token: one version, no error', async () => {
+    const vault = makeVault();
+    const k = key();
+    await vault.ensureSecret(k);
+    const t = token();
+    emulator.setFaults([{ kind: 'drop-after', operation: 'PutSecretValue', times: 1 }]);
+    await vault.putPending(k, t, payload(k));
+    expect((await vault.describe(k))?.versions.map((v) => v.versionId)).toEqual([t]);
+  });
+
+  it('passes every write attempt (SDK retries included) through the write limiter, and no read', async () => {
+    const limiter = new CountingLimiter();
+    const vault = makeVault({}, { writeLimiter: limiter });
+    const k = key();
+    const mark = emulator.requests().length;
+    await vault.ensureSecret(k);
+    const [t1, t2] = [token(), token()];
+    await vault.putPending(k, t1, payload(k));
+    await vault.promote(k, t1, undefined);
+    emulator.setFaults([{ kind: 'throttle', operation: 'UpdateSecretVersionStage', times: 1 }]);
+    await vault.putPending(k, t2, payload(k));
+    await vault.promote(k, t2, t1);
+    await vault.getVersion(k, { label: 'AWSCURRENT' });
+    await vault.describe(k);
+    const writes = requestsSince(mark).filter((r) => ['CreateSecret', 'PutSecretValue', 'UpdateSecretVersionStage'].includes(r.operation));
+    // Create, 2 puts, 2 × (move AWSCURRENT + drop AWSPENDING), one throttled attempt retried.
+    expect(writes).toHaveLength(8);
+    expect(limiter.count).toBe(writes.length);
+  });
+
+  it('limits writes with its own token bucket at writesPerSecond when none is injected', async () => {
+    // A clock that records the waits the bucket asks for (and does not wait): no timing assertion.
+    const waits: number[] = [];
+    const clock = { now: () => 1_000_000, sleep: async (ms: number) => void waits.push(ms) };
+    const vault = createAwsSecretsManagerVault(
+      { region: 'eu-west-1', endpoint: emulator.url, credentials, writesPerSecond: 2 },
+      { clock },
+    );
+    opened.push(vault);
+    const k = key();
+    await vault.ensureSecret(k); // burst of 2: free
+    await vault.putPending(k, token(), payload(k)); // free
+    await vault.putPending(k, token(), payload(k)); // waits 500 ms
+    await vault.putPending(k, token(), payload(k)); // waits 1000 ms (the clock stands still)
+    await vault.describe(k); // reads do not wait
+    expect(waits).toEqual([500, 1000]);
+  });
+
+  it('uses AWS_ENDPOINT_URL_SECRETS_MANAGER when no endpoint is configured', async () => {
+    const previous = process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'];
+    process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = emulator.url;
+    try {
+      const vault = makeVault({ endpoint: undefined });
+      const k = key();
+      const mark = emulator.requests().length;
+      await vault.ensureSecret(k);
+      expect(requestsSince(mark, 'CreateSecret')).toHaveLength(1);
+    } finally {
+      if (previous === undefined) delete process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'];
+      else process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = previous;
+    }
+  });
+
+  it('never puts a password in an error or a log line, under failures too', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const logger = pino({ level: 'trace' }, sink);
+    const vault = makeVault({ maxAttempts: 1 }, { logger });
+    const k = key();
+    const values = [payload(k), payload(k), payload(k)];
+    const errors: unknown[] = [];
+    const capture = async (p: Promise<unknown>): Promise<void> => {
+      try {
+        await p;
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    await vault.ensureSecret(k);
+    const t = token();
+    await vault.putPending(k, t, values[0] as SecretPayload);
+    await capture(vault.putPending(k, t, values[1] as SecretPayload)); // token reuse
+    emulator.setFaults([{ kind: 'throttle', operation: 'PutSecretValue' }]);
+    await capture(vault.putPending(k, token(), values[2] as SecretPayload));
+    emulator.setFaults([{ kind: 'internal-error', operation: 'GetSecretValue' }]);
+    await capture(vault.getVersion(k, { versionId: t }));
+    emulator.setFaults([]);
+    await vault.promote(k, t, undefined);
+    await vault.getVersion(k, { label: 'AWSCURRENT' });
+    expect(errors).toHaveLength(3);
+    expect(lines.length).toBeGreaterThan(0);
+    const visible = [
+      ...lines,
+      ...errors.map((e) => {
+        const r = e as RotatorError;
+        return `${r.message}\n${r.stack ?? ''}\n${JSON.stringify(r)}\n${String(r.cause ?? '')}`;
+      }),
+    ].join('\n');
+    for (const value of values) {
+      expect(visible).not.toContain(value.password);
+      expect(visible).not.toContain(JSON.stringify(value.password).slice(1, -1));
+    }
+  });
+
+  it('scrubs secrets out of a hostile SDK error message and drops the SDK cause', () => {
+    const password = 'Hunter2!"x';
+    const sdkError = Object.assign(new Error(`bad value {"password":${JSON.stringify(password)}} or ${password}`), {
+      name: 'InvalidParameterException',
+      $metadata: { httpStatusCode: 400, requestId: 'req-1' },
+    });
+    const error = toVaultError(sdkError, { operation: 'PutSecretValue', secretName: 's', secrets: [password] });
+    expect(error.message).not.toContain(password);
+    expect(error.message).not.toContain(JSON.stringify(password).slice(1, -1));
+    expect(error.message).toContain('[REDACTED]');
+    expect(error.cause).toBeUndefined();
+    expect(error).toMatchObject({ code: 'VAULT_REQUEST_FAILED', retryable: false, requestId: 'req-1' });
+    expect(scrub('a-b-a', ['a'])).toBe('[REDACTED]-b-[REDACTED]');
+  });
+
+  it('classifies network failures and timeouts as retryable', () => {
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect(toVaultError(reset, { operation: 'X', secretName: 's' })).toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });
+    const timeout = Object.assign(new Error('timed out'), { name: 'TimeoutError' });
+    expect(toVaultError(timeout, { operation: 'X', secretName: 's' })).toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });
+  });
+
+  it('refuses a payload it cannot read without quoting it', async () => {
+    const vault = makeVault();
+    const k = key();
+    await vault.ensureSecret(k);
+    // Another writer stored a non-JSON value under a label the rotation reads.
+    const { SecretsManagerClient, PutSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const client = new SecretsManagerClient({ region: 'eu-west-1', endpoint: emulator.url, credentials });
+    await client.send(
+      new PutSecretValueCommand({ SecretId: `ecs/${k.region}/${k.projectId}/${k.serverId}`, ClientRequestToken: token(), SecretString: 'plain-Secret-123' }),
+    );
+    client.destroy();
+    const error = await rejection(vault.getVersion(k, { label: 'AWSCURRENT' }));
+    expect(error.code).toBe('VAULT_PAYLOAD_INVALID');
+    expect(error.message).not.toContain('plain-Secret-123');
+  });
+
+  it('lists across ListSecrets pages and skips secrets it does not manage', async () => {
+    const limiter = new CountingLimiter();
+    const vault = makeVault({}, { writeLimiter: limiter });
+    const region = `r-${randomBytes(3).toString('hex')}`;
+    const projectId = randomBytes(8).toString('hex');
+    const keys = Array.from({ length: 105 }, () => ({ region, projectId, serverId: randomUUID() }));
+    for (const k of keys) await vault.ensureSecret(k);
+    const { SecretsManagerClient, CreateSecretCommand } = await import('@aws-sdk/client-secrets-manager');
+    const client = new SecretsManagerClient({ region: 'eu-west-1', endpoint: emulator.url, credentials });
+    // Same name prefix, not tagged managed-by=rotator: not ours.
+    await client.send(new CreateSecretCommand({ Name: `ecs/${region}/${projectId}/${randomUUID()}`, Tags: [{ Key: 'managed-by', Value: 'someone-else' }] }));
+    client.destroy();
+    const seen: string[] = [];
+    for await (const d of vault.list({ region, projectId })) seen.push(d.key.serverId);
+    expect(seen.sort()).toEqual(keys.map((k) => k.serverId).sort());
+  });
+
+  it('rejects bad options with an error naming the field', () => {
+    const cases: [Partial<AwsSecretsManagerVaultOptions>, RegExp][] = [
+      [{ nameTemplate: 'ecs/{region}/{server}' }, /nameTemplate: unknown placeholder \{server\}/],
+      [{ nameTemplate: 'ecs/{region}/{projectId}' }, /nameTemplate: must contain \{serverId\}/],
+      [{ nameTemplate: 'ecs {serverId}' }, /nameTemplate: .* characters AWS secret names refuse/],
+      [{ writesPerSecond: 0 }, /writesPerSecond: expected a positive number/],
+      [{ maxAttempts: 1.5 }, /maxAttempts: expected a positive integer/],
+      [{ endpoint: 'not a url' }, /endpoint: expected an http\(s\) URL/],
+      [{ retryMode: 'legacy' as 'standard' }, /retryMode: expected "standard" or "adaptive"/],
+      [{ tags: { 'managed-by': 'x' } }, /tags\.managed-by: reserved/],
+    ];
+    for (const [options, message] of cases) {
+      let thrown: unknown;
+      try {
+        makeVault(options);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isRotatorError(thrown), String(message)).toBe(true);
+      expect((thrown as RotatorError).code).toBe('VAULT_CONFIG_INVALID');
+      expect((thrown as RotatorError).message).toMatch(message);
+    }
+  });
+
+  it('rejects key fields that would make an ambiguous or invalid secret name', async () => {
+    const vault = makeVault();
+    const error = await rejection(vault.ensureSecret({ region: 'cn-north-4', projectId: 'a/b', serverId: randomUUID() }));
+    expect(error.code).toBe('VAULT_INVALID_REQUEST');
+    expect(error.message).toContain('projectId');
+  });
+});
