@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis';
+import { OUTCOME_KINDS, type OutcomeKind } from '../../domain/outcome.js';
+import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
+
+/**
+ * Writes one server's state hash atomically: consecutiveFailures and lastSuccessAt depend on the
+ * previous state, and two workers must not interleave a read and a write.
+ * ARGV: status, at, target, runId, versionId, errorCode, reason, requestId ('' = none).
+ */
+const RECORD = `
+local status = ARGV[1]
+local failures = tonumber(redis.call('HGET', KEYS[1], 'consecutiveFailures') or '0')
+if status == 'failed' or status == 'unknown' then
+  failures = failures + 1
+elseif status == 'rotated' or status == 'pending-restart' then
+  failures = 0
+  redis.call('HSET', KEYS[1], 'lastSuccessAt', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'status', status, 'lastAttemptAt', ARGV[2], 'target', ARGV[3], 'runId', ARGV[4],
+  'versionId', ARGV[5], 'errorCode', ARGV[6], 'reason', ARGV[7], 'requestId', ARGV[8],
+  'consecutiveFailures', tostring(failures))
+return redis.call('HGETALL', KEYS[1])`;
+
+export interface RedisOutcomeStoreOptions {
+  redis: Redis;
+  /** Key prefix, e.g. `rotator`. Keys: `<prefix>:server:<id>` (hash), `<prefix>:target:<name>` (set of ids), `<prefix>:targets`. */
+  keyPrefix: string;
+  /** Ids read per SSCAN page when listing a target. @defaultValue 500 */
+  pageSize?: number;
+}
+
+/**
+ * Per-server rotation state in Redis hashes, indexed by target with a set. Only single-key writes
+ * (the index and the state are separate keys), so it runs on Redis Cluster too; the index is written
+ * first, and a listed id without a state hash is skipped, so a crash between the two is harmless.
+ */
+export class RedisOutcomeStore implements OutcomeStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #pageSize: number;
+
+  constructor(options: RedisOutcomeStoreOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.keyPrefix;
+    this.#pageSize = options.pageSize ?? 500;
+  }
+
+  #serverKey(id: string): string {
+    return `${this.#prefix}:server:${id}`;
+  }
+  #targetKey(target: string): string {
+    return `${this.#prefix}:target:${target}`;
+  }
+
+  async recordMany(records: readonly OutcomeRecord[]): Promise<ServerState[]> {
+    const targets = [...new Set(records.map((r) => r.target))];
+    await Promise.all([
+      ...(targets.length > 0 ? [this.#redis.sadd(`${this.#prefix}:targets`, ...targets)] : []),
+      ...targets.map((t) =>
+        this.#redis.sadd(this.#targetKey(t), ...records.filter((r) => r.target === t).map((r) => r.outcome.serverId)),
+      ),
+    ]);
+    return Promise.all(
+      records.map(async (r) => {
+        const o = r.outcome;
+        const flat = (await this.#redis.eval(
+          RECORD,
+          1,
+          this.#serverKey(o.serverId),
+          o.outcome,
+          String(r.at),
+          r.target,
+          r.runId,
+          o.versionId ?? '',
+          o.code ?? '',
+          o.reason ?? '',
+          o.requestId ?? '',
+        )) as string[];
+        return parseState(o.serverId, pairs(flat));
+      }),
+    );
+  }
+
+  async getServer(serverId: string): Promise<ServerState | undefined> {
+    const hash = await this.#redis.hgetall(this.#serverKey(serverId));
+    return Object.keys(hash).length === 0 ? undefined : parseState(serverId, hash);
+  }
+
+  async *listTarget(target: string): AsyncIterable<ServerState> {
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.#redis.sscan(this.#targetKey(target), cursor, 'COUNT', this.#pageSize);
+      cursor = next;
+      const states = await Promise.all(ids.map((id) => this.getServer(id)));
+      for (const s of states) {
+        // A server later recorded under another target leaves this index lazily.
+        if (s !== undefined && s.target === target) yield s;
+      }
+    } while (cursor !== '0');
+  }
+
+  async countTarget(target: string): Promise<Record<OutcomeKind, number>> {
+    const counts = Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
+    for await (const s of this.listTarget(target)) counts[s.status] += 1;
+    return counts;
+  }
+
+  async listTargets(): Promise<string[]> {
+    return (await this.#redis.smembers(`${this.#prefix}:targets`)).sort();
+  }
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+function parseState(serverId: string, h: Record<string, string>): ServerState {
+  const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+  const status = h.status as OutcomeKind;
+  return {
+    serverId,
+    target: h.target ?? '',
+    runId: h.runId ?? '',
+    status: (OUTCOME_KINDS as readonly string[]).includes(status) ? status : 'unknown',
+    lastAttemptAt: Number(h.lastAttemptAt ?? 0),
+    lastSuccessAt: h.lastSuccessAt === undefined ? undefined : Number(h.lastSuccessAt),
+    versionId: opt(h.versionId),
+    errorCode: opt(h.errorCode),
+    reason: opt(h.reason),
+    requestId: opt(h.requestId),
+    consecutiveFailures: Number(h.consecutiveFailures ?? 0),
+  };
+}

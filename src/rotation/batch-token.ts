@@ -1,0 +1,16 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The deterministic ClientRequestToken (= vault version id) of a batch's password: sha256 hex
+ * (64 characters, within AWS's 32–64) of run id, batch index and generation, plus the server id
+ * when every server gets its own password. A re-run of the same batch derives the same token and so
+ * finds the password it stored before a crash instead of making a second one.
+ */
+export function batchToken(input: { runId: string; batchIndex: number; generation: number; serverId?: string | undefined }): string {
+  const parts = [input.runId, String(input.batchIndex), String(input.generation)];
+  if (input.serverId !== undefined) parts.push(input.serverId);
+  return createHash('sha256').update(parts.join('|')).digest('hex');
+}
+
+/** Generations a batch may use: 0, and 1 after a definite `Ecs.0011` (the password broke Huawei's rules). */
+export const MAX_GENERATION = 1;

@@ -1,0 +1,125 @@
+import { RotatorError } from '../domain/rotator-error.js';
+import { usernameFor } from '../domain/server.js';
+import { generatePassword } from '../policy/password-generator.js';
+import type { SecretPayload } from '../ports/vault.js';
+import { audit, errorCode, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
+import { batchToken, MAX_GENERATION } from './batch-token.js';
+import { LABEL_PENDING, versionWithLabel } from './labels.js';
+
+const VAULT_CONCURRENCY = 8;
+
+/**
+ * Step 2, createSecret: gives every server still in play the password it must receive, stored as
+ * AWSPENDING and acknowledged by the vault before step 3 may send it.
+ * - `resend`: the pending version from an earlier attempt (never a new password while its fate is unknown);
+ * - `new`: this batch's password of `generation`: reused from any server of the batch that already
+ *   holds it (a re-run after a crash), else generated; per server when `uniquePerServer`.
+ * A server whose write is not acknowledged is settled `failed` and never reset.
+ */
+export async function createSecret(ctx: BatchContext, works: readonly ServerWork[], generation: number): Promise<void> {
+  const { deps, input } = ctx;
+  const candidates = open(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && w.version === undefined);
+  let lastRetryable: RotatorError | undefined;
+  const fail = (work: ServerWork, error: unknown): void => {
+    if (error instanceof RotatorError && error.retryable) lastRetryable = error;
+    settle(work, 'failed', { code: errorCode(error), reason: 'the password could not be stored in the vault; the server was not reset' });
+    audit(ctx, 'createSecret', work, 'failed', { code: errorCode(error) });
+  };
+
+  // Resends: read the pending password back; it must be exactly the version plan saw.
+  await mapLimit(candidates.filter((w) => w.phase === 'resend'), VAULT_CONCURRENCY, async (work) => {
+    try {
+      const pending = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { label: LABEL_PENDING }));
+      if (pending === undefined) {
+        // Settled between plan and now (another process): treat as nothing pending.
+        work.phase = 'new';
+        return;
+      }
+      work.version = { versionId: pending.versionId, password: pending.value.password, inherited: true, generation: generationOf(ctx, work.serverId, pending.versionId) };
+      audit(ctx, 'createSecret', work, 'reused-pending', { versionId: pending.versionId });
+    } catch (error) {
+      fail(work, error);
+    }
+  });
+
+  const fresh = candidates.filter((w) => w.phase === 'new' && w.outcome === undefined);
+  const shared = input.target.uniquePerServer ? undefined : await sharedPassword(ctx, works, generation);
+
+  await mapLimit(fresh, VAULT_CONCURRENCY, async (work) => {
+    const server = work.server;
+    if (server === undefined || server.osType === undefined) return; // plan settled these
+    const token = batchToken({ runId: input.runId, batchIndex: input.batchIndex, generation, serverId: input.target.uniquePerServer ? work.serverId : undefined });
+    const password = shared ?? generatePassword(input.target.passwordPolicy, deps.random);
+    const payload: SecretPayload = {
+      username: usernameFor(server.osType),
+      password,
+      serverId: work.serverId,
+      serverName: server.name,
+      osType: server.osType,
+      region: input.target.region,
+      projectId: input.target.projectId,
+      runId: input.runId,
+      createdAt: new Date(deps.clock.now()).toISOString(),
+      activation: input.target.restartPolicy === 'none' ? 'next-restart' : 'after-reboot',
+    };
+    try {
+      await withVaultRetry(ctx, 'createSecret', () => deps.vault.ensureSecret(work.key));
+      try {
+        await withVaultRetry(ctx, 'createSecret', () => deps.vault.putPending(work.key, token, payload));
+        work.version = { versionId: token, password, inherited: false, generation };
+        audit(ctx, 'createSecret', work, 'stored', { versionId: token });
+      } catch (error) {
+        if (!(error instanceof RotatorError) || error.code !== 'VAULT_TOKEN_REUSED') throw error;
+        // This token already holds a password for this server (an earlier attempt stored it with
+        // another createdAt, or raced us): that stored password is the one to send, never ours.
+        const stored = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { versionId: token }));
+        if (stored === undefined) throw error;
+        work.version = { versionId: token, password: stored.value.password, inherited: true, generation };
+        audit(ctx, 'createSecret', work, 'reused-stored', { versionId: token });
+      }
+    } catch (error) {
+      fail(work, error);
+    }
+  });
+
+  // Verify rather than trust: the version to send must hold AWSPENDING now (a replayed putPending on
+  // an existing version is a no-op and does not re-attach the label).
+  await mapLimit(open(works).filter((w) => w.version !== undefined), VAULT_CONCURRENCY, async (work) => {
+    const version = work.version;
+    if (version === undefined) return;
+    try {
+      const description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
+      if (versionWithLabel(description, LABEL_PENDING)?.versionId !== version.versionId) {
+        await withVaultRetry(ctx, 'createSecret', () => deps.vault.moveLabel(work.key, LABEL_PENDING, version.versionId));
+      }
+      work.description = description;
+    } catch (error) {
+      work.version = undefined;
+      fail(work, error);
+    }
+  });
+  await flushAudit(ctx);
+
+  // The vault is unreachable for everyone: no progress possible, let the job retry.
+  if (lastRetryable !== undefined && candidates.every((w) => w.outcome?.outcome === 'failed')) throw lastRetryable;
+}
+
+/** Shared mode: the password already stored under this generation's token on any server of the batch, else a new one. */
+async function sharedPassword(ctx: BatchContext, works: readonly ServerWork[], generation: number): Promise<string> {
+  const token = batchToken({ runId: ctx.input.runId, batchIndex: ctx.input.batchIndex, generation });
+  for (const work of works) {
+    if (!work.description?.versions.some((v) => v.versionId === token)) continue;
+    const stored = await withVaultRetry(ctx, 'createSecret', () => ctx.deps.vault.getVersion(work.key, { versionId: token }));
+    if (stored !== undefined) return stored.value.password;
+  }
+  return generatePassword(ctx.input.target.passwordPolicy, ctx.deps.random);
+}
+
+/** The generation of this batch that `versionId` belongs to; a version from an earlier run counts as generation 0. */
+function generationOf(ctx: BatchContext, serverId: string, versionId: string): number {
+  for (let generation = MAX_GENERATION; generation > 0; generation--) {
+    const token = batchToken({ runId: ctx.input.runId, batchIndex: ctx.input.batchIndex, generation, serverId: ctx.input.target.uniquePerServer ? serverId : undefined });
+    if (token === versionId) return generation;
+  }
+  return 0;
+}

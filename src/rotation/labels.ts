@@ -1,0 +1,66 @@
+/**
+ * Staging-label rules of one server's secret: the single place that says which label keeps which
+ * password, and why no password that may log in is ever left without a label (invariant 1).
+ *
+ * | label                    | on                                                                 | leaves it when                                   |
+ * |--------------------------|--------------------------------------------------------------------|--------------------------------------------------|
+ * | AWSPENDING               | the password stored before a reset call, until its outcome is known | accepted (promote drops it) or definitely rejected by a call that first sent it |
+ * | AWSCURRENT               | the last password Huawei accepted (the one in effect after the next restart) | the next accepted password is promoted (compare-and-swap) |
+ * | AWSPREVIOUS              | the version AWSCURRENT left                                         | AWSCURRENT moves again                           |
+ * | ROTATOR_UNCONFIRMED_1..3 | each accepted password not yet known to be in effect (the server may have restarted out of band, so any of them may log in now) | a later-or-equal accepted password is confirmed active (reboot success) |
+ * | ROTATOR_ACTIVE           | the last password known to be in effect (confirmed by a reboot after its acceptance) | a newer password is confirmed active |
+ *
+ * Consequences:
+ * - Restart policy `none`: every rotation adds one UNCONFIRMED slot; with all 3 taken the server is
+ *   skipped (`awaiting-restart`) rather than given a 4th password we could not keep labelled. The
+ *   password in effect before the first managed rotation was never known to the vault: nothing keeps it.
+ * - A server with AWSPENDING from an earlier attempt (outcome unknown) is sent THAT password again
+ *   before anything new; it never gets a different password while the first one's fate is unknown.
+ * - A rejected resend of such an inherited pending password does not drop it (the earlier, unanswered
+ *   call may have been accepted), except for `Ecs.0011`: a password that breaks the rules was never set.
+ * - AWSCURRENT is only moved by `promote`; the rotation never removes it.
+ */
+import type { SecretDescription, SecretVersionInfo } from '../ports/vault.js';
+import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING } from '../ports/vault.js';
+
+/** How many accepted-but-unconfirmed passwords a server may have before it must be restarted. */
+export const UNCONFIRMED_SLOT_COUNT = 3;
+
+export const UNCONFIRMED_LABELS: readonly string[] = Array.from(
+  { length: UNCONFIRMED_SLOT_COUNT },
+  (_, i) => `ROTATOR_UNCONFIRMED_${i + 1}`,
+);
+
+export function isUnconfirmedLabel(label: string): boolean {
+  return UNCONFIRMED_LABELS.includes(label);
+}
+
+/** The version holding `label`, if any. */
+export function versionWithLabel(description: SecretDescription | undefined, label: string): SecretVersionInfo | undefined {
+  return description?.versions.find((v) => v.labels.includes(label));
+}
+
+export function versionById(description: SecretDescription | undefined, versionId: string): SecretVersionInfo | undefined {
+  return description?.versions.find((v) => v.versionId === versionId);
+}
+
+/** The unconfirmed slot labels in use, each with its version. */
+export function usedUnconfirmedSlots(description: SecretDescription | undefined): { label: string; version: SecretVersionInfo }[] {
+  const used: { label: string; version: SecretVersionInfo }[] = [];
+  for (const version of description?.versions ?? []) {
+    for (const label of version.labels) if (isUnconfirmedLabel(label)) used.push({ label, version });
+  }
+  return used;
+}
+
+/** The first free slot label, or undefined when all are taken. */
+export function freeUnconfirmedSlot(description: SecretDescription | undefined): string | undefined {
+  const used = new Set(usedUnconfirmedSlots(description).map((s) => s.label));
+  return UNCONFIRMED_LABELS.find((l) => !used.has(l));
+}
+
+export function holdsUnconfirmedSlot(version: SecretVersionInfo | undefined): boolean {
+  return version?.labels.some(isUnconfirmedLabel) ?? false;
+}
+
+export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING };

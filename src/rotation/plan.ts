@@ -1,0 +1,156 @@
+import { checkEligibility } from './eligibility.js';
+import {
+  audit,
+  errorCode,
+  flushAudit,
+  mapLimit,
+  mustStopBatch,
+  open,
+  settle,
+  withVaultRetry,
+  type BatchContext,
+  type ServerWork,
+} from './batch-context.js';
+import { batchToken, MAX_GENERATION } from './batch-token.js';
+import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from './labels.js';
+
+/** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
+const READ_CONCURRENCY = 8;
+/** Huawei accepts 1 to 1000 servers per batch call. */
+export const MAX_SERVERS_PER_CALL = 1000;
+
+/** The lock owner of a batch: deterministic, so a re-run after a crash takes its own locks back. */
+export function lockOwner(runId: string, batchIndex: number): string {
+  return `${runId}|b${batchIndex}`;
+}
+
+/** The tokens this batch may have used for `serverId` (every generation). */
+export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> {
+  const tokens = new Set<string>();
+  for (let generation = 0; generation <= MAX_GENERATION; generation++) {
+    tokens.add(batchToken({ runId: ctx.input.runId, batchIndex: ctx.input.batchIndex, generation, serverId: ctx.input.target.uniquePerServer ? serverId : undefined }));
+  }
+  return tokens;
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/**
+ * Step 1, plan: per-server locks (busy → `busy`), the server from ECS (missing → `skipped
+ * not-found`), the vault's state (which phase the server is in: this is where a re-run learns what
+ * is already done), eligibility for servers that still need a reset, and the optional `dry_run`
+ * preflight. Nothing is written to the vault and nothing is reset here.
+ * `busy` are the ids whose locks another run holds. Returns one work entry per id.
+ */
+export async function plan(ctx: BatchContext, ids: readonly string[], busy: ReadonlySet<string>): Promise<ServerWork[]> {
+  const { deps, input } = ctx;
+  const works: ServerWork[] = ids.map((serverId) => ({
+    serverId,
+    key: { region: input.target.region, projectId: input.target.projectId, serverId },
+    server: undefined,
+    description: undefined,
+    phase: 'new',
+    version: undefined,
+    acceptedVersionId: undefined,
+    requestId: undefined,
+    reset: undefined,
+    firstRotation: true,
+    outcome: undefined,
+  }));
+
+  for (const work of works) {
+    if (busy.has(work.serverId)) settle(work, 'busy', { code: 'busy', reason: 'another in-flight run holds this server' });
+  }
+
+  await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+    try {
+      work.server = await deps.ecs.getServer(work.serverId, { signal: deps.signal });
+    } catch (error) {
+      if (mustStopBatch(error)) throw error;
+      settle(work, 'skipped', { code: errorCode(error), reason: 'could not read the server from ECS' });
+      return;
+    }
+    if (work.server === undefined) settle(work, 'skipped', { code: 'not-found', reason: 'ECS reports no such server' });
+  });
+
+  await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+    work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
+    const ours = tokensOfBatch(ctx, work.serverId);
+    work.firstRotation = !(work.description?.versions.some((v) => !ours.has(v.versionId) && v.labels.length > 0) ?? false);
+    const current = versionWithLabel(work.description, LABEL_CURRENT);
+    const acceptedHere = work.description?.versions.find((v) => ours.has(v.versionId) && holdsUnconfirmedSlot(v));
+    if (current !== undefined && ours.has(current.versionId)) {
+      work.phase = 'promoted';
+      work.acceptedVersionId = current.versionId;
+    } else if (acceptedHere !== undefined) {
+      work.phase = 'accepted';
+      work.acceptedVersionId = acceptedHere.versionId;
+    } else if (versionWithLabel(work.description, LABEL_PENDING) !== undefined) {
+      work.phase = 'resend';
+    } else {
+      work.phase = 'new';
+    }
+  });
+
+  // Eligibility only for servers that still need a reset: a server this batch already reset is
+  // finished whatever its state now.
+  await mapLimit(
+    open(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
+    READ_CONCURRENCY,
+    async (work) => {
+      const server = work.server;
+      if (server === undefined) return;
+      let eligibility = checkEligibility(server, undefined);
+      if (eligibility.eligible) {
+        let flag: boolean;
+        try {
+          flag = await deps.ecs.getResetPasswordFlag(work.serverId, { signal: deps.signal });
+        } catch (error) {
+          if (mustStopBatch(error)) throw error;
+          settle(work, 'skipped', { code: errorCode(error), reason: 'could not read the reset plug-in flag' });
+          return;
+        }
+        eligibility = checkEligibility(server, flag);
+      }
+      if (!eligibility.eligible) {
+        settle(work, 'skipped', { code: eligibility.code, reason: eligibility.reason });
+        return;
+      }
+      if (freeUnconfirmedSlot(work.description) === undefined) {
+        settle(work, 'skipped', {
+          code: 'awaiting-restart',
+          reason:
+            `${UNCONFIRMED_SLOT_COUNT} accepted passwords are still unconfirmed (the server has not restarted since): ` +
+            'restart the server, or use restart policy soft/hard, before rotating it again',
+        });
+      }
+    },
+  );
+
+  if (input.target.dryRunPreflight || input.dryRun) await preflight(ctx, works);
+
+  for (const work of works) {
+    if (work.outcome !== undefined) audit(ctx, 'plan', work, work.outcome.outcome, { code: work.outcome.code, detail: work.outcome.reason });
+    else audit(ctx, 'plan', work, work.phase, { versionId: work.acceptedVersionId });
+  }
+  await flushAudit(ctx);
+  return works;
+}
+
+/** `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections fail the server before any secret is written. */
+async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
+  const candidates = open(works).filter((w) => w.phase === 'new' || w.phase === 'resend');
+  const byId = new Map(candidates.map((w) => [w.serverId, w]));
+  for (const ids of chunk(candidates.map((w) => w.serverId), MAX_SERVERS_PER_CALL)) {
+    const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
+    for (const r of result.results) {
+      const work = byId.get(r.serverId);
+      if (work === undefined || r.kind !== 'rejected') continue;
+      settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import type { ServerOutcome } from '../domain/outcome.js';
+import { audit, flushAudit, type BatchContext, type ServerWork } from './batch-context.js';
+
+/**
+ * Step 6, record: each server's outcome in the OutcomeStore (what `rotator status` shows) and one
+ * audit event per server. A dry run is audited only: it must not overwrite the state of servers
+ * it did not touch.
+ */
+export async function record(ctx: BatchContext, works: readonly ServerWork[]): Promise<ServerOutcome[]> {
+  const outcomes = works.map((w) => w.outcome ?? { serverId: w.serverId, outcome: 'unknown' as const, code: 'UNSETTLED', reason: 'no step settled this server' });
+  if (!ctx.input.dryRun) {
+    const at = ctx.deps.clock.now();
+    await ctx.deps.outcomes.recordMany(outcomes.map((outcome) => ({ target: ctx.input.target.name, runId: ctx.input.runId, at, outcome })));
+  }
+  works.forEach((work, i) => {
+    const o = outcomes[i] as ServerOutcome;
+    audit(ctx, 'record', work, o.outcome, { code: o.code, versionId: o.versionId, requestId: o.requestId, detail: o.reason });
+  });
+  await flushAudit(ctx);
+  return outcomes;
+}

@@ -1,0 +1,48 @@
+import { audit, flushAudit, mapLimit, open, type BatchContext, type ServerWork } from './batch-context.js';
+import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
+
+/** Reset calls in flight at once per batch (uniquePerServer makes one call per server); the client's rate limiter still applies. */
+const CALL_CONCURRENCY = 4;
+
+/**
+ * Step 3, setSecret: one `batchResetPasswords` call per distinct password (invariant 3: servers are
+ * grouped by the password they must receive, so a resend never mixes with a new password), each
+ * server classified accepted / rejected(code) / unknown. Only servers whose password is stored and
+ * verified as AWSPENDING (step 2) are sent. The client retries transient failures with the same body;
+ * it throws only when the run must stop (auth, permission, malformed request), and so does this.
+ */
+export async function setSecret(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
+  const groups = new Map<string, ServerWork[]>();
+  for (const work of open(works)) {
+    if (work.version === undefined || work.reset !== undefined) continue;
+    const group = groups.get(work.version.password) ?? [];
+    group.push(work);
+    groups.set(work.version.password, group);
+  }
+  const calls: { password: string; members: ServerWork[] }[] = [];
+  for (const [password, members] of groups) {
+    for (const part of chunk(members, MAX_SERVERS_PER_CALL)) calls.push({ password, members: part });
+  }
+
+  await mapLimit(calls, CALL_CONCURRENCY, async ({ password, members }) => {
+    ctx.deps.signal?.throwIfAborted();
+    const byId = new Map(members.map((w) => [w.serverId, w]));
+    const answer = await ctx.deps.ecs.batchResetPasswords({ password, serverIds: members.map((w) => w.serverId) }, { signal: ctx.deps.signal });
+    for (const result of answer.results) {
+      const work = byId.get(result.serverId);
+      if (work === undefined) continue;
+      work.reset = result;
+      work.requestId = answer.requestId;
+      audit(ctx, 'setSecret', work, result.kind, {
+        code: result.kind === 'accepted' ? undefined : result.code,
+        versionId: work.version?.versionId,
+        requestId: answer.requestId,
+      });
+    }
+    ctx.logger.info(
+      { step: 'setSecret', servers: members.length, versionId: members[0]?.version?.versionId, requestId: answer.requestId },
+      'batch reset call answered',
+    );
+  });
+  await flushAudit(ctx);
+}

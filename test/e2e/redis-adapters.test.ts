@@ -1,0 +1,182 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { RedisAuditLog } from '../../src/adapters/redis/redis-audit-log.js';
+import { RedisOutcomeStore } from '../../src/adapters/redis/redis-outcome-store.js';
+import { RedisRateLimiter } from '../../src/adapters/redis/redis-rate-limiter.js';
+import { RedisServerLocks } from '../../src/adapters/redis/redis-server-locks.js';
+import type { AuditEvent } from '../../src/ports/audit-log.js';
+import { createRedis, deleteUnder, uniquePrefix } from '../helpers/redis.js';
+
+const redis: Redis = createRedis();
+let prefix: string;
+
+beforeEach(() => {
+  prefix = uniquePrefix('redis-adapters');
+});
+afterEach(async () => {
+  await deleteUnder(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+describe('RedisServerLocks', () => {
+  it('gives a free server to the first owner and reports it busy to the others', async () => {
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    const a = await locks.acquireMany(['s1', 's2'], 'run-a|b0', 60_000);
+    expect(a).toEqual({ held: ['s1', 's2'], busy: [] });
+    const b = await locks.acquireMany(['s2', 's3'], 'run-b|b0', 60_000);
+    expect(b).toEqual({ held: ['s3'], busy: ['s2'] });
+    expect(await locks.holder('s2')).toBe('run-a|b0');
+  });
+
+  it('lets the same owner take its locks back (a re-run after a crash) and extends them', async () => {
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    await locks.acquireMany(['s1'], 'run-a|b0', 1_000);
+    const again = await locks.acquireMany(['s1'], 'run-a|b0', 60_000);
+    expect(again.held).toEqual(['s1']);
+    expect(await redis.pttl(`${prefix}:lock:s1`)).toBeGreaterThan(1_000);
+  });
+
+  it('frees a lock when its TTL expires', async () => {
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    await locks.acquireMany(['s1'], 'dead-owner', 30);
+    // Await the expiry itself (Redis deletes the key), not a fixed sleep.
+    while ((await locks.holder('s1')) !== undefined) await new Promise((r) => setTimeout(r, 10));
+    expect((await locks.acquireMany(['s1'], 'next', 60_000)).held).toEqual(['s1']);
+  });
+
+  it('renews only locks the owner still holds', async () => {
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    await locks.acquireMany(['s1'], 'me', 500);
+    await locks.acquireMany(['s2'], 'other', 500);
+    const r = await locks.renewMany(['s1', 's2', 's3'], 'me', 60_000);
+    expect(r).toEqual({ renewed: ['s1'], lost: ['s2', 's3'] });
+    expect(await redis.pttl(`${prefix}:lock:s1`)).toBeGreaterThan(500);
+    expect(await redis.pttl(`${prefix}:lock:s2`)).toBeLessThanOrEqual(500);
+  });
+
+  it('releases only by owner', async () => {
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    await locks.acquireMany(['s1', 's2'], 'me', 60_000);
+    await locks.releaseMany(['s1', 's2'], 'intruder');
+    expect(await locks.holder('s1')).toBe('me');
+    await locks.releaseMany(['s1'], 'me');
+    expect(await locks.holder('s1')).toBeUndefined();
+    expect(await locks.holder('s2')).toBe('me');
+  });
+
+  it('rejects a non-positive TTL with a clear error', async () => {
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    await expect(locks.acquireMany(['s1'], 'me', 0)).rejects.toThrow(/ttlMs must be a positive/);
+  });
+});
+
+describe('RedisOutcomeStore', () => {
+  it('keeps per-server state with consecutive failures, last success, and a per-target index', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix, pageSize: 2 });
+    await store.recordMany([
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's1', outcome: 'failed', code: 'Ecs.0613' } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's2', outcome: 'pending-restart', versionId: 'v1' } },
+      { target: 'db', runId: 'r2', at: 1000, outcome: { serverId: 's3', outcome: 'busy' } },
+    ]);
+    const [s1] = await store.recordMany([
+      { target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'unknown', code: 'APIGW.0201', requestId: 'req-9' } },
+    ]);
+    expect(s1).toMatchObject({ status: 'unknown', consecutiveFailures: 2, errorCode: 'APIGW.0201', requestId: 'req-9', runId: 'r2', lastAttemptAt: 2000 });
+    expect(s1?.lastSuccessAt).toBeUndefined();
+
+    const [ok] = await store.recordMany([
+      { target: 'web', runId: 'r3', at: 3000, outcome: { serverId: 's1', outcome: 'rotated', versionId: 'v9' } },
+    ]);
+    expect(ok).toMatchObject({ status: 'rotated', consecutiveFailures: 0, lastSuccessAt: 3000, versionId: 'v9', errorCode: undefined });
+
+    expect(await store.getServer('s2')).toMatchObject({ status: 'pending-restart', target: 'web', lastSuccessAt: 1000 });
+    expect(await store.getServer('nope')).toBeUndefined();
+    const listed: string[] = [];
+    for await (const s of store.listTarget('web')) listed.push(s.serverId);
+    expect(listed.sort()).toEqual(['s1', 's2']);
+    expect(await store.countTarget('web')).toEqual({ rotated: 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
+    expect(await store.listTargets()).toEqual(['db', 'web']);
+  });
+});
+
+describe('RedisAuditLog', () => {
+  const event = (serverId: string, i: number): AuditEvent => ({
+    ts: i, runId: 'r1', target: 'web', batchIndex: 0, step: 'setSecret', serverId, outcome: 'accepted', requestId: `req-${i}`,
+  });
+
+  it('returns one server’s events newest first, limited', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix, pageSize: 3 });
+    await log.append(Array.from({ length: 20 }, (_, i) => event(i % 2 === 0 ? 'even' : 'odd', i)));
+    const history = await log.readServerHistory('odd', 4);
+    expect(history.map((e) => e.ts)).toEqual([19, 17, 15, 13]);
+    expect(history[0]).toMatchObject({ serverId: 'odd', step: 'setSecret', outcome: 'accepted', requestId: 'req-19', batchIndex: 0 });
+  });
+
+  it('caps the stream (approximately) and bounds the history scan', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix, maxLen: 10, maxScan: 50, pageSize: 20 });
+    await log.append([event('rare', 0)]);
+    for (let i = 0; i < 10; i++) await log.append(Array.from({ length: 100 }, (_, j) => event('busy', 1 + i * 100 + j)));
+    // MAXLEN ~ trims whole stream nodes (100 entries each by default), so the length is near the cap, not exact.
+    expect(await redis.xlen(`${prefix}:audit`)).toBeLessThan(300);
+    // The rare server's only event is beyond the bounded scan (and was trimmed anyway).
+    expect(await log.readServerHistory('rare', 5)).toEqual([]);
+    expect((await log.readServerHistory('busy', 5)).map((e) => e.ts)).toEqual([1000, 999, 998, 997, 996]);
+  });
+});
+
+describe('RedisRateLimiter', () => {
+  it('shares one budget between two Redis clients (two processes)', async () => {
+    const other = createRedis();
+    try {
+      const waits: number[] = [];
+      // The clock only waits; record the wait asked for and stop, instead of sleeping for real.
+      const recordingClock = {
+        sleep: async (ms: number) => {
+          waits.push(ms);
+          throw new Error('would wait');
+        },
+      };
+      const key = `${prefix}:ratelimit:ecs`;
+      // 0.1 requests/s: one every 10 s; a burst of 3 then nothing for seconds, whatever the machine's speed.
+      const a = new RedisRateLimiter({ redis, key, requestsPerSecond: 0.1, burst: 3, clock: recordingClock });
+      const b = new RedisRateLimiter({ redis: other, key, requestsPerSecond: 0.1, burst: 3, clock: recordingClock });
+      await a.acquire();
+      await b.acquire();
+      await a.acquire();
+      expect(waits).toEqual([]);
+      await expect(b.acquire()).rejects.toThrow('would wait');
+      await expect(a.acquire()).rejects.toThrow('would wait');
+      expect(waits).toHaveLength(2);
+      for (const w of waits) {
+        expect(w).toBeGreaterThan(5_000);
+        expect(w).toBeLessThanOrEqual(10_000);
+      }
+      // Another key is another budget.
+      const c = new RedisRateLimiter({ redis: other, key: `${key}:other`, requestsPerSecond: 0.1, clock: recordingClock });
+      await c.acquire();
+      expect(waits).toHaveLength(2);
+    } finally {
+      await other.quit();
+    }
+  });
+
+  it('stops waiting when aborted', async () => {
+    const controller = new AbortController();
+    const clock = {
+      sleep: (_ms: number, signal?: AbortSignal) =>
+        new Promise<void>((_resolve, reject) => {
+          signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+          controller.abort(new Error('aborted by test'));
+        }),
+    };
+    const limiter = new RedisRateLimiter({ redis, key: `${prefix}:rl`, requestsPerSecond: 0.1, clock });
+    await limiter.acquire();
+    await expect(limiter.acquire(controller.signal)).rejects.toThrow('aborted by test');
+  });
+
+  it('rejects a bad rate with a clear error', () => {
+    expect(() => new RedisRateLimiter({ redis, key: 'k', requestsPerSecond: 0, clock: { sleep: async () => {} } })).toThrow(/requestsPerSecond/);
+  });
+});
