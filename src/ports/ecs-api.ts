@@ -55,6 +55,13 @@ export interface EcsApi {
    * Throws `EcsApiError` only when the run must stop: authentication or permission failures
    * (401/403), and request errors that no server can cause (`Ecs.0118`, malformed request).
    * With `dryRun`, Huawei checks the request and changes nothing; `password` may then be omitted.
+   *
+   * `rejected` needs a definite statement from Huawei (the server listed in `internalError`, or a 4xx
+   * refusing the whole call); a server in neither list of a partial failure (a 400 `Ecs.0611` lists
+   * only the refused servers, the others may well be changed), a 2xx that does not list it, or an
+   * unreadable answer is `unknown`. An abort through `options.signal` rejects with code `ABORTED`:
+   * every server's outcome is then unknown to the caller.
+   * The rules in full: src/adapters/huawei-ecs/batch-reset-classification.ts.
    */
   batchResetPasswords(
     input: { password: string | undefined; serverIds: readonly string[]; dryRun?: boolean },

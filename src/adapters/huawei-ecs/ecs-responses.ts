@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import type { EcsJob, EcsJobStatus } from '../../ports/ecs-api.js';
+import type { EcsServer, OsType } from '../../domain/server.js';
+
+/**
+ * Shapes of Huawei's success answers, checked before use: a malformed answer becomes an
+ * `EcsApiError` `BAD_RESPONSE` naming the field, never an `undefined` deep in the rotation.
+ * Only the fields this project reads are declared; others are ignored.
+ */
+const nullableString = z.string().nullish();
+
+export const serverSchema = z.object({
+  id: z.string().min(1),
+  name: z.string(),
+  status: z.string().min(1),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
+  tags: z.array(z.string()).nullish(),
+  locked: z.boolean().nullish(),
+  enterprise_project_id: nullableString,
+});
+
+export const listServersSchema = z.object({
+  count: z.number().int().nonnegative(),
+  servers: z.array(serverSchema),
+});
+
+export const getServerSchema = z.object({ server: serverSchema });
+
+export const resetFlagSchema = z.object({
+  resetpwd_flag: z.string().regex(/^(true|false)$/i, 'expected "True" or "False"'),
+});
+
+export const batchResetSuccessSchema = z.object({
+  response: z.array(z.object({ id: z.string().min(1) })),
+});
+
+export const jobIdSchema = z.object({ job_id: z.string().min(1) });
+
+const jobStatusSchema = z.enum(['INIT', 'RUNNING', 'SUCCESS', 'FAIL']);
+
+export const jobSchema = z.object({
+  job_id: z.string().min(1),
+  status: jobStatusSchema,
+  fail_reason: nullableString,
+  error_code: nullableString,
+  entities: z
+    .object({
+      sub_jobs: z
+        .array(
+          z.object({
+            status: jobStatusSchema,
+            entities: z.object({ server_id: nullableString }).nullish(),
+            fail_reason: nullableString,
+            error_code: nullableString,
+          }),
+        )
+        .nullish(),
+    })
+    .nullish(),
+});
+
+/** `servers[3].id: Invalid input: expected string, received number` for the first problem found. */
+export function describeSchemaProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'malformed answer';
+  const path = issue.path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
+  return `${path || '(body)'}: ${issue.message}`;
+}
+
+export function toEcsServer(raw: z.infer<typeof serverSchema>): EcsServer {
+  const tags: Record<string, string> = {};
+  for (const tag of raw.tags ?? []) {
+    const eq = tag.indexOf('=');
+    if (eq < 0) tags[tag] = '';
+    else tags[tag.slice(0, eq)] = tag.slice(eq + 1);
+  }
+  return {
+    id: raw.id,
+    name: raw.name,
+    status: raw.status,
+    osType: toOsType(raw.metadata?.os_type),
+    tags,
+    // Huawei always sends `locked`; if it does not, treat the server as unlocked: a reset of a locked
+    // server is refused with Ecs.0605 (a definite, harmless answer).
+    locked: raw.locked ?? false,
+    enterpriseProjectId: raw.enterprise_project_id ?? undefined,
+  };
+}
+
+function toOsType(value: unknown): OsType | undefined {
+  if (typeof value !== 'string') return undefined;
+  const lower = value.toLowerCase();
+  if (lower === 'linux') return 'Linux';
+  if (lower === 'windows') return 'Windows';
+  return undefined;
+}
+
+export function toEcsJob(raw: z.infer<typeof jobSchema>): EcsJob {
+  return {
+    jobId: raw.job_id,
+    status: raw.status as EcsJobStatus,
+    failReason: raw.fail_reason ?? undefined,
+    errorCode: raw.error_code ?? undefined,
+    subJobs: (raw.entities?.sub_jobs ?? []).map((s) => ({
+      serverId: s.entities?.server_id ?? undefined,
+      status: s.status as EcsJobStatus,
+      failReason: s.fail_reason ?? undefined,
+      errorCode: s.error_code ?? undefined,
+    })),
+  };
+}

@@ -1,0 +1,27 @@
+import type { EcsServer } from '../domain/server.js';
+
+/** Why a server is not rotated in this run (an outcome `skipped` with this code). */
+export type IneligibilityCode = 'locked' | 'status' | 'os-type-unknown' | 'no-reset-plugin';
+
+export type Eligibility = { eligible: true } | { eligible: false; code: IneligibilityCode; reason: string };
+
+/**
+ * Whether the batch reset can be expected to work on `server`, checked in the order an operator
+ * would fix things: a locked server refuses everything (Ecs.0605); only ACTIVE servers take a reset
+ * (Ecs.0100); without the OS type the username (root/Administrator) and the Windows password rules
+ * are unknown; without the reset plug-in the call is refused (Ecs.0613) or silently does nothing.
+ * `resetFlag` is `resetpwd_flag`, undefined when it was not asked (then not held against the server).
+ */
+export function checkEligibility(server: EcsServer, resetFlag: boolean | undefined): Eligibility {
+  if (server.locked) return { eligible: false, code: 'locked', reason: 'server is locked' };
+  if (server.status !== 'ACTIVE') {
+    return { eligible: false, code: 'status', reason: `status is ${server.status}, a reset needs ACTIVE` };
+  }
+  if (server.osType === undefined) {
+    return { eligible: false, code: 'os-type-unknown', reason: 'metadata.os_type is missing or not Linux/Windows' };
+  }
+  if (resetFlag === false) {
+    return { eligible: false, code: 'no-reset-plugin', reason: 'one-click password reset plug-in not installed (resetpwd_flag False)' };
+  }
+  return { eligible: true };
+}
