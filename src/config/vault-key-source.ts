@@ -1,0 +1,78 @@
+/**
+ * Which key the file vault will use, checked at load so that a malformed key is a config error before
+ * anything starts. Order: `ROTATOR_VAULT_KEY` (base64 of 32 bytes), `ROTATOR_VAULT_KEY_FILE`, then
+ * `vault.file.keyFile`. When none exists yet the file vault generates one into `vault.file.keyFile`
+ * at start (src/adapters/file-vault/vault-key.ts, which also refuses to do so if the vault file already
+ * exists); that adapter is the runtime reader, this module only checks and describes.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Env } from './env-secret.js';
+
+export const VAULT_KEY_VARIABLE = 'ROTATOR_VAULT_KEY';
+export const VAULT_KEY_FILE_VARIABLE = 'ROTATOR_VAULT_KEY_FILE';
+const KEY_BYTES = 32;
+const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=$/;
+
+export type VaultKeySource =
+  | { readonly kind: 'env'; readonly variable: string }
+  | { readonly kind: 'file'; readonly path: string; readonly variable?: string | undefined }
+  /** No key yet: the file vault will generate one at `path` (unless the vault file exists). */
+  | { readonly kind: 'to-be-generated'; readonly path: string };
+
+export type VaultKeyCheck =
+  | { ok: true; source: VaultKeySource; read: () => Buffer | undefined }
+  | { ok: false; problem: string };
+
+/** Parses key material without ever echoing it. */
+export function parseKeyMaterial(raw: Buffer, origin: string): Buffer {
+  if (raw.length === KEY_BYTES) return Buffer.from(raw);
+  const text = raw.toString('utf8').replace(/\s+/g, '');
+  if (!BASE64_32_BYTES.test(text)) {
+    throw new Error(
+      `${origin}: expected the base64 encoding of ${KEY_BYTES} bytes (44 characters ending in "=") or ${KEY_BYTES} raw bytes, ` +
+        `found ${raw.length} bytes (create a key with: openssl rand -base64 32)`,
+    );
+  }
+  return Buffer.from(text, 'base64');
+}
+
+export function checkVaultKey(env: Env, keyFile: string, cwd: string): VaultKeyCheck {
+  const direct = env[VAULT_KEY_VARIABLE];
+  const fileVar = env[VAULT_KEY_FILE_VARIABLE];
+  if (direct !== undefined && direct !== '' && fileVar !== undefined && fileVar !== '') {
+    return { ok: false, problem: `both ${VAULT_KEY_VARIABLE} and ${VAULT_KEY_FILE_VARIABLE} are set; set only one` };
+  }
+  try {
+    if (direct !== undefined && direct !== '') {
+      const key = parseKeyMaterial(Buffer.from(direct, 'utf8'), VAULT_KEY_VARIABLE);
+      return { ok: true, source: { kind: 'env', variable: VAULT_KEY_VARIABLE }, read: () => Buffer.from(key) };
+    }
+    if (fileVar !== undefined && fileVar !== '') {
+      const path = isAbsolute(fileVar) ? fileVar : resolve(cwd, fileVar);
+      const read = (): Buffer => parseKeyMaterial(readOrThrow(path, VAULT_KEY_FILE_VARIABLE), `${VAULT_KEY_FILE_VARIABLE} (${path})`);
+      read();
+      return { ok: true, source: { kind: 'file', path, variable: VAULT_KEY_FILE_VARIABLE }, read };
+    }
+    if (existsSync(keyFile)) {
+      const read = (): Buffer => parseKeyMaterial(readOrThrow(keyFile, 'vault.file.keyFile'), `vault.file.keyFile (${keyFile})`);
+      read();
+      return { ok: true, source: { kind: 'file', path: keyFile }, read };
+    }
+  } catch (error) {
+    return { ok: false, problem: (error as Error).message };
+  }
+  return {
+    ok: true,
+    source: { kind: 'to-be-generated', path: keyFile },
+    read: () => (existsSync(keyFile) ? parseKeyMaterial(readOrThrow(keyFile, 'vault.file.keyFile'), `vault.file.keyFile (${keyFile})`) : undefined),
+  };
+}
+
+function readOrThrow(path: string, origin: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new Error(`${origin}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+  }
+}
