@@ -1,0 +1,133 @@
+/**
+ * `rotator rotate <target>`: enqueues a manual run through the queue (workers of `rotator run` do
+ * the work). With `--wait`: a progress bar (servers done / total) and the summary table.
+ * Exit codes with --wait: 0 when every server ended `rotated` (or `pending-restart` under restart
+ * policy `none`, where that is the expected end state), 2 when some did not, 1 on error.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { OUTCOME_KINDS } from '../../domain/outcome.js';
+import { closeRedisConnection, createRedisConnection } from '../../queue/redis-connection.js';
+import { RotationQueues } from '../../queue/rotation-queues.js';
+import { startRunWatcher } from '../../queue/run-watcher.js';
+import { runSucceeded } from '../../queue/run-summary.js';
+import type { RunSummary } from '../../queue/run-summary.js';
+import { loadCliConfig, renderTable } from './status.js';
+
+const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** The summary as text: counts per outcome, then every server that did not end well. */
+export function renderRunSummary(summary: RunSummary): string {
+  const lines: string[] = [];
+  lines.push(
+    `run ${summary.runId}: ${summary.servers} server(s) in ${summary.batches} batch(es)${summary.dryRun ? ' (dry run: nothing changed)' : ''}`,
+  );
+  lines.push(renderTable(['outcome', 'servers'], OUTCOME_KINDS.map((k) => [k, String(summary.counts[k])])));
+  const problems = summary.outcomes.filter((o) => o.outcome !== 'rotated' && o.outcome !== 'pending-restart');
+  if (problems.length > 0) {
+    lines.push(renderTable(['server', 'outcome', 'code', 'reason'], problems.map((o) => [o.serverId, o.outcome, o.code ?? '-', o.reason ?? ''])));
+  }
+  if (summary.outcomesOmitted > 0) lines.push(`(${summary.outcomesOmitted} more outcome(s) not listed; see rotator status)`);
+  for (const f of summary.failedBatches) {
+    lines.push(`batch ${f.batchIndex} failed${f.servers === undefined ? '' : ` (${f.servers} server(s))`}: ${f.reason}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface RotateOptions {
+  servers?: string;
+  dryRun?: boolean;
+  wait?: boolean;
+  timeout?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('rotate')
+    .argument('<target>', 'the target to rotate (a job file name)')
+    .description('enqueue a rotation of a target now (a running `rotator run` worker performs it)')
+    .option('--servers <ids>', 'only these servers of the target, comma-separated')
+    .option('--dry-run', 'plan and send a dry_run reset only: nothing is stored or changed')
+    .option('--wait', 'follow the run: progress bar, then the summary; exit 0 all rotated, 2 some not, 1 error')
+    .option('--timeout <seconds>', 'with --wait: give up waiting after this long (the run goes on)')
+    .option('--json', 'with --wait: print the summary as JSON')
+    .action(async (targetName: string, options: RotateOptions, command: Command) => {
+      let serverIds: string[] | undefined;
+      if (options.servers !== undefined) {
+        serverIds = [...new Set(options.servers.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+        const bad = serverIds.filter((s) => !SERVER_ID.test(s));
+        if (serverIds.length === 0 || bad.length > 0) {
+          command.error(`--servers: expected comma-separated ECS server ids, found ${JSON.stringify(options.servers)}`);
+        }
+      }
+      let timeoutMs: number | undefined;
+      if (options.timeout !== undefined) {
+        timeoutMs = Number(options.timeout) * 1000;
+        if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) command.error(`--timeout: expected a number of seconds, found ${JSON.stringify(options.timeout)}`);
+      }
+      const config = await loadCliConfig(command);
+      const target = config.target(targetName);
+      if (!target) {
+        command.error(`target: ${JSON.stringify(targetName)} is not configured (known: ${config.targets.map((t) => t.name).join(', ') || 'none'})`);
+        return;
+      }
+      if (!target.enabled) command.error(`target: ${targetName} is disabled (enabled: false in ${target.file})`);
+
+      const url = config.service.redis.url;
+      const redis = createRedisConnection(url, 'rotator-cli');
+      const queues = new RotationQueues({
+        connection: redis,
+        prefix: config.service.redis.keyPrefix,
+        keepCompleted: config.service.limits.keepCompletedJobs,
+        keepFailed: config.service.limits.keepFailedJobs,
+      });
+      const bar = new cliProgress.SingleBar(
+        { format: 'rotating {bar} {value}/{total} servers', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      let barStarted = false;
+      const watcher = options.wait
+        ? await startRunWatcher({
+            queues,
+            connect: () => createRedisConnection(url, 'rotator-cli-events'),
+            onProgress: (done, total) => {
+              if (total === undefined || !process.stderr.isTTY) return;
+              if (!barStarted) {
+                bar.start(total, done);
+                barStarted = true;
+              } else bar.update(done);
+            },
+          })
+        : undefined;
+      try {
+        const { runId } = await queues.enqueueManualRun(targetName, {
+          serverIds,
+          dryRun: options.dryRun ?? false,
+          uuid: randomUUID(),
+        });
+        process.stderr.write(`enqueued ${runId}\n`);
+        if (!watcher) {
+          process.stdout.write(`${runId}\n`);
+          return;
+        }
+        const hint = setTimeout(() => {
+          if (!barStarted) process.stderr.write('waiting for a worker to take the run (is `rotator run` running?)\n');
+        }, 5000);
+        let summary: RunSummary;
+        try {
+          summary = await watcher.wait(runId, timeoutMs);
+        } finally {
+          clearTimeout(hint);
+          if (barStarted) bar.stop();
+        }
+        process.stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : renderRunSummary(summary));
+        process.exitCode = runSucceeded(summary, target.restartPolicy) ? 0 : 2;
+      } finally {
+        await watcher?.close();
+        await queues.close();
+        await closeRedisConnection(redis);
+      }
+    });
+}

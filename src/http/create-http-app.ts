@@ -1,0 +1,152 @@
+/**
+ * The HTTP surface of the dashboard role (express 5):
+ * - `/healthz` (the process answers) and `/readyz` (Redis answers): no auth, for probes;
+ * - `/ui`: bull-board over the `runs` and `batches` queues, read-only unless `readOnly: false`;
+ * - `/api/status`: JSON, per-target outcome counts from the outcome store and queue counts;
+ * - `POST /api/targets/:target/runs` `{serverIds?, dryRun?}`: enqueue a manual run (only when not
+ *   `readOnly`: then 405), answered `202 {runId}`.
+ * Nothing served here can hold a password: job data, return values and progress carry ids and
+ * outcome codes only (src/queue/job-schemas.ts), and the outcome store holds no secret.
+ */
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { OutcomeKind } from '../domain/outcome.js';
+import type { RotationQueues } from '../queue/rotation-queues.js';
+import { describeIssues } from '../queue/job-schemas.js';
+import { tokenAuth } from './token-auth.js';
+
+const ManualRunBody = z.strictObject({
+  serverIds: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an ECS server id'))
+    .min(1)
+    .max(100_000)
+    .optional(),
+  dryRun: z.boolean().optional(),
+});
+
+/** Read side of the outcome store that the status endpoint needs. */
+export interface StatusSource {
+  listTargets(): Promise<string[]>;
+  countTarget(target: string): Promise<Record<OutcomeKind, number>>;
+}
+
+/** Options of {@link createHttpApp}. */
+export interface HttpAppOptions {
+  queues: RotationQueues;
+  outcomes: StatusSource;
+  /** Names of the configured targets (listed even before their first run). */
+  targets: readonly { name: string; enabled: boolean; schedule: string; timezone: string }[];
+  /** bull-board without retry/clean/remove buttons. @defaultValue true */
+  readOnly?: boolean;
+  /** `{ mode: 'token', token }` protects `/ui` and `/api`. @defaultValue `{ mode: 'none' }` */
+  auth?: { mode: 'none' } | { mode: 'token'; token: string };
+  /** Resolves true when dependencies (Redis) answer. */
+  ready(): Promise<boolean>;
+  logger: Logger;
+}
+
+export interface StatusResponse {
+  targets: {
+    name: string;
+    configured: boolean;
+    enabled: boolean | undefined;
+    schedule: string | undefined;
+    timezone: string | undefined;
+    counts: Record<OutcomeKind, number>;
+  }[];
+  queues: Record<'runs' | 'batches', Record<string, number>>;
+}
+
+export function createHttpApp(options: HttpAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const readOnly = options.readOnly ?? true;
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await options.ready().catch(() => false);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready' });
+  });
+
+  if (options.auth?.mode === 'token') {
+    const guard = tokenAuth(options.auth.token);
+    app.use('/ui', guard);
+    app.use('/api', guard);
+  }
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/ui');
+  createBullBoard({
+    queues: [
+      new BullMQAdapter(options.queues.runs, { readOnlyMode: readOnly, description: 'one job per run of a target' }),
+      new BullMQAdapter(options.queues.batches, { readOnlyMode: readOnly, description: 'one job per batch of servers' }),
+    ],
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'rotator' } },
+  });
+  app.use('/ui', board.getRouter());
+
+  app.get('/api/status', async (_req, res) => {
+    const configured = new Map(options.targets.map((t) => [t.name, t]));
+    const names = new Set([...configured.keys(), ...(await options.outcomes.listTargets())]);
+    const targets: StatusResponse['targets'] = [];
+    for (const name of [...names].sort()) {
+      const t = configured.get(name);
+      targets.push({
+        name,
+        configured: t !== undefined,
+        enabled: t?.enabled,
+        schedule: t?.schedule,
+        timezone: t?.timezone,
+        counts: await options.outcomes.countTarget(name),
+      });
+    }
+    const states = ['waiting', 'active', 'delayed', 'waiting-children', 'completed', 'failed'] as const;
+    const body: StatusResponse = {
+      targets,
+      queues: {
+        runs: await options.queues.runs.getJobCounts(...states),
+        batches: await options.queues.batches.getJobCounts(...states),
+      },
+    };
+    res.json(body);
+  });
+
+  app.post('/api/targets/:target/runs', express.json({ limit: '4mb' }), async (req, res) => {
+    if (readOnly) {
+      res.status(405).json({ error: 'read-only', message: 'http.readOnly is true: runs cannot be enqueued over HTTP' });
+      return;
+    }
+    const name = String(req.params.target);
+    const target = options.targets.find((t) => t.name === name);
+    if (!target || !target.enabled) {
+      res.status(404).json({ error: 'unknown-target', message: `target: ${JSON.stringify(name)} is not a configured, enabled target` });
+      return;
+    }
+    const body = ManualRunBody.safeParse(req.body ?? {});
+    if (!body.success) {
+      res.status(400).json({ error: 'bad-request', message: describeIssues(body.error) });
+      return;
+    }
+    const { runId } = await options.queues.enqueueManualRun(name, {
+      serverIds: body.data.serverIds,
+      dryRun: body.data.dryRun ?? false,
+    });
+    options.logger.info({ runId, via: 'http' }, 'http: manual run enqueued');
+    res.status(202).json({ runId });
+  });
+
+  // Errors: a fixed message; details go to the log (express would otherwise answer with the stack).
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    options.logger.error({ path: req.path, err: { message: (error as Error)?.message } }, 'http: request failed');
+    res.status(500).json({ error: 'internal', message: 'the request failed; see the service log' });
+  });
+  return app;
+}

@@ -1,0 +1,69 @@
+/**
+ * The batch job's processor: parse, call the rotation use case, map its failure to BullMQ's control
+ * flow (src/queue/job-failure.ts). The use case arrives as a function, so this module knows nothing
+ * of vaults or ECS clients, and tests can drive the queue with a stand-in.
+ */
+import { WaitingError } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { classifyJobFailure } from './job-failure.js';
+import type { JobFailureOptions } from './job-failure.js';
+import { BatchJobDataSchema, parseJobData } from './job-schemas.js';
+import type { BatchJobData } from './job-schemas.js';
+import type { BatchResult } from './run-summary.js';
+
+/**
+ * Rotates one batch (in production: `runBatch` of src/rotation/run-batch.ts with the target's
+ * settings and the account's adapters). Must be safe to call again after a crash at any line.
+ * Throws a `RotatorError` only when the batch must stop.
+ */
+export type RotateBatch = (input: BatchJobData, context: { signal: AbortSignal | undefined; job: Job }) => Promise<BatchResult>;
+
+export interface BatchProcessorDeps extends JobFailureOptions {
+  rotateBatch: RotateBatch;
+  /**
+   * Pauses the batch queue for every worker (BullMQ's queue rate limit, stored in Redis) — called on
+   * throttling so that no worker sends more requests before the delay is over.
+   */
+  pauseQueue(delayMs: number): Promise<void>;
+  /** The worker's own rate-limit error factory (`Worker.RateLimitError`). */
+  rateLimitError(): Error;
+  /** True once the process is shutting down: an aborted batch is then handed back, not failed. */
+  isShuttingDown(): boolean;
+  logger: Logger;
+}
+
+export function createBatchProcessor(deps: BatchProcessorDeps) {
+  return async function processBatch(job: Job, token?: string, signal?: AbortSignal): Promise<BatchResult> {
+    const data = parseJobData(BatchJobDataSchema, job.data, 'batch job');
+    const log = deps.logger.child({ runId: data.runId, batchIndex: data.batchIndex, jobId: job.id });
+    try {
+      const result = await deps.rotateBatch(data, { signal, job });
+      return result;
+    } catch (error) {
+      if (signal?.aborted && deps.isShuttingDown()) {
+        // Graceful shutdown ran out of time and cancelled the batch: hand it back to the queue
+        // without spending an attempt; the next worker resumes it from the vault's state.
+        log.warn('batch: handed back to the queue at shutdown');
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const failure = classifyJobFailure(error, deps);
+      switch (failure.kind) {
+        case 'unrecoverable':
+          log.error({ reason: failure.error.message }, 'batch: failed for good');
+          throw failure.error;
+        case 'throttled':
+          log.warn({ code: failure.code, delayMs: failure.delayMs }, 'batch: throttled; pausing the batch queue');
+          await deps.pauseQueue(failure.delayMs);
+          throw deps.rateLimitError();
+        case 'retry':
+          log.warn(
+            { attempt: job.attemptsMade + 1, code: (error as { code?: unknown }).code },
+            'batch: attempt failed; will retry with backoff',
+          );
+          throw failure.error;
+      }
+    }
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * What a job carries. Ids only (target name, server ids, run id): never a password, nor anything a
+ * password could be derived from — job data, return values and progress all live in Redis and on
+ * the dashboard (invariant 2). Payloads are validated when a job STARTS, because Redis may hold jobs
+ * written by an older or newer release, or by hand.
+ */
+import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import { OUTCOME_KINDS } from '../domain/outcome.js';
+
+const targetName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a target name of [a-z0-9-]');
+/** ECS server ids are UUIDs; accept any short id-like token so the simulator's ids pass too. */
+const serverId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'a server id of [A-Za-z0-9_-]');
+
+export const RunJobPayloadSchema = z.strictObject({
+  target: targetName,
+  trigger: z.enum(['schedule', 'manual']),
+  /** The schedule slot (`20261127T1200Z`) for scheduled runs. */
+  slot: z
+    .string()
+    .regex(/^\d{8}T\d{4}Z$/, 'a slot like 20261127T1200Z')
+    .optional(),
+  /** Manual runs may name servers; they must still belong to the target (the planner checks). */
+  serverIds: z.array(serverId).min(1).max(100_000).optional(),
+  dryRun: z.boolean(),
+});
+export type RunJobPayload = z.infer<typeof RunJobPayloadSchema>;
+
+/**
+ * The run job's data once it has fanned out: the payload plus a marker, written after the
+ * children are added, so that a replay (stalled-job recovery) does not plan twice.
+ */
+export const RunJobDataSchema = RunJobPayloadSchema.extend({
+  fanOut: z
+    .strictObject({
+      batches: z.number().int().min(0),
+      /** Undefined when recovered after a crash between adding children and writing this marker. */
+      servers: z.number().int().min(0).optional(),
+    })
+    .optional(),
+});
+export type RunJobData = z.infer<typeof RunJobDataSchema>;
+
+export const BatchJobDataSchema = z.strictObject({
+  runId: z.string().regex(/^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/, 'a run id like run|<target>|<slot>'),
+  target: targetName,
+  batchIndex: z.number().int().min(0),
+  serverIds: z.array(serverId).min(1).max(1000),
+  dryRun: z.boolean(),
+});
+export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
+
+const counts = z.record(z.enum(OUTCOME_KINDS), z.number().int().min(0));
+
+/** A batch's return value as stored by BullMQ (the rotation core's `BatchSummary`). */
+export const BatchResultSchema = z.object({
+  runId: z.string(),
+  batchIndex: z.number().int(),
+  outcomes: z.array(
+    z.object({
+      serverId: z.string(),
+      outcome: z.enum(OUTCOME_KINDS),
+      code: z.string().optional(),
+      reason: z.string().optional(),
+      requestId: z.string().optional(),
+      versionId: z.string().optional(),
+    }),
+  ),
+  counts: counts.optional(),
+});
+
+/** Renders zod issues as `field: expected …` lines, naming the field of every problem. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
+      return `${field}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Parses job data; a bad payload can never succeed on retry, so it fails the job once with
+ * `UnrecoverableError` whose message names each field. The message repeats field names and zod's
+ * expectation only, never the received values (they are ids, but a hand-written job could hold anything).
+ */
+export function parseJobData<S extends z.ZodType>(schema: S, data: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    throw new UnrecoverableError(`invalid ${what} payload: ${describeIssues(result.error)}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,150 @@
+/**
+ * The run job's processor: parse, plan (resolve the target's servers), fan out one batch job per
+ * `batchSize` servers as children of the run, wait for them, and return the aggregated summary.
+ * It is thin: which servers belong to a target is the planner's business (src/rotation), rotating
+ * them is the batch processor's.
+ *
+ * BullMQ's step pattern: the processor runs twice. First pass adds the children and moves the run
+ * to `waiting-children`; when the last child finishes, BullMQ queues the run again and the second
+ * pass (data has `fanOut`) only aggregates. A crash anywhere in the first pass replays it: children
+ * have deterministic ids, so re-adding them is a no-op while they exist.
+ */
+import { WaitingChildrenError } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { classifyJobFailure } from './job-failure.js';
+import { BatchResultSchema, RunJobDataSchema, parseJobData } from './job-schemas.js';
+import type { BatchJobData, RunJobData } from './job-schemas.js';
+import { BATCH_JOB_NAME } from './rotation-queues.js';
+import type { RotationQueues } from './rotation-queues.js';
+import { aggregateRunSummary } from './run-summary.js';
+import type { BatchResult, FailedBatch, RunSummary } from './run-summary.js';
+
+/** What the planner returns: the run's servers (ids) and how many share a batch. */
+export interface RunPlan {
+  /** Server ids, each at most once (duplicates are dropped here anyway). */
+  serverIds: Iterable<string> | AsyncIterable<string>;
+  /** 1..1000 (config `batchSize`). */
+  batchSize: number;
+}
+
+/**
+ * Resolves a run's servers: the target's selector, or the operator's `serverIds` checked against
+ * the target. Throws a `RotatorError` (non-retryable for an unknown target or foreign servers).
+ */
+export type PlanRun = (
+  input: { target: string; serverIds: readonly string[] | undefined; dryRun: boolean },
+  signal: AbortSignal | undefined,
+) => Promise<RunPlan>;
+
+export interface RunProcessorDeps {
+  queues: RotationQueues;
+  planRun: PlanRun;
+  logger: Logger;
+  /** Batches added per Redis round trip. @defaultValue 100 */
+  addChunk?: number;
+}
+
+/** Progress of a run job, as shown on the dashboard and read by `rotator rotate --wait`. */
+export interface RunProgress {
+  phase: 'planning' | 'rotating';
+  servers?: number | undefined;
+  batches?: number | undefined;
+}
+
+export function createRunProcessor(deps: RunProcessorDeps) {
+  const addChunk = deps.addChunk ?? 100;
+
+  async function fanOut(job: Job, data: RunJobData, signal: AbortSignal | undefined): Promise<RunJobData['fanOut']> {
+    const plan = await deps.planRun({ target: data.target, serverIds: data.serverIds, dryRun: data.dryRun }, signal);
+    if (!Number.isInteger(plan.batchSize) || plan.batchSize < 1 || plan.batchSize > 1000) {
+      throw new Error(`batchSize: expected an integer from 1 to 1000, found ${plan.batchSize}`);
+    }
+    const runId = job.id as string;
+    const seen = new Set<string>();
+    let current: string[] = [];
+    let pending: { name: string; data: BatchJobData; opts: ReturnType<RotationQueues['batchJobOptions']> }[] = [];
+    let batches = 0;
+    const flush = async (): Promise<void> => {
+      if (pending.length > 0) await deps.queues.batches.addBulk(pending);
+      pending = [];
+    };
+    const closeBatch = async (): Promise<void> => {
+      if (current.length === 0) return;
+      const batchIndex = batches++;
+      pending.push({
+        name: BATCH_JOB_NAME,
+        data: { runId, target: data.target, batchIndex, serverIds: current, dryRun: data.dryRun },
+        opts: deps.queues.batchJobOptions(runId, batchIndex),
+      });
+      current = [];
+      if (pending.length >= addChunk) await flush();
+    };
+    // Streams the planner's ids: memory holds one chunk of batches plus the id set.
+    for await (const id of plan.serverIds) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      current.push(id);
+      if (current.length >= plan.batchSize) await closeBatch();
+    }
+    await closeBatch();
+    await flush();
+    return { batches, servers: seen.size };
+  }
+
+  async function aggregate(job: Job, data: RunJobData): Promise<RunSummary> {
+    const values = await job.getChildrenValues<unknown>();
+    const batchResults: BatchResult[] = [];
+    for (const [key, value] of Object.entries(values)) {
+      const parsed = BatchResultSchema.safeParse(value);
+      if (parsed.success) batchResults.push(parsed.data);
+      else deps.logger.error({ runId: job.id, child: key }, 'run: a batch returned an unexpected value; ignored');
+    }
+    const failures = await job.getIgnoredChildrenFailures();
+    const failedBatches: FailedBatch[] = [];
+    for (const [key, reason] of Object.entries(failures)) {
+      const index = /\|b(\d+)$/.exec(key)?.[1];
+      const child = index === undefined ? undefined : await deps.queues.batches.getJob(key.slice(key.lastIndexOf(':') + 1));
+      failedBatches.push({
+        batchIndex: index === undefined ? -1 : Number(index),
+        reason,
+        servers: child?.data.serverIds.length,
+      });
+    }
+    return aggregateRunSummary({
+      runId: job.id as string,
+      target: data.target,
+      trigger: data.trigger,
+      dryRun: data.dryRun,
+      servers: data.fanOut?.servers,
+      batches: batchResults,
+      failedBatches,
+    });
+  }
+
+  return async function processRun(job: Job, token?: string, signal?: AbortSignal): Promise<RunSummary> {
+    const data = parseJobData(RunJobDataSchema, job.data, 'run job');
+    const log = deps.logger.child({ runId: job.id, target: data.target });
+    if (data.fanOut === undefined) {
+      await job.updateProgress({ phase: 'planning' } satisfies RunProgress);
+      let fan: RunJobData['fanOut'];
+      try {
+        fan = await fanOut(job, data, signal);
+      } catch (error) {
+        const failure = classifyJobFailure(error);
+        if (failure.kind === 'unrecoverable') throw failure.error;
+        throw error;
+      }
+      await job.updateData({ ...data, fanOut: fan });
+      data.fanOut = fan;
+      await job.updateProgress({ phase: 'rotating', servers: fan?.servers, batches: fan?.batches } satisfies RunProgress);
+      log.info({ servers: fan?.servers, batches: fan?.batches, trigger: data.trigger, dryRun: data.dryRun }, 'run: fanned out');
+      if (token !== undefined && (await job.moveToWaitingChildren(token))) {
+        throw new WaitingChildrenError();
+      }
+    }
+    const summary = await aggregate(job, data);
+    log.info({ counts: summary.counts, failedBatches: summary.failedBatches.length }, 'run: finished');
+    return summary;
+  };
+}

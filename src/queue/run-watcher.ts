@@ -1,0 +1,79 @@
+/**
+ * Follows one run to its end from outside the workers (`rotator rotate --wait`, the demo): progress
+ * from the run's and its batches' events, and the run's summary when it completes. Subscribe
+ * BEFORE enqueueing, so that no event is missed.
+ */
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BatchResultSchema } from './job-schemas.js';
+import { BATCH_QUEUE, RUN_QUEUE } from './rotation-queues.js';
+import type { RotationQueues } from './rotation-queues.js';
+import type { RunProgress } from './run-processor.js';
+import type { RunSummary } from './run-summary.js';
+
+export interface RunWatcherOptions {
+  queues: RotationQueues;
+  /** A factory of blocking connections (`maxRetriesPerRequest: null`); one per queue is opened and closed here. */
+  connect(): Redis;
+  /** Called with servers done so far and the total (undefined until the run has fanned out). */
+  onProgress?(done: number, total: number | undefined): void;
+}
+
+export interface RunWatcher {
+  /** Resolves with the run's summary; rejects with the run's failure reason. */
+  wait(runId: string, timeoutMs?: number): Promise<RunSummary>;
+  close(): Promise<void>;
+}
+
+function parseMaybeJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+export async function startRunWatcher(options: RunWatcherOptions): Promise<RunWatcher> {
+  const { queues } = options;
+  const connections = [options.connect(), options.connect()];
+  const runEvents = new QueueEvents(RUN_QUEUE, { connection: connections[0]!, prefix: queues.prefix });
+  const batchEvents = new QueueEvents(BATCH_QUEUE, { connection: connections[1]!, prefix: queues.prefix });
+  await Promise.all([runEvents.waitUntilReady(), batchEvents.waitUntilReady()]);
+  let watched: string | undefined;
+  let total: number | undefined;
+  let done = 0;
+  const counted = new Set<string>();
+  const report = (): void => options.onProgress?.(done, total);
+
+  runEvents.on('progress', ({ jobId, data }) => {
+    if (jobId !== watched) return;
+    const progress = parseMaybeJson(data) as RunProgress | undefined;
+    if (progress?.phase === 'rotating' && typeof progress.servers === 'number') {
+      total = progress.servers;
+      report();
+    }
+  });
+  batchEvents.on('completed', ({ jobId, returnvalue }) => {
+    if (watched === undefined || !jobId.startsWith(`${watched}|b`) || counted.has(jobId)) return;
+    counted.add(jobId);
+    const parsed = BatchResultSchema.safeParse(parseMaybeJson(returnvalue));
+    if (parsed.success) {
+      done += parsed.data.outcomes.length;
+      report();
+    }
+  });
+
+  return {
+    async wait(runId, timeoutMs) {
+      watched = runId;
+      const job = await queues.runs.getJob(runId);
+      if (!job) throw new Error(`run ${runId}: no such job (removed by retention, or never enqueued)`);
+      return (await job.waitUntilFinished(runEvents, timeoutMs)) as RunSummary;
+    },
+    async close() {
+      await Promise.all([runEvents.close(), batchEvents.close()]);
+      for (const c of connections) c.disconnect();
+    },
+  };
+}

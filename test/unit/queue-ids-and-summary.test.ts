@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { UnrecoverableError } from 'bullmq';
+import { RotatorError } from '../../src/domain/rotator-error.js';
+import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/queue/job-ids.js';
+import { classifyJobFailure } from '../../src/queue/job-failure.js';
+import { BatchJobDataSchema, parseJobData } from '../../src/queue/job-schemas.js';
+import { aggregateRunSummary, runSucceeded } from '../../src/queue/run-summary.js';
+import type { BatchResult } from '../../src/queue/run-summary.js';
+
+describe('job ids', () => {
+  it('names slots by their UTC minute and builds ids without colons', () => {
+    expect(slotOf(Date.UTC(2026, 10, 27, 12, 0, 59, 999))).toBe('20261127T1200Z');
+    expect(slotTime('20261127T1200Z')).toBe(Date.UTC(2026, 10, 27, 12, 0));
+    expect(slotTime('20261131T1200Z')).toBeUndefined();
+    const run = scheduledRunId('web', '20261127T1200Z');
+    expect(run).toBe('run|web|20261127T1200Z');
+    expect(batchJobId(run, 3)).toBe('run|web|20261127T1200Z|b3');
+    expect(runIdOfBatch('run|web|20261127T1200Z|b3')).toBe(run);
+    expect(manualRunId('web', '0b7c6c1e-5d2f-4c43-9d2e-8b0f8f8a4d11')).toBe('run|web|manual-0b7c6c1e-5d2f-4c43-9d2e-8b0f8f8a4d11');
+    for (const id of [run, batchJobId(run, 0)]) expect(id).not.toContain(':');
+  });
+
+  it('refuses ids built from bad parts', () => {
+    expect(() => scheduledRunId('Web:1', '20261127T1200Z')).toThrow(/target name/);
+    expect(() => scheduledRunId('web', '2026-11-27')).toThrow(/slot/);
+    expect(() => batchJobId('run|web|x', -1)).toThrow(/batchIndex/);
+  });
+});
+
+describe('payload parsing', () => {
+  it('throws UnrecoverableError naming each bad field, not the values', () => {
+    let error: unknown;
+    try {
+      parseJobData(BatchJobDataSchema, { runId: 'nope', target: 'web', batchIndex: 1.5, serverIds: ['s1'], dryRun: false, pw: 'Secret-123!' }, 'batch job');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnrecoverableError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^invalid batch job payload: /);
+    expect(message).toContain('runId: ');
+    expect(message).toContain('batchIndex: ');
+    expect(message).toContain('"pw"');
+    expect(message).not.toContain('Secret-123!');
+  });
+});
+
+describe('job failure classification', () => {
+  it('maps errors to BullMQ control flow', () => {
+    expect(classifyJobFailure(new RotatorError({ code: 'APIGW.0301', message: 'bad signature', retryable: false })).kind).toBe('unrecoverable');
+    expect(classifyJobFailure(new RotatorError({ code: 'APIGW.0308', message: 'slow down', retryable: true, retryAfterMs: 1500 }))).toEqual({
+      kind: 'throttled',
+      delayMs: 1500,
+      code: 'APIGW.0308',
+    });
+    expect(classifyJobFailure(new RotatorError({ code: 'APIGW.0308', message: 'slow down', retryable: true }), { throttleFallbackMs: 700 })).toMatchObject({ delayMs: 700 });
+    expect(classifyJobFailure(new RotatorError({ code: 'X', message: 'x', retryable: true, retryAfterMs: 10 ** 9 }), { maxThrottleMs: 60_000 })).toMatchObject({
+      kind: 'throttled',
+      delayMs: 60_000,
+    });
+    expect(classifyJobFailure(new RotatorError({ code: 'VAULT_TIMEOUT', message: 'x', retryable: true })).kind).toBe('retry');
+    expect(classifyJobFailure(new TypeError('bug')).kind).toBe('retry');
+    const u = classifyJobFailure(new RotatorError({ code: 'Ecs.0118', message: 'too many servers', retryable: false }));
+    expect(u.kind === 'unrecoverable' && u.error.message).toBe('Ecs.0118: too many servers');
+  });
+});
+
+describe('run summary', () => {
+  const batch = (batchIndex: number, outcomes: BatchResult['outcomes']): BatchResult => ({ runId: 'r', batchIndex, outcomes });
+  it('aggregates batches in index order and counts every outcome', () => {
+    const s = aggregateRunSummary({
+      runId: 'r',
+      target: 'web',
+      trigger: 'manual',
+      dryRun: false,
+      servers: 5,
+      batches: [
+        batch(1, [{ serverId: 'c', outcome: 'failed', code: 'Ecs.0613' }]),
+        batch(0, [
+          { serverId: 'a', outcome: 'rotated' },
+          { serverId: 'b', outcome: 'pending-restart' },
+        ]),
+      ],
+      failedBatches: [{ batchIndex: 2, reason: 'APIGW.0301: x', servers: 2 }],
+    });
+    expect(s.counts).toEqual({ rotated: 1, 'pending-restart': 1, failed: 1, unknown: 0, skipped: 0, busy: 0 });
+    expect(s.batches).toBe(3);
+    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c', 'a', 'b']); // problems first
+    expect(runSucceeded(s, 'none')).toBe(false);
+  });
+
+  it('bounds the listed outcomes but not the counts', () => {
+    const many = Array.from({ length: 50 }, (_, i) => ({ serverId: `s${i}`, outcome: i % 10 === 0 ? ('unknown' as const) : ('rotated' as const) }));
+    const s = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 10 });
+    expect(s.outcomes).toHaveLength(10);
+    expect(s.outcomes.slice(0, 5).every((o) => o.outcome === 'unknown')).toBe(true);
+    expect(s.outcomesOmitted).toBe(40);
+    expect(s.counts.rotated + s.counts.unknown).toBe(50);
+  });
+
+  it('succeeds when every server rotated, or pending-restart under restart policy none', () => {
+    const s = aggregateRunSummary({
+      runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 2,
+      batches: [batch(0, [{ serverId: 'a', outcome: 'rotated' }, { serverId: 'b', outcome: 'pending-restart' }])],
+      failedBatches: [],
+    });
+    expect(runSucceeded(s, 'none')).toBe(true);
+    expect(runSucceeded(s, 'soft')).toBe(false);
+  });
+});
