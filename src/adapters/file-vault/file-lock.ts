@@ -1,0 +1,190 @@
+/**
+ * An exclusive lock between processes on ONE host, without native dependencies.
+ *
+ * Why a lock file: Node has no flock/fcntl binding, and a native module would complicate the image.
+ * Creating a file that must not exist yet (here `link()` of a prepared temp file, which fails with
+ * EEXIST like O_CREAT|O_EXCL) is atomic on local file systems, so exactly one process creates the
+ * lock file, already holding its pid, host name and a random nonce; it removes it on release.
+ *
+ * Stale locks: a holder SIGKILLed between acquire and release leaves the file behind. A waiter that
+ * sees a lock whose pid is no longer alive ON THIS HOST breaks it. Two waiters may judge the same
+ * lock stale at once; if both simply unlinked it, the second could delete the lock the first has
+ * just taken. So breaking happens under a second, short-lived "break" lock (`<lock>.break`, also
+ * taken with 'wx'): its holder re-reads the lock, checks that it still holds the very nonce judged
+ * stale, and only then unlinks it. The break lock is held for a few microseconds; one older than
+ * BREAK_LOCK_STALE_MS can only be left by a process killed inside that window and is removed.
+ *
+ * Limits (documented in the README): same host only. Different hosts (NFS, shared volumes across
+ * machines) are NOT supported: O_EXCL is unreliable on old NFS and a remote pid cannot be checked;
+ * a lock held by another host name is never broken, and waiters time out with VAULT_LOCK_TIMEOUT.
+ * Containers sharing a volume have separate pid namespaces but normally distinct host names, so the
+ * same rule keeps them safe (they time out instead of breaking a live lock). A reused pid makes a
+ * stale lock look alive: waiters time out with a clear error naming the lock file to remove.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { link, open, readFile, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Clock } from '../../ports/clock.js';
+import { VaultErrorCode, ioError, vaultError } from './vault-errors.js';
+import { isProcessAlive } from './process-alive.js';
+
+const BREAK_LOCK_STALE_MS = 10_000;
+const FIRST_BACKOFF_MS = 2;
+const MAX_BACKOFF_MS = 100;
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  nonce: string;
+  acquiredAt: number;
+}
+
+export interface FileLockOptions {
+  /** The lock file, e.g. `<vault>.lock`. */
+  path: string;
+  /** How long `acquire` waits for another holder before failing with VAULT_LOCK_TIMEOUT. */
+  timeoutMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A held lock; `release` is idempotent. */
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+
+async function readOwner(path: string): Promise<LockOwner | undefined | 'unreadable'> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError('reading lock', path, error);
+  }
+  try {
+    const owner = JSON.parse(text) as LockOwner;
+    if (typeof owner.pid === 'number' && typeof owner.host === 'string' && typeof owner.nonce === 'string') return owner;
+  } catch {
+    // fall through
+  }
+  // Created but not yet written (the holder is between open and write), or a foreign file.
+  return 'unreadable';
+}
+
+/**
+ * Creates `path` exclusively, already holding `content`; false when it already exists.
+ * The content goes to a temp file first, which is then hard-linked to `path`: link() fails with
+ * EEXIST like O_EXCL, but the lock never exists empty, so a holder killed at any instant leaves a
+ * lock naming its pid (which the next waiter can judge) rather than an anonymous empty file.
+ */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    await link(temp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw ioError('creating lock', path, error);
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+export async function acquireFileLock(options: FileLockOptions): Promise<HeldLock> {
+  const { path, timeoutMs, clock, logger } = options;
+  const me: LockOwner = { pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), acquiredAt: clock.now() };
+  const content = JSON.stringify(me);
+  const deadline = clock.now() + timeoutMs;
+  let backoff = FIRST_BACKOFF_MS;
+  let lastOwner: LockOwner | 'unreadable' | undefined;
+  for (;;) {
+    if (await createExclusive(path, content)) {
+      let released = false;
+      return {
+        async release() {
+          if (released) return;
+          released = true;
+          // Only remove the lock if it is still ours (it cannot be otherwise unless someone
+          // deleted it by hand; then deleting another holder's lock would be worse).
+          const owner = await readOwner(path);
+          if (owner !== undefined && owner !== 'unreadable' && owner.nonce === me.nonce) {
+            await unlink(path).catch((error: unknown) => {
+              if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('removing lock', path, error);
+            });
+          }
+        },
+      };
+    }
+    lastOwner = await readOwner(path);
+    if (lastOwner !== undefined && lastOwner !== 'unreadable' && lastOwner.host === me.host && !isProcessAlive(lastOwner.pid)) {
+      await breakStaleLock(path, lastOwner, clock, logger);
+      continue;
+    }
+    if (lastOwner === 'unreadable' && (await isOld(path, clock))) {
+      // Not written by this code (which never leaves an empty or partial lock): judge it by age.
+      await breakStaleLock(path, 'unreadable', clock, logger);
+      continue;
+    }
+    if (clock.now() >= deadline) {
+      const holder =
+        lastOwner === undefined || lastOwner === 'unreadable'
+          ? 'an unknown holder'
+          : `pid ${lastOwner.pid} on ${lastOwner.host} since ${new Date(lastOwner.acquiredAt).toISOString()}`;
+      throw vaultError(
+        VaultErrorCode.lockTimeout,
+        `file vault: lock ${path} still held by ${holder} after ${timeoutMs} ms (if that process is gone, remove the lock file)`,
+        true,
+      );
+    }
+    // Full jitter keeps several waiting processes from retrying in lock-step.
+    await clock.sleep(Math.min(randomInt(backoff + 1), Math.max(0, deadline - clock.now())));
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  }
+}
+
+async function isOld(path: string, clock: Clock): Promise<boolean> {
+  try {
+    return clock.now() - (await stat(path)).mtimeMs > BREAK_LOCK_STALE_MS;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw ioError('checking lock', path, error);
+  }
+}
+
+/** Removes the lock at `path` if it still is the one judged stale (same nonce, or still unreadable and old). */
+async function breakStaleLock(path: string, stale: LockOwner | 'unreadable', clock: Clock, logger: Logger): Promise<void> {
+  const breakPath = `${path}.break`;
+  const breaker = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), acquiredAt: clock.now() });
+  if (!(await createExclusive(breakPath, breaker))) {
+    // Someone else is breaking it. Their break lock is only ever held for microseconds; if it
+    // is old, its holder died inside that window.
+    if (await isOld(breakPath, clock)) await unlink(breakPath).catch(() => undefined);
+    return;
+  }
+  try {
+    const owner = await readOwner(path);
+    const stillStale =
+      stale === 'unreadable'
+        ? owner === 'unreadable' && (await isOld(path, clock))
+        : owner !== undefined && owner !== 'unreadable' && owner.nonce === stale.nonce;
+    if (stillStale) {
+      await unlink(path);
+      logger.warn(
+        { lock: path, deadPid: stale === 'unreadable' ? undefined : stale.pid },
+        'file vault: removed a stale lock left by a process that died',
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('breaking stale lock', path, error);
+  } finally {
+    await unlink(breakPath).catch(() => undefined);
+  }
+}
