@@ -1,17 +1,36 @@
 #!/usr/bin/env node
-// Entry point of the `rotator` command. A production install runs the compiled code in dist/;
-// a development checkout (no dist/) runs the TypeScript sources through tsx, so that
-// `npx rotator …` works straight after `npm ci` without a build step.
+// Entry point of the `rotator` command.
+// - A checkout with sources and dev dependencies (src/ and tsx present) runs the TypeScript sources
+//   through tsx, so `npx rotator …` works straight after `npm ci` and never runs a stale dist/.
+// - A production install (the container image: dist/ only, no dev dependencies) runs dist/.
+// ROTATOR_FROM_SOURCE=0 forces dist/, ROTATOR_FROM_SOURCE=1 forces the sources.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'src', 'cli', 'main.ts');
 const compiled = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(compiled) && process.env.ROTATOR_FROM_SOURCE !== '1') {
-  await import(pathToFileURL(compiled).href);
-} else {
+
+function tsxAvailable() {
+  try {
+    createRequire(import.meta.url).resolve('tsx/esm/api');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const choice = process.env.ROTATOR_FROM_SOURCE;
+const fromSource = choice === '1' || (choice !== '0' && existsSync(source) && tsxAvailable());
+if (fromSource) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
+} else if (existsSync(compiled)) {
+  await import(pathToFileURL(compiled).href);
+} else {
+  process.stderr.write('rotator: no compiled code in dist/ and no TypeScript sources to run: run `npm run build`\n');
+  process.exit(1);
 }

@@ -8,8 +8,9 @@ import { commandModules } from './commands/index.js';
 export function buildProgram(): Command {
   const program = new Command('rotator')
     .description(
-      'Keeps the root/Administrator passwords of Huawei Cloud ECS fleets rotated: passwords are stored in a vault\n' +
-        'before any server is touched, reset in rate-limited batches, and every outcome is recorded.',
+      'Keeps the root/Administrator passwords of Huawei Cloud ECS fleets rotated. Each new password is stored in a ' +
+        'vault before any server is touched, servers are reset in rate-limited batches, and every outcome is recorded. ' +
+        'Start with `rotator config check`, then `rotator demo` (no cloud needed) or `rotator run`.',
     )
     .option('-c, --config <file>', 'service config file layered over config/default.yaml (env: ROTATOR_CONFIG)')
     .option('-j, --jobs <dir>', 'directory of job definitions, one target per *.yaml file (env: ROTATOR_JOBS_DIR)')

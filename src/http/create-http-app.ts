@@ -3,6 +3,7 @@
  * - `/healthz` (the process answers) and `/readyz` (Redis answers): no auth, for probes;
  * - `/ui`: bull-board over the `runs` and `batches` queues, read-only unless `readOnly: false`;
  * - `/api/status`: JSON, per-target outcome counts from the outcome store and queue counts;
+ * - `/metrics`: the same figures for Prometheus (plus process metrics);
  * - `POST /api/targets/:target/runs` `{serverIds?, dryRun?}`: enqueue a manual run (only when not
  *   `readOnly`: then 405), answered `202 {runId}`.
  * Nothing served here can hold a password: job data, return values and progress carry ids and
@@ -18,6 +19,7 @@ import { z } from 'zod';
 import type { OutcomeKind } from '../domain/outcome.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { describeIssues } from '../queue/job-schemas.js';
+import { createMetricsRegistry } from './metrics.js';
 import { tokenAuth } from './token-auth.js';
 
 const ManualRunBody = z.strictObject({
@@ -79,7 +81,13 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const guard = tokenAuth(options.auth.token);
     app.use('/ui', guard);
     app.use('/api', guard);
+    app.use('/metrics', guard);
   }
+
+  const metrics = createMetricsRegistry(options);
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
 
   const board = new ExpressAdapter();
   board.setBasePath('/ui');

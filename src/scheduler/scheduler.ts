@@ -5,9 +5,12 @@
  * BullMQ keep one job per slot, and a per-target `lastSlot` record in Redis (written after the
  * add) stops a late replica from re-adding a slot whose job was already removed by retention.
  *
- * At start-up, catch-up: when the most recent slot before now has no record (no scheduler was
- * running then), it is enqueued once — through the same path, so replicas starting together still
- * add one job.
+ * At start-up, catch-up: when the most recent slot before now is newer than the target's record
+ * (no scheduler was running then), it is enqueued once — through the same path, so replicas
+ * starting together still add one job. A target seen for the first time (no record at all) was
+ * never scheduled, so nothing was missed: its record starts at that slot, and it first runs at
+ * its next slot. (Rotating a fleet the moment a job file is added would surprise operators, and
+ * would collide with the manual `rotator rotate` they usually start first.)
  */
 import { schedule as cronSchedule } from 'node-cron';
 import type { Logger as CronLogger } from 'node-cron';
@@ -136,8 +139,8 @@ export class Scheduler {
   }
 
   /**
-   * For each enabled target: if its most recent slot before now has no record and no job, enqueue
-   * it. Returns the run ids enqueued (by this call; a replica may have added the same id).
+   * For each enabled target: if its most recent slot before now is newer than its record and has
+   * no job, enqueue it (no record at all: write the baseline, enqueue nothing). Returns the run ids enqueued (by this call; a replica may have added the same id).
    */
   async catchUp(): Promise<string[]> {
     const enqueued: string[] = [];
@@ -150,7 +153,13 @@ export class Scheduler {
       if (at === undefined) continue;
       const slot = slotOf(at);
       const last = await this.lastSlot(target.name);
-      if (last !== undefined && last >= slot) continue;
+      if (last === undefined) {
+        // First sight of this target: a baseline, not a missed slot (see the header comment).
+        await this.options.redis.eval(SET_MAX_SLOT, 1, this.lastSlotKey(target.name), slot);
+        this.options.logger.info({ target: target.name, slot }, 'scheduler: new target, first run at its next slot');
+        continue;
+      }
+      if (last >= slot) continue;
       const runId = scheduledRunId(target.name, slot);
       if (await this.options.runExists(runId)) continue;
       const result = await this.tick(target.name, at);

@@ -143,9 +143,22 @@ describe('scheduler replicas', () => {
 });
 
 describe('catch-up at start-up', () => {
+  it('does not run a target seen for the first time, but records where its schedule starts', async () => {
+    const prefix = freshPrefix();
+    const a = replica(prefix, { targets: [web], cron: manualCron() });
+    await a.scheduler.start();
+    expect(await a.queues.runs.count()).toBe(0);
+    expect(await a.scheduler.lastSlot('web')).toBe('20261127T1200Z');
+    expect(a.logs()).toContain('first run at its next slot');
+  });
+
   it('enqueues the missed slot once, even with two replicas starting together', async () => {
     const prefix = freshPrefix();
     const cron = manualCron();
+    // A scheduler ran before (its record says 11:45), then nothing ran at the 12:00 slot.
+    const seed = redisClient();
+    await seed.set(`${prefix}:scheduler:lastSlot:web`, '20261127T1145Z');
+    seed.disconnect();
     const a = replica(prefix, { targets: [web], cron });
     const b = replica(prefix, { targets: [web], cron });
     await Promise.all([a.scheduler.start(), b.scheduler.start()]);
@@ -177,6 +190,9 @@ describe('catch-up at start-up', () => {
     const prefix = freshPrefix();
     const berlin: ScheduledTarget = { name: 'db', schedule: '0 3 * * *', timezone: 'Europe/Berlin', enabled: true };
     const a = replica(prefix, { targets: [berlin] });
+    const seed = redisClient();
+    await seed.set(`${prefix}:scheduler:lastSlot:db`, '20261126T0200Z'); // yesterday's slot ran
+    seed.disconnect();
     // 03:00 in Berlin on 27 November (CET, UTC+1) is 02:00 UTC.
     expect(await a.scheduler.catchUp()).toEqual(['run|db|20261127T0200Z']);
   });

@@ -129,6 +129,12 @@ describe('the service', () => {
     expect(boardApi).toContain(runId.split('|')[1]!);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    // Prometheus: the same per-target figures as /api/status.
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    const metricsText = await metrics.text();
+    expect(metricsText).toContain(`rotator_servers{target="demo",outcome="pending-restart"} ${summary.counts['pending-restart']}`);
+    expect(metricsText).toMatch(/rotator_queue_jobs\{queue="batches",state="completed"\} [1-9]/);
 
     const redis = redisClient();
     cleanups.push(async () => void redis.disconnect());
@@ -137,7 +143,7 @@ describe('the service', () => {
     for (const password of passwords) {
       expect(stored).not.toContain(password);
       expect(logs()).not.toContain(password);
-      expect(uiHtml + statusText + boardApi).not.toContain(password);
+      expect(uiHtml + statusText + boardApi + metricsText).not.toContain(password);
     }
   });
 

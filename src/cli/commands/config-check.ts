@@ -25,11 +25,12 @@ interface CheckOptions {
 }
 
 export function register(program: Command): void {
-  const config = program.command('config').description('inspect the configuration');
+  const config = program.command('config').description('inspect the configuration (see `config check`)');
   config
     .command('check')
+    .summary('validate the config and every job file; print the effective config and next fire times')
     .description(
-      'validate config/default.yaml, your --config file, the environment and every job file; print the effective\n' +
+      'validate config/default.yaml, your --config file, the environment and every job file; print the effective ' +
         'configuration (secrets as ***) and each target\'s next fire times, or every problem found (exit code 1)',
     )
     .option('--json', 'print the result as JSON')

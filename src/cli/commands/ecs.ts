@@ -141,10 +141,10 @@ async function runServers(targetName: string, options: ServersOptions, command: 
 }
 
 export function register(program: Command): void {
-  const ecs = program.command('ecs').description('Read-only looks at the Huawei ECS API, as the workers see it');
+  const ecs = program.command('ecs').description('read-only looks at the Huawei ECS API, as the workers see it (see `ecs servers`)');
   ecs
     .command('servers')
-    .description("List a target's servers and whether each can be rotated (checks lock, status, OS type and the reset plug-in)")
+    .description("list a target's servers and whether each can be rotated (checks lock, status, OS type and the reset plug-in)")
     .argument('<target>', 'target name (from the job files)')
     .option('--json', 'print JSON instead of a table')
     .action(async (targetName: string, options: ServersOptions, command: Command) => {

@@ -56,8 +56,9 @@ export function register(program: Command): void {
 
   program
     .command('demo')
+    .summary('run the whole service on embedded defaults, rotate the demo fleet once, stay up until Ctrl-C')
     .description(
-      'start everything on embedded defaults (Redis at REDIS_URL or 127.0.0.1:6379, file vault, simulator fleet),\n' +
+      'start everything on embedded defaults (Redis at REDIS_URL or 127.0.0.1:6379, file vault, simulator fleet), ' +
         'rotate the demo fleet once, print the summary and the dashboard URL, and stay up until Ctrl-C',
     )
     .action(async (_options: unknown, command: Command) => {

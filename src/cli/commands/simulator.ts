@@ -63,8 +63,9 @@ interface SimulatorCliOptions {
 export function register(program: Command): void {
   program
     .command('simulator')
+    .summary('run a local Huawei ECS API simulator (demo credentials, loopback) for demos and tests')
     .description(
-      'run a local Huawei ECS API simulator (batch password reset, server list, reboot jobs) for demos and tests;\n' +
+      'run a local Huawei ECS API simulator (batch password reset, server list, reboot jobs) for demos and tests; ' +
         'it accepts only the public demo credentials and binds to loopback by default',
     )
     .option('--servers <n>', 'number of generated servers', integer('--servers', 0, 1_000_000), 50)

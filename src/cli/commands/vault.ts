@@ -226,10 +226,10 @@ async function runGet(serverId: string, options: GetOptions, command: Command): 
 }
 
 export function register(program: Command): void {
-  const vault = program.command('vault').description('Look into the vault: list secrets (never passwords), or read one password');
+  const vault = program.command('vault').description('look into the vault: list secrets (never passwords), or read one password (see `vault list`, `vault get`)');
   vault
     .command('list')
-    .description('One row per server secret: labels present (with short version ids) and last change; no passwords')
+    .description('one row per server secret: labels present (with short version ids) and last change; no passwords')
     .argument('[target]', "only this target's account region/project")
     .option('--account <name>', "only this account's region/project")
     .option('--json', 'print JSON (full version ids) instead of a table')
