@@ -16,6 +16,7 @@ import type { EcsApi } from '../../src/ports/ecs-api.js';
 import type { Vault } from '../../src/ports/vault.js';
 import { runBatch } from '../../src/rotation/run-batch.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
+import { wrapPort } from '../helpers/wrap-port.js';
 import { createRedis } from '../helpers/redis.js';
 
 const env = (name: string): string => {
@@ -39,7 +40,7 @@ const real = createEcsClient(
   { kind: 'aksk', ...DEMO_CREDENTIALS },
   { clock: systemClock, random: cryptoRandom, logger },
 );
-const ecs: EcsApi = Object.assign(Object.create(real) as EcsApi, {
+const ecs: EcsApi = wrapPort<EcsApi>(real, {
   batchResetPasswords: async (...args: Parameters<EcsApi['batchResetPasswords']>) => {
     if (!args[0].dryRun) await stopHere('before-reset');
     const result = await real.batchResetPasswords(...args);
@@ -48,7 +49,7 @@ const ecs: EcsApi = Object.assign(Object.create(real) as EcsApi, {
   },
 });
 let stored = 0;
-const crashingVault: Vault = Object.assign(Object.create(vault) as Vault, {
+const crashingVault: Vault = wrapPort<Vault>(vault, {
   putPending: async (...args: Parameters<Vault['putPending']>) => {
     await vault.putPending(...args);
     stored += 1;

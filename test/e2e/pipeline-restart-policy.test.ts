@@ -1,0 +1,116 @@
+/**
+ * Restart policies end to end through the queue (service workers, real simulator whose reboot jobs
+ * take time, real file vault): `soft` and `hard` make the new password log in NOW; `none` leaves the
+ * old password in effect, and the vault keeps it retrievable (ROTATOR_ACTIVE) across further
+ * rotations, so nobody is locked out before the server's next restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING } from '../../src/ports/vault.js';
+import { UNCONFIRMED_LABELS } from '../../src/rotation/labels.js';
+import type { SimServerSpec } from '../../src/simulator/sim-server.js';
+import { countKinds, expectNoPasswordLeak, startPipeline } from './pipeline-harness.js';
+import type { Pipeline } from './pipeline-harness.js';
+
+const GROUPS = ['soft', 'hard', 'none'] as const;
+const servers: SimServerSpec[] = GROUPS.flatMap((grp, g) =>
+  (['Linux', 'Windows'] as const).map((osType, i) => ({
+    id: `${g + 1}${i + 1}${'0'.repeat(6)}-0000-4000-8000-${String(g * 2 + i).padStart(12, '0')}`,
+    name: `${grp}-${osType.toLowerCase()}`,
+    osType,
+    status: 'ACTIVE',
+    locked: false,
+    plugin: true,
+    tags: { grp },
+    enterpriseProjectId: '0',
+  })),
+);
+const idsOf = (grp: (typeof GROUPS)[number]) => servers.filter((s) => s.tags.grp === grp).map((s) => s.id);
+
+describe('restart policies through the queue', () => {
+  let p: Pipeline;
+  const password = async (id: string, label: string) => (await p.vault.getVersion(p.keyOf(id), { label }))?.value.password;
+
+  beforeAll(async () => {
+    p = await startPipeline({
+      label: 'pipe-restart',
+      // A reboot job runs for a while (the server is REBOOT meanwhile); the worker polls it to its end.
+      simulator: { fleet: { kind: 'servers', servers }, rebootDurationMs: 200 },
+      vault: 'file',
+      targets: [
+        { name: 'soft-t', selector: { tags: { grp: 'soft' } }, batchSize: 10, restartPolicy: 'soft' },
+        { name: 'hard-t', selector: { tags: { grp: 'hard' } }, batchSize: 10, restartPolicy: 'hard', uniquePerServer: true },
+        // The same servers under two targets: one soft rotation makes a password known to be in effect.
+        { name: 'keep-soft', selector: { tags: { grp: 'none' } }, batchSize: 10, restartPolicy: 'soft' },
+        { name: 'keep-none', selector: { tags: { grp: 'none' } }, batchSize: 10, restartPolicy: 'none', dryRunPreflight: true },
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  for (const [target, grp] of [
+    ['soft-t', 'soft'],
+    ['hard-t', 'hard'],
+  ] as const) {
+    it(`${grp}: rotated, and the vault's AWSCURRENT password logs in now`, async () => {
+      const run = await p.run(target, 60_000);
+      expect(countKinds(run.outcomes)).toEqual({ rotated: 2 });
+      for (const id of idsOf(grp)) {
+        const current = (await password(id, LABEL_CURRENT))!;
+        expect(p.sim.login(id, current), id).toEqual({ now: true, afterRestart: true });
+        const d = await p.vault.describe(p.keyOf(id));
+        const versionWith = (label: string) => d!.versions.find((v) => v.labels.includes(label))?.versionId;
+        expect(versionWith(LABEL_ACTIVE)).toBe(versionWith(LABEL_CURRENT));
+        expect(versionWith(LABEL_PENDING)).toBeUndefined();
+        for (const slot of UNCONFIRMED_LABELS) expect(versionWith(slot), slot).toBeUndefined();
+        expect(p.sim.server(id)!.status).toBe('ACTIVE');
+      }
+    }, 90_000);
+  }
+
+  it('none: the old password keeps logging in and stays in the vault (ROTATOR_ACTIVE) across two rotations', async () => {
+    const ids = idsOf('none');
+    const first = await p.run('keep-soft', 60_000);
+    expect(countKinds(first.outcomes)).toEqual({ rotated: 2 });
+    const active = new Map<string, string>();
+    for (const id of ids) {
+      const pw = (await password(id, LABEL_ACTIVE))!;
+      expect(p.sim.login(id, pw)).toEqual({ now: true, afterRestart: true });
+      active.set(id, pw);
+    }
+
+    const accepted = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (let round = 1; round <= 2; round++) {
+      const run = await p.run('keep-none', 60_000);
+      expect(countKinds(run.outcomes), `round ${round}`).toEqual({ 'pending-restart': 2 });
+      for (const id of ids) {
+        const current = (await password(id, LABEL_CURRENT))!;
+        accepted.get(id)!.push(current);
+        // The new password is staged, the old one is still the one that logs in now …
+        expect(p.sim.login(id, current), id).toEqual({ now: false, afterRestart: true });
+        expect(p.sim.login(id, active.get(id)!)!.now, id).toBe(true);
+        // … and the vault still hands it out.
+        expect(await password(id, LABEL_ACTIVE), id).toBe(active.get(id));
+        // Every accepted-but-unconfirmed password stays labelled too (any may be in effect after an out-of-band restart).
+        const unconfirmed = await Promise.all(UNCONFIRMED_LABELS.map((l) => password(id, l)));
+        expect(unconfirmed.filter((x) => x !== undefined).sort()).toEqual([...accepted.get(id)!].sort());
+      }
+    }
+    // Two different new passwords, both received, the newest staged.
+    for (const id of ids) {
+      const [p2, p3] = accepted.get(id)!;
+      expect(p2).not.toBe(p3);
+      expect(p.sim.receivedSequence(id).map((r) => r.password)).toEqual([1, 2, 3]);
+      // The server restarts out of band: the newest accepted password (AWSCURRENT) takes effect.
+      p.sim.restart(id);
+      expect(p.sim.login(id, p3!)).toEqual({ now: true, afterRestart: true });
+      expect(p.sim.login(id, active.get(id)!)!.now).toBe(false);
+    }
+  }, 120_000);
+
+  it('no password of these runs leaked', async () => {
+    await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
+  }, 60_000);
+});
