@@ -20,38 +20,8 @@ export function redisClient(): Redis {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 }
 
-/** Every key under `prefix:` (SCAN, not KEYS). */
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
-
-export async function deleteUnder(redis: Redis, prefix: string): Promise<void> {
-  const keys = await keysUnder(redis, prefix);
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-}
-
-/** Every string value stored under `prefix:` (strings, hashes, lists, sets, zsets, streams), for leak scans. */
-export async function dumpUnder(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  for (const key of await keysUnder(redis, prefix)) {
-    parts.push(key);
-    const type = await redis.type(key);
-    if (type === 'string') parts.push((await redis.get(key)) ?? '');
-    else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-    else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-    else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-    else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-    else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-  }
-  return parts.join('\n');
-}
+// Key scans, clean-up and the leak-scan dump are the shared ones (prefixes here are unique per test).
+export { deleteUnder, dumpUnder, keysUnder } from '../helpers/redis.js';
 
 export interface CapturedLogger {
   logger: Logger;

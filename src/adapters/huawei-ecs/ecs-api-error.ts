@@ -1,4 +1,4 @@
-import { RotatorError } from '../../domain/rotator-error.js';
+import { RotatorError, type RotatorErrorOptions } from '../../domain/rotator-error.js';
 
 /** One entry of a batch response's `internalError` list. */
 export interface EcsInternalError {
@@ -7,7 +7,7 @@ export interface EcsInternalError {
   message: string;
 }
 
-export interface EcsApiErrorOptions {
+export interface EcsApiErrorOptions extends RotatorErrorOptions {
   /**
    * Huawei's code (`Ecs.0011`, `APIGW.0308`, …) when the answer carried one, else one of ours:
    * `BAD_RESPONSE` (unparseable or malformed answer), `TIMEOUT`, a network code such as `ECONNRESET`,
@@ -17,10 +17,6 @@ export interface EcsApiErrorOptions {
   code: string;
   /** Built from statuses, codes, ids and Huawei's (scrubbed) message only: never a request body. */
   message: string;
-  retryable: boolean;
-  retryAfterMs?: number | undefined;
-  httpStatus?: number | undefined;
-  requestId?: string | undefined;
   /** The code as Huawei sent it; undefined when `code` is one of ours (no parseable answer). */
   huaweiCode?: string | undefined;
   /** Huawei's own message, scrubbed of the request's password and truncated. */
