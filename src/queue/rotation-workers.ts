@@ -33,6 +33,18 @@ export interface RotationWorkersOptions extends JobFailureOptions {
    * @defaultValue 30000
    */
   lockDurationMs?: number;
+  /**
+   * How often BullMQ looks for jobs whose worker died (their lock expired) and queues them again.
+   * Recovery of a killed worker's batch takes about `lockDurationMs` + `stalledIntervalMs`.
+   * @defaultValue 30000
+   */
+  stalledIntervalMs?: number;
+  /**
+   * How many times one job may be recovered from a dead worker before it fails for good (BullMQ's
+   * guard against a job that crashes every worker). A batch is safe to resume any number of times;
+   * the bound only stops a crash loop. @defaultValue 1 (BullMQ's)
+   */
+  maxStalledCount?: number;
 }
 
 export interface RotationWorkers {
@@ -55,6 +67,8 @@ export function startRotationWorkers(options: RotationWorkersOptions): RotationW
     connection,
     prefix: queues.prefix,
     lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? 30_000,
+    maxStalledCount: options.maxStalledCount ?? 1,
   };
   const batchProcessor = createBatchProcessor({
     rotateBatch: options.rotateBatch,
