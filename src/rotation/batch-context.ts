@@ -12,9 +12,12 @@ import type { BatchDeps, BatchInput } from './run-batch.js';
  * - `new`: nothing pending: store a new password, then reset;
  * - `resend`: AWSPENDING holds a password from an earlier attempt: send exactly that one again;
  * - `accepted`: this batch's password holds an unconfirmed slot: Huawei accepted it, promote it;
- * - `promoted`: this batch's password is AWSCURRENT already: only the restart/record remain.
+ * - `promoted`: this batch's password is AWSCURRENT already: only the restart/record remain;
+ * - `confirm`: every unconfirmed slot is taken and the restart policy reboots: send the AWSCURRENT
+ *   password again (no new password, so no new possibly-active one) and reboot, which confirms it
+ *   active and frees the slots; the next run rotates normally.
  */
-export type ServerPhase = 'new' | 'resend' | 'accepted' | 'promoted';
+export type ServerPhase = 'new' | 'resend' | 'accepted' | 'promoted' | 'confirm';
 
 /** The password a server must receive. Lives in memory only, for the duration of the batch. */
 export interface PasswordVersion {

@@ -4,7 +4,7 @@ import { generatePassword } from '../policy/password-generator.js';
 import type { SecretPayload } from '../ports/vault.js';
 import { audit, errorCode, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
 import { batchToken, MAX_GENERATION } from './batch-token.js';
-import { LABEL_PENDING, versionWithLabel } from './labels.js';
+import { LABEL_CURRENT, LABEL_PENDING, versionWithLabel } from './labels.js';
 
 const VAULT_CONCURRENCY = 8;
 
@@ -12,13 +12,14 @@ const VAULT_CONCURRENCY = 8;
  * Step 2, createSecret: gives every server still in play the password it must receive, stored as
  * AWSPENDING and acknowledged by the vault before step 3 may send it.
  * - `resend`: the pending version from an earlier attempt (never a new password while its fate is unknown);
+ * - `confirm`: the AWSCURRENT version (all unconfirmed slots taken; the reboot will confirm it);
  * - `new`: this batch's password of `generation`: reused from any server of the batch that already
  *   holds it (a re-run after a crash), else generated; per server when `uniquePerServer`.
  * A server whose write is not acknowledged is settled `failed` and never reset.
  */
 export async function createSecret(ctx: BatchContext, works: readonly ServerWork[], generation: number): Promise<void> {
   const { deps, input } = ctx;
-  const candidates = open(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && w.version === undefined);
+  const candidates = open(works).filter((w) => (w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm') && w.version === undefined);
   let lastRetryable: RotatorError | undefined;
   const fail = (work: ServerWork, error: unknown): void => {
     if (error instanceof RotatorError && error.retryable) lastRetryable = error;
@@ -37,6 +38,21 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
       }
       work.version = { versionId: pending.versionId, password: pending.value.password, inherited: true, generation: generationOf(ctx, work.serverId, pending.versionId) };
       audit(ctx, 'createSecret', work, 'reused-pending', { versionId: pending.versionId });
+    } catch (error) {
+      fail(work, error);
+    }
+  });
+
+  // Confirmations: AWSCURRENT's password, already accepted by Huawei once, is sent again (plan.ts).
+  await mapLimit(candidates.filter((w) => w.phase === 'confirm'), VAULT_CONCURRENCY, async (work) => {
+    try {
+      const current = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { label: LABEL_CURRENT }));
+      if (current === undefined) {
+        settle(work, 'skipped', { code: 'awaiting-restart', reason: 'no current password to confirm (the vault changed since plan)' });
+        return;
+      }
+      work.version = { versionId: current.versionId, password: current.value.password, inherited: true, generation: 0 };
+      audit(ctx, 'createSecret', work, 'reused-current', { versionId: current.versionId, detail: 'confirming the last accepted password' });
     } catch (error) {
       fail(work, error);
     }

@@ -12,8 +12,10 @@
  *
  * Consequences:
  * - Restart policy `none`: every rotation adds one UNCONFIRMED slot; with all 3 taken the server is
- *   skipped (`awaiting-restart`) rather than given a 4th password we could not keep labelled. The
- *   password in effect before the first managed rotation was never known to the vault: nothing keeps it.
+ *   skipped (`awaiting-restart`) rather than given a 4th password we could not keep labelled. A run
+ *   with restart policy soft/hard on such a server resends the AWSCURRENT password (phase `confirm`,
+ *   no new password) and reboots, which confirms it active and frees the slots. The password in
+ *   effect before the first managed rotation was never known to the vault: nothing keeps it.
  * - A server with AWSPENDING from an earlier attempt (outcome unknown) is sent THAT password again
  *   before anything new; it never gets a different password while the first one's fate is unknown.
  * - A rejected resend of such an inherited pending password does not drop it (the earlier, unanswered

@@ -121,11 +121,20 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         return;
       }
       if (freeUnconfirmedSlot(work.description) === undefined) {
+        // No slot to keep one more possibly-active password in. With a reboot to come, settle the
+        // backlog instead of adding to it: resend AWSCURRENT's password and reboot (phase `confirm`).
+        const current = versionWithLabel(work.description, LABEL_CURRENT);
+        // A pending label on AWSCURRENT's own version is a confirmation cut short by a crash.
+        const confirming = work.phase === 'resend' && versionWithLabel(work.description, LABEL_PENDING)?.versionId === current?.versionId;
+        if (input.target.restartPolicy !== 'none' && (work.phase === 'new' || confirming) && current !== undefined) {
+          work.phase = 'confirm';
+          return;
+        }
         settle(work, 'skipped', {
           code: 'awaiting-restart',
           reason:
-            `${UNCONFIRMED_SLOT_COUNT} accepted passwords are still unconfirmed (the server has not restarted since): ` +
-            'restart the server, or use restart policy soft/hard, before rotating it again',
+            `${UNCONFIRMED_SLOT_COUNT} accepted passwords are still unconfirmed (the server has not been rebooted by rotator since): ` +
+            'rotate it once with restart policy soft or hard (which reboots it and confirms the last one) before rotating it again',
         });
       }
     },
@@ -143,7 +152,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
 
 /** `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections fail the server before any secret is written. */
 async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
-  const candidates = open(works).filter((w) => w.phase === 'new' || w.phase === 'resend');
+  const candidates = open(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
   const byId = new Map(candidates.map((w) => [w.serverId, w]));
   for (const ids of chunk(candidates.map((w) => w.serverId), MAX_SERVERS_PER_CALL)) {
     const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });

@@ -88,7 +88,11 @@ async function activate(ctx: BatchContext, work: ServerWork, detail: string): Pr
       await withVaultRetry(ctx, 'restart', () => vault.removeLabel(work.key, slot.label, slot.version.versionId));
     }
   }
-  settle(work, 'rotated', { versionId, requestId: work.requestId, reason: `accepted and restarted: ${detail}` });
+  const reason =
+    work.phase === 'confirm'
+      ? `the last accepted password was sent again and the server restarted (${detail}): it is now confirmed in effect and the unconfirmed backlog is cleared; no new password this run`
+      : `accepted and restarted: ${detail}`;
+  settle(work, 'rotated', { versionId, requestId: work.requestId, reason });
   audit(ctx, 'restart', work, 'activated', { versionId, detail });
 }
 

@@ -140,7 +140,9 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
 /** A definite `Ecs.0011` (the password broke Huawei's rules) gets one new password: generation + 1, new token. */
 async function regenerateOnce(ctx: BatchContext, works: ServerWork[]): Promise<void> {
   const again = open(works).filter(
-    (w) => w.reset?.kind === 'rejected' && w.reset.code === PASSWORD_RULES_CODE && w.version !== undefined && w.version.generation < MAX_GENERATION,
+    (w) =>
+      w.phase !== 'confirm' && // a confirmation resends an accepted password: never replace it here
+      w.reset?.kind === 'rejected' && w.reset.code === PASSWORD_RULES_CODE && w.version !== undefined && w.version.generation < MAX_GENERATION,
   );
   if (again.length === 0) return;
   ctx.logger.warn({ step: 'setSecret', servers: again.length }, `${PASSWORD_RULES_CODE}: generating a new password once`);

@@ -244,12 +244,38 @@ describe('runBatch', () => {
 
     const full = await run(deps(), input('run-keep-5', target(), [LINUX_A]));
     expect(outcomeOf(full, LINUX_A)).toMatchObject({ outcome: 'skipped', code: 'awaiting-restart' });
-    expect(full.outcomes[0]?.reason).toMatch(/restart the server/);
+    expect(full.outcomes[0]?.reason).toMatch(/restart policy soft or hard/);
     expect(sim.receivedSequence(LINUX_A)).toHaveLength(4);
 
     // An out-of-band restart makes the newest accepted password the one in effect; it is labelled.
     sim.restart(LINUX_A);
     expect(sim.login(LINUX_A, newest)?.now).toBe(true);
+  });
+
+  it('a soft run on a server whose unconfirmed slots are full confirms the last password instead of adding one, then rotates normally', async () => {
+    await run(deps(), input('run-fill-0', target({ restartPolicy: 'soft' }), [LINUX_A]));
+    for (const runId of ['run-fill-1', 'run-fill-2', 'run-fill-3']) await run(deps(), input(runId, target(), [LINUX_A]));
+    const newest = await vault.getVersion(keyOf(LINUX_A), { label: LABEL_CURRENT });
+    expect(sim.login(LINUX_A, newest!.value.password)).toEqual({ now: false, afterRestart: true });
+    const received = sim.receivedSequence(LINUX_A).length;
+
+    const confirm = await run(deps(), input('run-confirm', target({ restartPolicy: 'soft' }), [LINUX_A]));
+    expect(outcomeOf(confirm, LINUX_A)).toMatchObject({ outcome: 'rotated', versionId: newest!.versionId });
+    expect(outcomeOf(confirm, LINUX_A)?.reason).toMatch(/confirmed in effect/);
+    // The same password was sent again (no new one), and it logs in now.
+    const sequence = sim.receivedSequence(LINUX_A);
+    expect(sequence).toHaveLength(received + 1);
+    expect(sequence.at(-1)?.password).toBe(sequence.at(-2)?.password);
+    expect(sim.login(LINUX_A, newest!.value.password)?.now).toBe(true);
+    const labels = await labelsOf(LINUX_A);
+    expect(labels[LABEL_ACTIVE]).toBe(newest!.versionId);
+    expect(labels[LABEL_CURRENT]).toBe(newest!.versionId);
+    expect(labels[LABEL_PENDING]).toBeUndefined();
+    expect(UNCONFIRMED_LABELS.map((l) => labels[l])).toEqual([undefined, undefined, undefined]);
+
+    const next = await run(deps(), input('run-after-confirm', target(), [LINUX_A]));
+    expect(outcomeOf(next, LINUX_A)?.outcome).toBe('pending-restart');
+    expect(outcomeOf(next, LINUX_A)?.versionId).not.toBe(newest!.versionId);
   });
 
   // One test per partial-failure mode, each on a fresh simulator and vault (beforeEach): the three
