@@ -285,6 +285,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         rotateBatch,
         logger,
         concurrency: service.limits.workerConcurrency,
+        maxStalledCount: service.limits.maxStalledCount,
       });
       const started = workers;
       closers.push(() => started.close(service.limits.shutdownGraceMs));

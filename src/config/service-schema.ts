@@ -152,6 +152,7 @@ export const serviceConfigSchema = z.strictObject({
     keepFailedJobs: keepJobsSchema,
     auditStreamMaxLen: intRange(100, 100_000_000),
     shutdownGraceMs: intRange(0, 600_000),
+    maxStalledCount: intRange(1, 100),
   }),
   scheduler: z.strictObject({ catchUp: booleanField }),
   simulator: z.strictObject({
@@ -243,6 +244,7 @@ export interface ServiceConfig {
     readonly keepFailedJobs: KeepJobs;
     readonly auditStreamMaxLen: number;
     readonly shutdownGraceMs: number;
+    readonly maxStalledCount: number;
   };
   readonly scheduler: { readonly catchUp: boolean };
   readonly simulator: {
