@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from './listen.js';
 import type { Express } from 'express';
 
 export interface RunningHttpServer {
@@ -11,14 +11,8 @@ export interface RunningHttpServer {
 /** Listens on `host:port` (port 0: any free port). Bind to 127.0.0.1 unless a proxy guards the port. */
 export async function startHttpServer(app: Express, options: { host: string; port: number }): Promise<RunningHttpServer> {
   const server = createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(server, options);
+  // The configured host, not the bound address: 0.0.0.0 stays 0.0.0.0 in logs, as configured.
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     url: `http://${host}:${port}`,

@@ -1,7 +1,7 @@
+import { listen } from '../http/listen.js';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Credentials } from '../adapters/huawei-ecs/signer.js';
 import type { Clock } from '../ports/clock.js';
 import type { SimApi } from './api-names.js';
@@ -300,21 +300,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       if (!res.headersSent) sendJson(res, ecsError(500, 'Common.0001', 'Internal server error'));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const { url, port } = await listen(server, options);
 
   let closed: Promise<void> | undefined;
   return {
     ...core,
-    url: `http://${host}:${address.port}`,
-    port: address.port,
+    url,
+    port,
     projectId,
     region,
     close: () =>

@@ -4,7 +4,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Queue, QueueEvents } from 'bullmq';
-import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 import { RotationQueues } from '../../src/queue/rotation-queues.js';

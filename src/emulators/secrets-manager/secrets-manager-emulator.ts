@@ -7,9 +7,10 @@
  * AWS answers), 500 InternalServiceError, AccessDeniedException, added latency, a connection
  * dropped before the operation runs, or dropped after it ran (the caller cannot know it succeeded).
  */
+import { listen } from '../../http/listen.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { SecretsManagerServiceError, SecretsManagerStore } from './secrets-manager-store.js';
 
 export type SecretsManagerFaultKind =
@@ -214,18 +215,10 @@ export async function startSecretsManagerEmulator(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const { url } = await listen(server, options);
 
   return {
-    url: `http://${host}:${address.port}`,
+    url,
     setFaults,
     requests: () => recorded.slice(),
     secretNames: () => [...stores.values()].flatMap((s) => s.secretNames()),
