@@ -196,7 +196,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         if (!client) {
           const account = config.account(accountName);
           const simulatorAddress = simulator ? { host: '127.0.0.1', port: simulator.port } : service.simulator;
-          client = createEcsClient(account, config.credentials(accountName), {
+          // A provider, not a value: credential files are re-read per request (refreshed tokens, rotated keys).
+          client = createEcsClient(account, () => config.credentials(accountName), {
             clock,
             random,
             logger,

@@ -520,6 +520,31 @@ describe('getServer, getResetPasswordFlag, batchReboot, jobs', () => {
     client.close();
   });
 
+  it('a credentials provider is asked on every request, so a refreshed token is used without a new client', async () => {
+    harness.script.push(json(200, { resetpwd_flag: 'True' }), json(200, { resetpwd_flag: 'True' }));
+    let token = 'token-before-refresh';
+    const { client } = makeClient(harness, { credentials: () => ({ kind: 'token', token }) });
+    await client.getResetPasswordFlag(IDS[0]!);
+    token = 'token-after-refresh';
+    await client.getResetPasswordFlag(IDS[0]!);
+    expect(harness.requests.map((r) => r.headers['x-auth-token'])).toEqual(['token-before-refresh', 'token-after-refresh']);
+    client.close();
+  });
+
+  it('a provider that cannot give credentials stops a reset before anything is sent', async () => {
+    const { client } = makeClient(harness, {
+      credentials: () => {
+        throw new Error('HUAWEI_TOKEN_FILE: /run/secrets/token does not exist');
+      },
+    });
+    const error = await catchError(client.batchResetPasswords({ password: PASSWORD, serverIds: IDS }));
+    expect(error.code).toBe('CREDENTIALS_UNAVAILABLE');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('HUAWEI_TOKEN_FILE');
+    expect(harness.requests).toHaveLength(0);
+    client.close();
+  });
+
   it('a security token is sent and signed with temporary credentials', async () => {
     harness.script.push(json(200, { resetpwd_flag: 'True' }));
     const { client } = makeClient(harness, { credentials: { kind: 'aksk', accessKey: AK, secretKey: SK, securityToken: 'sts-token' } });

@@ -27,6 +27,8 @@ export const REQUEST_ERROR_CODES: readonly string[] = ['Ecs.0118', 'Ecs.0005', '
  */
 export function mustStopRun(error: EcsApiError): boolean {
   if (error.httpStatus === 401 || error.httpStatus === 403) return true;
+  // The credentials could not even be read: nothing was sent, and nothing will be until fixed.
+  if (error.code === 'CREDENTIALS_UNAVAILABLE') return true;
   if (error.internalErrors.length > 0) return false;
   const code = error.huaweiCode;
   if (code === undefined) return false;

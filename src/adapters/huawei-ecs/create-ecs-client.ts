@@ -42,7 +42,7 @@ export interface EcsClientDeps {
 /** Builds the ECS client for one account: the CLI, the workers and the tests all go through here. */
 export function createEcsClient(
   account: EcsAccountSettings,
-  credentials: EcsCredentials,
+  credentials: EcsCredentials | (() => EcsCredentials),
   deps: EcsClientDeps,
 ): HuaweiEcsClient {
   let endpoint = account.endpoint;

@@ -44,7 +44,12 @@ export interface HuaweiEcsClientOptions {
   endpoint: string;
   projectId: string;
   region: string;
-  credentials: EcsCredentials;
+  /**
+   * The credentials, or a function returning the current ones, called for every request: a
+   * long-lived worker then picks up a rotated access key or a refreshed IAM token file (tokens live
+   * 24 hours) without a restart. A function that throws fails the request before anything is sent.
+   */
+  credentials: EcsCredentials | (() => EcsCredentials);
   /** Per attempt, from connect to the last byte of the answer. @defaultValue 15000 */
   timeoutMs?: number | undefined;
   /** @defaultValue DEFAULT_ECS_RETRY_POLICY */
@@ -93,7 +98,7 @@ export class HuaweiEcsClient implements EcsApi {
   private readonly projectId: string;
   readonly region: string;
   // A #private field: util.inspect, JSON.stringify and loggers never see it, even if someone logs the client.
-  readonly #credentials: EcsCredentials;
+  readonly #credentials: EcsCredentials | (() => EcsCredentials);
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly rateLimiter: RateLimiter;
@@ -374,7 +379,7 @@ export class HuaweiEcsClient implements EcsApi {
       'X-Project-Id': this.projectId,
     };
     let headers: Record<string, string>;
-    const credentials = this.#credentials;
+    const credentials = this.currentCredentials();
     if (credentials.kind === 'aksk') {
       headers = signRequest({ method, path, query, headers: base, body: body ?? '' }, credentials, this.clock.now());
     } else {
@@ -382,6 +387,18 @@ export class HuaweiEcsClient implements EcsApi {
     }
     headers['User-Agent'] = 'rotator-ecs-client';
     return headers;
+  }
+
+  private currentCredentials(): EcsCredentials {
+    const source = this.#credentials;
+    if (typeof source !== 'function') return source;
+    try {
+      return source();
+    } catch (error) {
+      // Say which credentials and why (the provider's message names the variables), never their values.
+      const why = error instanceof Error ? error.message : 'unknown error';
+      throw new EcsApiError({ code: 'CREDENTIALS_UNAVAILABLE', message: `ECS credentials unavailable: ${why}`, retryable: false });
+    }
   }
 
   private errorFromResponse(operation: string, res: HttpExchangeResponse, secrets: readonly string[]): EcsApiError {
