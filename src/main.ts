@@ -272,7 +272,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
               projectId: account.projectId,
               passwordPolicy: { ...target.passwordPolicy, requiredClasses: [...target.passwordPolicy.requiredClasses] },
               uniquePerServer: target.uniquePerServer,
-              restartPolicy: target.restartPolicy,
+              restartPolicy: input.restartPolicy ?? target.restartPolicy,
               dryRunPreflight: target.dryRunPreflight,
             },
           },

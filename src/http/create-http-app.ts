@@ -4,7 +4,7 @@
  * - `/ui`: bull-board over the `runs` and `batches` queues, read-only unless `readOnly: false`;
  * - `/api/status`: JSON, per-target outcome counts from the outcome store and queue counts;
  * - `/metrics`: the same figures for Prometheus (plus process metrics);
- * - `POST /api/targets/:target/runs` `{serverIds?, dryRun?}`: enqueue a manual run (only when not
+ * - `POST /api/targets/:target/runs` `{serverIds?, dryRun?, restartPolicy?}`: enqueue a manual run (only when not
  *   `readOnly`: then 405), answered `202 {runId}`.
  * Nothing served here can hold a password: job data, return values and progress carry ids and
  * outcome codes only (src/queue/job-schemas.ts), and the outcome store holds no secret.
@@ -29,6 +29,7 @@ const ManualRunBody = z.strictObject({
     .max(100_000)
     .optional(),
   dryRun: z.boolean().optional(),
+  restartPolicy: z.enum(['none', 'soft', 'hard']).optional(),
 });
 
 /** Read side of the outcome store that the status endpoint needs. */
@@ -146,6 +147,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const { runId } = await options.queues.enqueueManualRun(name, {
       serverIds: body.data.serverIds,
       dryRun: body.data.dryRun ?? false,
+      restartPolicy: body.data.restartPolicy,
     });
     options.logger.info({ runId, via: 'http' }, 'http: manual run enqueued');
     res.status(202).json({ runId });

@@ -8,6 +8,8 @@ import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 
+/** A manual run may override the target's restart policy (e.g. reboot in a maintenance window). */
+const restartPolicy = z.enum(['none', 'soft', 'hard']).optional();
 const targetName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a target name of [a-z0-9-]');
 /** ECS server ids are UUIDs; accept any short id-like token so the simulator's ids pass too. */
 const serverId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'a server id of [A-Za-z0-9_-]');
@@ -23,6 +25,7 @@ export const RunJobPayloadSchema = z.strictObject({
   /** Manual runs may name servers; they must still belong to the target (the planner checks). */
   serverIds: z.array(serverId).min(1).max(100_000).optional(),
   dryRun: z.boolean(),
+  restartPolicy,
 });
 export type RunJobPayload = z.infer<typeof RunJobPayloadSchema>;
 
@@ -47,6 +50,7 @@ export const BatchJobDataSchema = z.strictObject({
   batchIndex: z.number().int().min(0),
   serverIds: z.array(serverId).min(1).max(1000),
   dryRun: z.boolean(),
+  restartPolicy,
 });
 export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
 

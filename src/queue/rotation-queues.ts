@@ -121,11 +121,18 @@ export class RotationQueues {
   /** Enqueues an operator's run (`run|<target>|manual-<uuid>`). */
   async enqueueManualRun(
     target: string,
-    options: { serverIds?: string[] | undefined; dryRun?: boolean; uuid?: string } = {},
+    options: {
+      serverIds?: string[] | undefined;
+      dryRun?: boolean;
+      uuid?: string;
+      /** Overrides the target's restart policy for this run only. */
+      restartPolicy?: 'none' | 'soft' | 'hard' | undefined;
+    } = {},
   ): Promise<EnqueuedRun> {
     const runId = manualRunId(target, options.uuid ?? randomUUID());
     const payload: RunJobPayload = { target, trigger: 'manual', dryRun: options.dryRun ?? false };
     if (options.serverIds !== undefined) payload.serverIds = options.serverIds;
+    if (options.restartPolicy !== undefined) payload.restartPolicy = options.restartPolicy;
     return this.enqueueRun(runId, payload);
   }
 

@@ -74,7 +74,14 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       const batchIndex = batches++;
       pending.push({
         name: BATCH_JOB_NAME,
-        data: { runId, target: data.target, batchIndex, serverIds: current, dryRun: data.dryRun },
+        data: {
+          runId,
+          target: data.target,
+          batchIndex,
+          serverIds: current,
+          dryRun: data.dryRun,
+          ...(data.restartPolicy === undefined ? {} : { restartPolicy: data.restartPolicy }),
+        },
         opts: deps.queues.batchJobOptions(runId, batchIndex),
       });
       current = [];

@@ -72,7 +72,7 @@ export interface Pipeline {
   emulator: SecretsManagerEmulator | undefined;
   keyOf(serverId: string): SecretKey;
   /** Enqueues a manual run of `target` through the queue and waits for the run's summary. */
-  run(target: string, timeoutMs?: number): Promise<RunResult>;
+  run(target: string, timeoutMs?: number, runOptions?: { restartPolicy?: 'none' | 'soft' | 'hard' }): Promise<RunResult>;
   /** Enqueues several manual runs at once (watchers subscribed first) and waits for all. */
   runTogether(targets: string[], timeoutMs?: number): Promise<RunResult[]>;
   /** Every run result so far (job return values live in Redis: scanned too). */
@@ -223,10 +223,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return result;
     };
 
-    const runTogether = async (targets: string[], timeoutMs = 120_000): Promise<RunResult[]> => {
+    const runTogether = async (
+      targets: string[],
+      timeoutMs = 120_000,
+      runOptions: { restartPolicy?: 'none' | 'soft' | 'hard' } = {},
+    ): Promise<RunResult[]> => {
       // One watcher per run, subscribed before anything is enqueued, so no event is missed.
       const ws = await Promise.all(targets.map(() => newWatcher()));
-      const ids = await Promise.all(targets.map((t) => service.queues.enqueueManualRun(t, { uuid: randomUUID() })));
+      const ids = await Promise.all(targets.map((t) => service.queues.enqueueManualRun(t, { uuid: randomUUID(), ...runOptions })));
       const summaries = await Promise.all(ids.map(({ runId }, i) => ws[i]!.wait(runId, timeoutMs)));
       const out: RunResult[] = [];
       for (const [i, { runId }] of ids.entries()) out.push(await collect(runId, summaries[i]!));
@@ -243,7 +247,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       emulator,
       keyOf,
       results,
-      run: async (target, timeoutMs) => (await runTogether([target], timeoutMs))[0]!,
+      run: async (target, timeoutMs, runOptions) => (await runTogether([target], timeoutMs, runOptions))[0]!,
       runTogether,
       async vaultPasswords(serverIds) {
         const named = new Map<string, Set<string>>();

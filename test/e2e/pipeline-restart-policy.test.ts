@@ -110,6 +110,17 @@ describe('restart policies through the queue', () => {
     }
   }, 120_000);
 
+  it('a manual run may override the restart policy: `none` target rotated with soft reboots now', async () => {
+    const run = await p.run('keep-none', 60_000, { restartPolicy: 'soft' });
+    expect(countKinds(run.outcomes)).toEqual({ rotated: 2 });
+    for (const id of idsOf('none')) {
+      const current = (await password(id, LABEL_CURRENT))!;
+      expect(p.sim.login(id, current), id).toEqual({ now: true, afterRestart: true });
+      expect(await password(id, LABEL_ACTIVE)).toBe(current);
+      for (const slot of UNCONFIRMED_LABELS) expect(await password(id, slot), slot).toBeUndefined();
+    }
+  }, 90_000);
+
   it('no password of these runs leaked', async () => {
     await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
   }, 60_000);

@@ -41,7 +41,10 @@ interface RotateOptions {
   wait?: boolean;
   timeout?: string;
   json?: boolean;
+  restart?: string;
 }
+
+const RESTART_POLICIES = ['none', 'soft', 'hard'] as const;
 
 export function register(program: Command): void {
   program
@@ -50,6 +53,7 @@ export function register(program: Command): void {
     .description('enqueue a rotation of a target now (a running `rotator run` worker performs it)')
     .option('--servers <ids>', 'only these servers of the target, comma-separated')
     .option('--dry-run', 'plan and send a dry_run reset only: nothing is stored or changed')
+    .option('--restart <policy>', "this run only: none, soft or hard instead of the target's restartPolicy (e.g. in a maintenance window)")
     .option('--wait', 'follow the run: progress bar, then the summary; exit 0 all rotated, 2 some not, 1 error')
     .option('--timeout <seconds>', 'with --wait: give up waiting after this long (the run goes on)')
     .option('--json', 'with --wait: print the summary as JSON')
@@ -61,6 +65,10 @@ export function register(program: Command): void {
         if (serverIds.length === 0 || bad.length > 0) {
           command.error(`--servers: expected comma-separated ECS server ids, found ${JSON.stringify(options.servers)}`);
         }
+      }
+      const restartPolicy = RESTART_POLICIES.find((p) => p === options.restart);
+      if (options.restart !== undefined && restartPolicy === undefined) {
+        command.error(`--restart: expected none, soft or hard, found ${JSON.stringify(options.restart)}`);
       }
       let timeoutMs: number | undefined;
       if (options.timeout !== undefined) {
@@ -106,6 +114,7 @@ export function register(program: Command): void {
           serverIds,
           dryRun: options.dryRun ?? false,
           uuid: randomUUID(),
+          restartPolicy,
         });
         process.stderr.write(`enqueued ${runId}\n`);
         if (!watcher) {
@@ -123,7 +132,7 @@ export function register(program: Command): void {
           if (barStarted) bar.stop();
         }
         process.stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : renderRunSummary(summary));
-        process.exitCode = runSucceeded(summary, target.restartPolicy) ? 0 : 2;
+        process.exitCode = runSucceeded(summary, restartPolicy ?? target.restartPolicy) ? 0 : 2;
       } finally {
         await watcher?.close();
         await queues.close();
