@@ -134,7 +134,8 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
           code: 'awaiting-restart',
           reason:
             `${UNCONFIRMED_SLOT_COUNT} accepted passwords are still unconfirmed (the server has not been rebooted by rotator since): ` +
-            'rotate it once with restart policy soft or hard (which reboots it and confirms the last one) before rotating it again',
+            'rotate it once with restart policy soft or hard (`rotator rotate <target> --restart soft`), which reboots it and ' +
+            'confirms the last one, before rotating it again',
         });
       }
     },
