@@ -145,6 +145,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       prefix,
       keepCompleted: service.limits.keepCompletedJobs,
       keepFailed: service.limits.keepFailedJobs,
+      // Redis connection errors (an outage) go to the log, like the workers' (no job data in them).
+      onError: (queue, error) => logger.warn({ queue, err: { message: error.message } }, 'queue error'),
     });
     closers.push(() => queues.close());
     const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });

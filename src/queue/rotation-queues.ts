@@ -50,6 +50,12 @@ export interface RotationQueuesOptions {
   runAttempts?: number;
   /** First backoff of a failed run attempt. @defaultValue 10000 */
   runBackoffMs?: number;
+  /**
+   * Called with each connection error of either queue (e.g. while Redis is down). Without it, BullMQ
+   * finds no 'error' listener and prints the raw error with `console.error`, past the service's
+   * logger and its redaction. @defaultValue none (BullMQ's console output)
+   */
+  onError?: (queue: typeof RUN_QUEUE | typeof BATCH_QUEUE, error: Error) => void;
 }
 
 export interface EnqueuedRun {
@@ -72,6 +78,11 @@ export class RotationQueues {
       prefix: options.prefix,
     });
     this.batches = new Queue<BatchJobData>(BATCH_QUEUE, { connection: options.connection, prefix: options.prefix });
+    const onError = options.onError;
+    if (onError) {
+      this.runs.on('error', (error) => onError(RUN_QUEUE, error));
+      this.batches.on('error', (error) => onError(BATCH_QUEUE, error));
+    }
   }
 
   /** Job options of a run job (retention from config, attempts, exponential backoff). */

@@ -90,6 +90,8 @@ export function register(program: Command): void {
         prefix: config.service.redis.keyPrefix,
         keepCompleted: config.service.limits.keepCompletedJobs,
         keepFailed: config.service.limits.keepFailedJobs,
+        // One line per connection problem (ioredis keeps reconnecting), not BullMQ's raw console dump.
+        onError: (queue, error) => process.stderr.write(`rotator: ${queue} queue: ${error.message}\n`),
       });
       const bar = new cliProgress.SingleBar(
         { format: 'rotating {bar} {value}/{total} servers', stream: process.stderr, hideCursor: true, clearOnComplete: true },
