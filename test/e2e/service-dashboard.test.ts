@@ -3,9 +3,11 @@
  * vault: a manual run through the queue rotates the demo fleet; the dashboard serves /ui and
  * /api/status; no password reaches Redis, the logs or any HTTP response.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigOrThrow } from '../../src/config/index.js';
@@ -145,6 +147,36 @@ describe('the service', () => {
       expect(logs()).not.toContain(password);
       expect(uiHtml + statusText + boardApi + metricsText).not.toContain(password);
     }
+  });
+
+  it('rotator status and rotator history show what the run did, from Redis, without passwords', async () => {
+    const { service, dir, env } = await start({ roles: ['worker'] });
+    const watcher = await startRunWatcher({ queues: service.queues, connect: () => createRedisConnection(REDIS_URL) });
+    cleanups.push(() => watcher.close());
+    const { runId } = await service.queues.enqueueManualRun('demo', { uuid: randomUUID() });
+    const summary = await watcher.wait(runId, 60_000);
+    const rotated = summary.outcomes.find((o) => o.outcome === 'pending-restart')!;
+    const sim = service.simulator!;
+    const version = await service.vault!.getVersion({ region: sim.region, projectId: sim.projectId, serverId: rotated.serverId }, { label: LABEL_CURRENT });
+
+    // The real CLI, as an operator runs it, against the same config (Redis prefix) as the service.
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'rotator.js'), '--config', join(dir, 'service.yaml'), '--jobs', join(dir, 'jobs'), ...args], {
+        env: { ...process.env, ...env, ROTATOR_LOG_LEVEL: 'silent' },
+      });
+    const status = await cli(['status', 'demo']);
+    const statusLine = status.stdout.split('\n').find((l) => l.startsWith(rotated.serverId));
+    expect(statusLine).toMatch(/pending-restart/);
+    expect(statusLine).toContain(runId);
+    const counts = await cli(['status']);
+    expect(counts.stdout).toMatch(/demo/);
+    const history = await cli(['history', '--server', rotated.serverId, '--json']);
+    const events = JSON.parse(history.stdout) as { step: string; runId: string }[];
+    // One event per step: plan, createSecret, setSecret, finishSecret, restart and record, newest first.
+    expect(new Set(events.filter((e) => e.runId === runId).map((e) => e.step))).toEqual(
+      new Set(['plan', 'createSecret', 'setSecret', 'finishSecret', 'restart', 'record']),
+    );
+    for (const out of [status, counts, history]) expect(out.stdout + out.stderr).not.toContain(version!.value.password);
   });
 
   it('protects /ui and /api with a token when http.auth.mode is token; probes stay open', async () => {
