@@ -15,7 +15,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** HTTP statuses that are transient whatever the body says. */
   retryableStatuses: readonly number[];
-  /** Statuses transient only with one of these Huawei codes (501 is "not implemented" unless it is Ecs.0603). */
+  /** Statuses transient only with one of these Huawei codes (a 501 is permanent unless its code is Ecs.0603, "other commands running"). */
   retryableStatusCodes: Readonly<Record<number, readonly string[]>>;
   /** Huawei codes that are transient whatever the status (except `neverRetryStatuses`). */
   retryableHuaweiCodes: readonly string[];
