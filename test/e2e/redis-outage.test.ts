@@ -19,7 +19,6 @@
  * by the second run); the second run's outcomes match the servers (invariant 5); no password in the
  * new Redis or in the captured logs (invariant 2).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,40 +66,6 @@ const servers: SimServerSpec[] = Array.from({ length: SERVER_COUNT }, (_, i) => 
 
 /** No cron ticks: the test enqueues manual runs. */
 const silentCron: CronFactory = () => ({ stop: () => undefined });
-
-/**
- * A redis-server on a given port (the restarted one must take the dead one's address, which the
- * service's clients keep reconnecting to); same flags as `startRedisServer`: no persistence.
- */
-async function startRedisOnPort(port: number): Promise<RedisServerProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) {
-        child.stdout?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited early (code ${code}): ${out.slice(-500)}`)));
-    child.once('error', reject);
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    process: child,
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** Polls `check` every 20 ms until it holds (there is no event to await for simulator state). */
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -255,7 +220,7 @@ describe('Redis dies mid-run and comes back empty', () => {
     const logAtRestart = log.text().length;
 
     // A new, EMPTY Redis on the same port.
-    redisB = await startRedisOnPort(port);
+    redisB = await startRedisServer({ port });
     const probe = new Redis(redisB.url, { maxRetriesPerRequest: null });
     try {
       // The service's command client is back (it answers on the new server).

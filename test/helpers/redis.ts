@@ -71,9 +71,12 @@ export interface RedisServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts a throw-away `redis-server` (no persistence) on a free port, in the foreground of a child process. */
-export async function startRedisServer(): Promise<RedisServerProcess> {
-  const port = await freePort();
+/**
+ * Starts a throw-away `redis-server` (no persistence) in the foreground of a child process, on a free
+ * port or on `port` (a restart test gives the dead server's port, which clients keep reconnecting to).
+ */
+export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServerProcess> {
+  const port = options.port ?? (await freePort());
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
