@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { createVault } from './adapters/create-vault.js';
 import { cryptoRandom } from './adapters/crypto-random.js';
 import { createEcsClient } from './adapters/huawei-ecs/create-ecs-client.js';
-import { RedisAuditLog, RedisOutcomeStore, RedisRateLimiter, RedisServerLocks } from './adapters/redis/index.js';
+import { RedisAuditLog, RedisOutcomeStore, RedisRateLimiter, RedisRunHistory, RedisServerLocks } from './adapters/redis/index.js';
 import { systemClock } from './adapters/system-clock.js';
 import { SIMULATOR_ENDPOINT } from './config/index.js';
 import type { LoadedConfig, TargetConfig } from './config/index.js';
@@ -25,6 +25,9 @@ import { RotatorError } from './domain/rotator-error.js';
 import { createHttpApp } from './http/create-http-app.js';
 import { startHttpServer } from './http/http-server.js';
 import type { RunningHttpServer } from './http/http-server.js';
+import { instrumentEcsApi, instrumentRotateBatch, instrumentVault } from './observability/instrumented-ports.js';
+import { observeRuns } from './observability/run-observer.js';
+import { createServiceMetrics, type ServiceMetrics } from './observability/service-metrics.js';
 import type { Clock } from './ports/clock.js';
 import type { EcsApi } from './ports/ecs-api.js';
 import type { RandomSource } from './ports/random-source.js';
@@ -78,6 +81,9 @@ export interface RunningService {
   readonly redis: Redis;
   readonly outcomes: RedisOutcomeStore;
   readonly audit: RedisAuditLog;
+  readonly runHistory: RedisRunHistory;
+  /** This process's Prometheus instruments (served on `/metrics` with the fleet gauges). */
+  readonly metrics: ServiceMetrics;
   readonly http: RunningHttpServer | undefined;
   readonly simulator: RunningSimulator | undefined;
   readonly scheduler: Scheduler | undefined;
@@ -151,6 +157,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     closers.push(() => queues.close());
     const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });
     const audit = new RedisAuditLog({ redis, keyPrefix: prefix, maxLen: service.limits.auditStreamMaxLen });
+    const runHistory = new RedisRunHistory({ redis, keyPrefix: prefix });
+    const metrics = createServiceMetrics();
 
     let simulator: RunningSimulator | undefined;
     let workers: RotationWorkers | undefined;
@@ -188,6 +196,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
             }
           : {}),
       });
+      // Metrics at the edges: the rotation core gets decorated ports and knows nothing of them.
+      const meteredVault = instrumentVault(openedVault, metrics);
       vault = openedVault;
       closers.push(() => openedVault.close());
       const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
@@ -199,7 +209,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
           const account = config.account(accountName);
           const simulatorAddress = simulator ? { host: '127.0.0.1', port: simulator.port } : service.simulator;
           // A provider, not a value: credential files are re-read per request (refreshed tokens, rotated keys).
-          client = createEcsClient(account, () => config.credentials(accountName), {
+          client = instrumentEcsApi(createEcsClient(account, () => config.credentials(accountName), {
             clock,
             random,
             logger,
@@ -212,7 +222,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
               clock,
             }),
             simulator: simulatorAddress,
-          });
+          }), metrics, accountName);
           ecsClients.set(accountName, client);
         }
         return client;
@@ -252,7 +262,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         return runBatch(
           {
             ecs: ecsFor(target.account),
-            vault: openedVault,
+            vault: meteredVault,
             locks,
             outcomes,
             audit,
@@ -285,12 +295,15 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         queues,
         connection: redis,
         planRun,
-        rotateBatch,
+        rotateBatch: instrumentRotateBatch(rotateBatch, metrics),
         logger,
         concurrency: service.limits.workerConcurrency,
         maxStalledCount: service.limits.maxStalledCount,
       });
       const started = workers;
+      // Detached after the workers closed (closers run in reverse): runs finishing during a graceful stop are recorded.
+      const stopObserving = observeRuns({ runs: workers.runWorker, history: runHistory, metrics, clock, logger });
+      closers.push(async () => stopObserving());
       closers.push(() => started.close(service.limits.shutdownGraceMs));
       await workers.waitUntilReady();
       logger.info({ concurrency: service.limits.workerConcurrency }, 'worker: listening for runs and batches');
@@ -320,6 +333,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         queues,
         outcomes,
         targets: config.targets,
+        runHistory,
+        metricsRegistry: metrics.registry,
+        clock,
         readOnly: service.http.readOnly,
         auth: httpToken === undefined ? { mode: 'none' } : { mode: 'token', token: httpToken },
         ready: async () => (await redis.ping()) === 'PONG',
@@ -338,6 +354,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       redis,
       outcomes,
       audit,
+      runHistory,
+      metrics,
       http,
       simulator,
       scheduler,

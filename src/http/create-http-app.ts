@@ -16,7 +16,11 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Registry } from 'prom-client';
 import type { OutcomeKind } from '../domain/outcome.js';
+import type { Clock } from '../ports/clock.js';
+import type { ServerState } from '../ports/outcome-store.js';
+import type { RunHistory } from '../ports/run-history.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { describeIssues } from '../queue/job-schemas.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -32,10 +36,11 @@ const ManualRunBody = z.strictObject({
   restartPolicy: z.enum(['none', 'soft', 'hard']).optional(),
 });
 
-/** Read side of the outcome store that the status endpoint needs. */
+/** Read side of the outcome store that the status endpoint, the metrics and the status page need. */
 export interface StatusSource {
   listTargets(): Promise<string[]>;
   countTarget(target: string): Promise<Record<OutcomeKind, number>>;
+  listTarget(target: string): AsyncIterable<ServerState>;
 }
 
 /** Options of {@link createHttpApp}. */
@@ -43,7 +48,12 @@ export interface HttpAppOptions {
   queues: RotationQueues;
   outcomes: StatusSource;
   /** Names of the configured targets (listed even before their first run). */
-  targets: readonly { name: string; enabled: boolean; schedule: string; timezone: string }[];
+  targets: readonly { name: string; enabled: boolean; schedule: string; timezone: string; maxPasswordAgeDays?: number | undefined }[];
+  /** Finished runs (last successful run per target for the metrics). */
+  runHistory?: RunHistory | undefined;
+  /** The process's metrics registry (src/observability/service-metrics.ts); fleet gauges are added to it. */
+  metricsRegistry?: Registry | undefined;
+  clock?: Pick<Clock, 'now'> | undefined;
   /** bull-board without retry/clean/remove buttons. @defaultValue true */
   readOnly?: boolean;
   /** `{ mode: 'token', token }` protects `/ui` and `/api`. @defaultValue `{ mode: 'none' }` */
@@ -85,7 +95,14 @@ export function createHttpApp(options: HttpAppOptions): Express {
     app.use('/metrics', guard);
   }
 
-  const metrics = createMetricsRegistry(options);
+  const metrics = createMetricsRegistry({
+    queues: options.queues,
+    outcomes: options.outcomes,
+    targets: options.targets,
+    runHistory: options.runHistory,
+    clock: options.clock,
+    registry: options.metricsRegistry,
+  });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
