@@ -17,7 +17,8 @@ import type { Logger } from 'pino';
 import { createVault } from './adapters/create-vault.js';
 import { cryptoRandom } from './adapters/crypto-random.js';
 import { createEcsClient } from './adapters/huawei-ecs/create-ecs-client.js';
-import { RedisAuditLog, RedisOutcomeStore, RedisRateLimiter, RedisRunHistory, RedisServerLocks } from './adapters/redis/index.js';
+import { RedisAuditLog, RedisNotificationStore, RedisOutcomeStore, RedisRateLimiter, RedisRunHistory, RedisServerLocks } from './adapters/redis/index.js';
+import { startNotifications, type Notifications } from './notifications/start-notifications.js';
 import { systemClock } from './adapters/system-clock.js';
 import { SIMULATOR_ENDPOINT } from './config/index.js';
 import type { LoadedConfig, TargetConfig } from './config/index.js';
@@ -72,6 +73,8 @@ export interface StartServiceOptions {
   cron?: CronFactory;
   /** Reboot job deadline passed to the rotation core. */
   rebootDeadlineMs?: number;
+  /** Backoff between notification delivery attempts (tests shorten it). */
+  notificationBackoff?: { baseDelayMs: number; maxDelayMs: number };
 }
 
 export interface RunningService {
@@ -90,6 +93,8 @@ export interface RunningService {
   readonly workers: RotationWorkers | undefined;
   /** The vault the workers use (worker role only). */
   readonly vault: Vault | undefined;
+  /** Notifications and the compliance watch (worker role only). */
+  readonly notifications: Notifications | undefined;
   /** Graceful: stop the scheduler, let batches finish within `limits.shutdownGraceMs`, close everything. */
   stop(): Promise<void>;
 }
@@ -163,6 +168,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     let simulator: RunningSimulator | undefined;
     let workers: RotationWorkers | undefined;
     let vault: Vault | undefined;
+    let notifications: Notifications | undefined;
     if (has('worker')) {
       const usesSimulator = enabledTargets.some((t) => config.account(t.account).endpoint === SIMULATOR_ENDPOINT);
       if (service.simulator.enabled && usesSimulator) {
@@ -301,8 +307,23 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         maxStalledCount: service.limits.maxStalledCount,
       });
       const started = workers;
+      const notifying = startNotifications({
+        channels: service.notifications.channels,
+        secrets: (name) => config.notificationChannel(name),
+        targets: config.targets,
+        store: outcomes,
+        deliveries: new RedisNotificationStore({ redis, keyPrefix: prefix }),
+        checkIntervalMs: service.notifications.checkIntervalSeconds * 1000,
+        metrics,
+        clock,
+        random,
+        logger,
+        ...(options.notificationBackoff ? { backoff: options.notificationBackoff } : {}),
+      });
+      notifications = notifying;
+      closers.push(() => notifying.close());
       // Detached after the workers closed (closers run in reverse): runs finishing during a graceful stop are recorded.
-      const stopObserving = observeRuns({ runs: workers.runWorker, history: runHistory, metrics, clock, logger });
+      const stopObserving = observeRuns({ runs: workers.runWorker, history: runHistory, metrics, clock, logger, onRun: (run) => notifying.onRun(run) });
       closers.push(async () => stopObserving());
       closers.push(() => started.close(service.limits.shutdownGraceMs));
       await workers.waitUntilReady();
@@ -361,6 +382,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       scheduler,
       workers,
       vault,
+      notifications,
       stop: () => (stopping ??= closeAll()),
     };
   } catch (error) {

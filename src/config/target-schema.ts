@@ -146,6 +146,7 @@ export const targetSchema = z.strictObject({
   restartPolicy: enumField(['none', 'soft', 'hard'] as const).default('none'),
   dryRunPreflight: booleanField.default(true),
   maxPasswordAgeDays: positiveNumber(3650).optional(),
+  notify: z.array(resourceName, { error: 'a list of notification channel names (service config notifications.channels)' }).default([]),
 });
 
 /** Which servers a target rotates: `serverIds` ∪ (servers matching ALL given filters). */
@@ -186,6 +187,11 @@ export interface TargetConfig {
    * src/compliance/password-age-policy.ts
    */
   readonly maxPasswordAgeDays?: number | undefined;
+  /**
+   * Notification channels (service config `notifications.channels[].name`) that get this target's
+   * events besides those with `targets: all`. @defaultValue []
+   */
+  readonly notify: readonly string[];
   /** The job file it came from (relative to the working directory when inside it). */
   readonly file: string;
 }

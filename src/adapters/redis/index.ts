@@ -3,3 +3,4 @@ export { RedisOutcomeStore, type RedisOutcomeStoreOptions } from './redis-outcom
 export { RedisAuditLog, type RedisAuditLogOptions } from './redis-audit-log.js';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter.js';
 export { RedisRunHistory, type RedisRunHistoryOptions } from './redis-run-history.js';
+export { RedisNotificationStore, type RedisNotificationStoreOptions } from './redis-notification-log.js';
