@@ -355,6 +355,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         outcomes,
         targets: config.targets,
         runHistory,
+        audit,
         metricsRegistry: metrics.registry,
         clock,
         readOnly: service.http.readOnly,

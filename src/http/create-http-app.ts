@@ -20,7 +20,10 @@ import type { Registry } from 'prom-client';
 import type { OutcomeKind } from '../domain/outcome.js';
 import type { Clock } from '../ports/clock.js';
 import type { ServerState } from '../ports/outcome-store.js';
+import type { AuditLog } from '../ports/audit-log.js';
 import type { RunHistory } from '../ports/run-history.js';
+import { createCsrfGuard } from './csrf.js';
+import { createStatusPages } from './status-pages.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { describeIssues } from '../queue/job-schemas.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -41,6 +44,7 @@ export interface StatusSource {
   listTargets(): Promise<string[]>;
   countTarget(target: string): Promise<Record<OutcomeKind, number>>;
   listTarget(target: string): AsyncIterable<ServerState>;
+  getServer(serverId: string): Promise<ServerState | undefined>;
 }
 
 /** Options of {@link createHttpApp}. */
@@ -48,7 +52,16 @@ export interface HttpAppOptions {
   queues: RotationQueues;
   outcomes: StatusSource;
   /** Names of the configured targets (listed even before their first run). */
-  targets: readonly { name: string; enabled: boolean; schedule: string; timezone: string; maxPasswordAgeDays?: number | undefined }[];
+  targets: readonly {
+    name: string;
+    enabled: boolean;
+    schedule: string;
+    timezone: string;
+    maxPasswordAgeDays?: number | undefined;
+    restartPolicy?: 'none' | 'soft' | 'hard' | undefined;
+  }[];
+  /** The audit trail (server pages of the status page). */
+  audit?: Pick<AuditLog, 'readServerHistory'> | undefined;
   /** Finished runs (last successful run per target for the metrics). */
   runHistory?: RunHistory | undefined;
   /** The process's metrics registry (src/observability/service-metrics.ts); fleet gauges are added to it. */
@@ -88,8 +101,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready' });
   });
 
+  let guard: ReturnType<typeof tokenAuth> | undefined;
   if (options.auth?.mode === 'token') {
-    const guard = tokenAuth(options.auth.token);
+    guard = tokenAuth(options.auth.token);
     app.use('/ui', guard);
     app.use('/api', guard);
     app.use('/metrics', guard);
@@ -169,6 +183,31 @@ export function createHttpApp(options: HttpAppOptions): Express {
     options.logger.info({ runId, via: 'http' }, 'http: manual run enqueued');
     res.status(202).json({ runId });
   });
+
+  // The status page (`/`, `/targets/…`, `/servers/…`): behind the token when auth is on. Its "rotate
+  // now" form exists only when runs may be started over HTTP and a token identifies the operator.
+  const clock = options.clock ?? { now: () => Date.now() };
+  const pages = createStatusPages({
+    outcomes: options.outcomes,
+    runHistory: options.runHistory ?? { recent: async () => [] },
+    audit: options.audit ?? { readServerHistory: async () => [] },
+    targets: options.targets,
+    clock,
+    rotate:
+      !readOnly && options.auth?.mode === 'token'
+        ? {
+            csrf: createCsrfGuard({ secret: options.auth.token, now: () => clock.now() }),
+            enqueue: async (target, run) => {
+              const enqueued = await options.queues.enqueueManualRun(target, { dryRun: run.dryRun, restartPolicy: run.restartPolicy });
+              options.logger.info({ runId: enqueued.runId, via: 'status page', dryRun: run.dryRun }, 'http: manual run enqueued');
+              return enqueued;
+            },
+          }
+        : undefined,
+  });
+  if (guard) app.use(['/targets', '/servers'], guard);
+  if (guard) app.get('/', guard);
+  app.use(pages);
 
   // Errors: a fixed message; details go to the log (express would otherwise answer with the stack).
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
