@@ -177,6 +177,18 @@ describe('notifications: webhook (signed, retried) and Slack-compatible, per tar
     expect(hook.received.filter((r) => r.body.event === 'run-failed')).toHaveLength(1);
   });
 
+  it('a run that fails as a whole (servers outside the target): recorded as failed and notified with its reason', async () => {
+    const foreign = 'ffffffff-0000-4000-8000-000000000000';
+    const { runId } = await p.service.queues.enqueueManualRun('web', { serverIds: [foreign] });
+    const failed = await hook.waitFor((r) => r.body.event === 'run-failed' && (r.body.run as { runId: string }).runId === runId, 'run-failed for the failed run');
+    expect(signatureValid(failed, SECRET)).toBe(true);
+    expect(failed.body.run).toMatchObject({ result: 'failed', servers: 0 });
+    expect(String((failed.body.run as { error: string }).error)).toContain('SERVERS_NOT_IN_TARGET');
+    expect(failed.body.summary).toMatch(/^rotator: run of web failed: .*SERVERS_NOT_IN_TARGET/);
+    const [recorded] = await p.service.runHistory.recent('web', 1);
+    expect(recorded).toMatchObject({ runId, result: 'failed' });
+  });
+
   it('deliveries are counted, and no notification carries a password', async () => {
     const metrics = await (await fetch(`${p.service.http!.url}/metrics`)).text();
     expect(metrics).toMatch(/rotator_notifications_total\{channel="ops-hook",event="server-overdue",result="delivered"\} 2/);
