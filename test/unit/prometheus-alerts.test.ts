@@ -38,6 +38,24 @@ describe('Prometheus alert rules', () => {
     expect(r.code).toBe(0);
   });
 
+  it('every Grafana dashboard query is valid PromQL (checked by promtool as recording rules)', async () => {
+    const dashboard = JSON.parse(await readFile(join(dir, '../grafana/rotator-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(15);
+    // Grafana's variables become what Grafana would substitute.
+    const concrete = exprs.map((e) => e.replaceAll('$__rate_interval', '5m').replaceAll('$target', '.*'));
+    const temp = await mkdtemp(join(tmpdir(), 'rotator-dashboard-'));
+    try {
+      const rules = { groups: [{ name: 'dashboard', rules: concrete.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
+      await writeFile(join(temp, 'dashboard.rules.json'), JSON.stringify(rules));
+      const r = await promtool(['check', 'rules', 'dashboard.rules.json'], temp);
+      expect(r.out).toContain(`SUCCESS: ${concrete.length} rules found`);
+      expect(r.code).toBe(0);
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+  });
+
   it('the checks can fail: a broken expression and a wrong expectation are reported', async () => {
     const temp = await mkdtemp(join(tmpdir(), 'rotator-alerts-'));
     try {
