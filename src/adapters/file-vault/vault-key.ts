@@ -15,7 +15,8 @@ import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDirectory } from './atomic-write.js';
-import { VaultErrorCode, ioError, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { ioError, vaultError } from './vault-errors.js';
 import { VAULT_KEY_LENGTH } from './vault-file-format.js';
 
 export const VAULT_KEY_ENV = 'ROTATOR_VAULT_KEY';
