@@ -1,3 +1,4 @@
+import { MAX_SERVERS_PER_CALL } from '../../domain/batch-limits.js';
 import { EcsClientErrorCode } from '../../domain/error-codes.js';
 import http from 'node:http';
 import https from 'node:https';
@@ -69,8 +70,6 @@ export interface HuaweiEcsClientOptions {
   maxSockets?: number | undefined;
 }
 
-/** Most servers one batch call takes (Huawei answers 400 Ecs.0118 beyond it). */
-export const MAX_SERVERS_PER_CALL = 1000;
 /** Largest `limit` of the list API. */
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;
