@@ -16,5 +16,5 @@ export function batchToken(input: { runId: string; batchIndex: number; generatio
 export const FIRST_GENERATION = 0;
 /** The generation of the one new password a server gets after a definite `Ecs.0011` (the password broke Huawei's rules). */
 export const REGENERATED_GENERATION = 1;
-/** Generations a batch may use: first, and regenerated once. */
-export const MAX_GENERATION = REGENERATED_GENERATION;
+/** Generations a batch may use: first, and regenerated once (so the last is REGENERATED_GENERATION). */
+export const MAX_GENERATION = 1;
