@@ -86,6 +86,10 @@ export const ServiceErrorCode = {
   configUnknownAccount: 'CONFIG_UNKNOWN_ACCOUNT',
   configCredentialsMissing: 'CONFIG_CREDENTIALS_MISSING',
   configHttpTokenMissing: 'CONFIG_HTTP_TOKEN_MISSING',
+  /** A command line the CLI cannot act on (conflicting options). */
+  cliUsage: 'CLI_USAGE',
+  /** `rotator vault get <server>` found secrets of that server in several projects. */
+  cliAmbiguousServer: 'CLI_AMBIGUOUS_SERVER',
   /** Not a RotatorError: a bug, reported under this code. */
   internal: 'INTERNAL',
 } as const;
@@ -118,6 +122,8 @@ export const OutcomeCode = {
   status: 'status',
   osTypeUnknown: 'os-type-unknown',
   noResetPlugin: 'no-reset-plugin',
+  /** `rotator ecs servers`: the reset-plug-in flag could not be read. */
+  flagCheckFailed: 'flag-check-failed',
   /** A server the reset call's answer did not classify. */
   noResult: 'NO_RESULT',
   /** A server no step settled (a bug; reported, never hidden). */
