@@ -8,6 +8,7 @@
  * still logs in, so such a server shows `awaiting restart` as its reason. A server never rotated
  * has no known age: its password predates rotator, and it counts as overdue.
  */
+import { OutcomeCode } from '../domain/error-codes.js';
 import type { OutcomeKind } from '../domain/outcome.js';
 import type { ServerState } from '../ports/outcome-store.js';
 import type { PasswordAgePolicy } from './password-age-policy.js';
@@ -82,7 +83,7 @@ function statusReason(s: ServerState, detail: string): ServerCompliance['reason'
       return { code: 'failing', text: `failing since ${iso(since)} (${attempts}; last ${what}${detail ? `: ${detail}` : ''})` };
     }
     case 'skipped':
-      if (s.errorCode === 'awaiting-restart') {
+      if (s.errorCode === OutcomeCode.awaitingRestart) {
         return { code: 'awaiting-restart', text: `awaiting restart${s.reason ? `: ${s.reason}` : ''}` };
       }
       return { code: 'skipped', text: `skipped because ${s.reason ?? s.errorCode ?? 'it was not eligible'}${s.reason && s.errorCode ? ` (${s.errorCode})` : ''}` };

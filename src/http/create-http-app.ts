@@ -19,7 +19,7 @@ import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import type { OutcomeKind } from '../domain/outcome.js';
 import type { Clock } from '../ports/clock.js';
-import type { ServerState } from '../ports/outcome-store.js';
+import type { OutcomeStore } from '../ports/outcome-store.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { RunHistory } from '../ports/run-history.js';
 import { createCsrfGuard } from './csrf.js';
@@ -39,18 +39,11 @@ const ManualRunBody = z.strictObject({
   restartPolicy: z.enum(['none', 'soft', 'hard']).optional(),
 });
 
-/** Read side of the outcome store that the status endpoint, the metrics and the status page need. */
-export interface StatusSource {
-  listTargets(): Promise<string[]>;
-  countTarget(target: string): Promise<Record<OutcomeKind, number>>;
-  listTarget(target: string): AsyncIterable<ServerState>;
-  getServer(serverId: string): Promise<ServerState | undefined>;
-}
-
 /** Options of {@link createHttpApp}. */
 export interface HttpAppOptions {
   queues: RotationQueues;
-  outcomes: StatusSource;
+  /** The read side the status endpoint, the metrics and the status page need. */
+  outcomes: Pick<OutcomeStore, 'listTargets' | 'countTarget' | 'listTarget' | 'getServer'>;
   /** Names of the configured targets (listed even before their first run). */
   targets: readonly {
     name: string;

@@ -7,7 +7,7 @@
  */
 import type { EcsApi } from '../ports/ecs-api.js';
 import type { Vault } from '../ports/vault.js';
-import type { RotateBatch } from '../queue/batch-processor.js';
+import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from '../queue/job-failure.js';
 import { boundedCode, type ServiceMetrics } from './service-metrics.js';
 

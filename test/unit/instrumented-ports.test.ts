@@ -12,7 +12,7 @@ import { DEFAULT_ECS_RETRY_POLICY } from '../../src/adapters/huawei-ecs/retry-po
 import { systemClock } from '../../src/adapters/system-clock.js';
 import { instrumentEcsApi, instrumentRotateBatch, instrumentVault } from '../../src/observability/instrumented-ports.js';
 import { boundedCode, createServiceMetrics } from '../../src/observability/service-metrics.js';
-import type { BatchResult } from '../../src/queue/run-summary.js';
+import type { BatchSummary } from '../../src/rotation/batch-input.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
@@ -84,7 +84,7 @@ describe('instrumented ports', () => {
 
   it('rotateBatch: outcomes by target; throttling errors count a pause with its length', async () => {
     const metrics = createServiceMetrics();
-    const result: BatchResult = {
+    const result: BatchSummary = {
       runId: 'run|web|x',
       batchIndex: 0,
       outcomes: [
@@ -92,9 +92,10 @@ describe('instrumented ports', () => {
         { serverId: 'b', outcome: 'rotated' },
         { serverId: 'c', outcome: 'failed', code: 'Ecs.0605' },
       ],
+      counts: { rotated: 2, 'pending-restart': 0, failed: 1, unknown: 0, skipped: 0, busy: 0 },
     };
     const input = { runId: 'run|web|x', target: 'web', batchIndex: 0, serverIds: ['a', 'b', 'c'], dryRun: false };
-    const context = { signal: undefined, job: {} as never };
+    const context = { signal: undefined };
     await instrumentRotateBatch(async () => result, metrics)(input, context);
     expect(await value(metrics, 'rotator_rotations_total', { target: 'web', outcome: 'rotated' })).toBe(2);
     expect(await value(metrics, 'rotator_rotations_total', { target: 'web', outcome: 'failed' })).toBe(1);
