@@ -35,6 +35,9 @@ import { RotationQueues } from './queue/rotation-queues.js';
 import { startRotationWorkers } from './queue/rotation-workers.js';
 import type { RotationWorkers } from './queue/rotation-workers.js';
 import type { PlanRun } from './queue/run-processor.js';
+import { batchJobId } from './queue/job-ids.js';
+import { RunJobDataSchema } from './queue/job-schemas.js';
+import { createBatchAdmission } from './rotation/batch-admission.js';
 import { resolveTargetServers } from './rotation/resolve-servers.js';
 import { runBatch } from './rotation/run-batch.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -281,11 +284,31 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         );
       };
 
+      // Every batch job, whoever enqueued it, is checked against its run and target before anything happens.
+      const admitBatch = createBatchAdmission({
+        loadRun: async (runId) => {
+          const parsed = RunJobDataSchema.safeParse((await queues.runs.getJob(runId))?.data);
+          return parsed.success ? parsed.data : undefined;
+        },
+        target: (name) => config.target(name),
+        targetMembers: async (name, signal) => {
+          const target = targetNamed(name);
+          const members = new Set<string>();
+          for await (const r of resolveTargetServers(ecsFor(target.account), target.selector, { signal })) {
+            members.add(r.kind === 'found' ? r.server.id : r.serverId);
+          }
+          return members;
+        },
+        runQueue: queues.runs.qualifiedName,
+        batchJobId,
+      });
+
       workers = startRotationWorkers({
         queues,
         connection: redis,
         planRun,
         rotateBatch,
+        admitBatch,
         logger,
         concurrency: service.limits.workerConcurrency,
         maxStalledCount: service.limits.maxStalledCount,
