@@ -30,7 +30,7 @@ import type { EcsApi } from './ports/ecs-api.js';
 import type { RandomSource } from './ports/random-source.js';
 import type { Vault } from './ports/vault.js';
 import type { RotateBatch } from './queue/batch-processor.js';
-import { closeRedisConnection, createRedisConnection } from './queue/redis-connection.js';
+import { closeRedisConnection, connectRedis } from './queue/redis-connection.js';
 import { RotationQueues } from './queue/rotation-queues.js';
 import { startRotationWorkers } from './queue/rotation-workers.js';
 import type { RotationWorkers } from './queue/rotation-workers.js';
@@ -131,17 +131,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   };
 
   try {
-    const redis = createRedisConnection(service.redis.url, 'rotator');
+    // Fails fast with one REDIS_UNAVAILABLE line when Redis does not answer.
+    const redis = await connectRedis(service.redis.url, 'rotator');
     closers.push(() => closeRedisConnection(redis));
-    try {
-      await redis.ping();
-    } catch (error) {
-      throw new RotatorError({
-        code: 'REDIS_UNAVAILABLE',
-        message: `Redis does not answer at redis.url (${redactUrl(service.redis.url)}): ${(error as Error).message}`,
-        retryable: true,
-      });
-    }
     const prefix = service.redis.keyPrefix;
     const queues = new RotationQueues({
       connection: redis,

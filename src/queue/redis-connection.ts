@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { RotatorError } from '../domain/rotator-error.js';
 
 /**
  * An ioredis client fit for BullMQ: `maxRetriesPerRequest: null` (a Worker refuses any other value,
@@ -18,4 +19,45 @@ export async function closeRedisConnection(client: Redis): Promise<void> {
     // Already closing or closed.
   }
   client.disconnect();
+}
+
+/** The Redis URL without its password, for messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis.url';
+  }
+}
+
+/**
+ * Like {@link createRedisConnection}, but connects first and fails fast: when Redis does not answer,
+ * rejects with one `RotatorError` `REDIS_UNAVAILABLE` naming the (redacted) URL and the reason,
+ * instead of waiting for ever while ioredis prints an "Unhandled error event" stack per reconnect.
+ * Once connected, the client reconnects as usual; its later connection errors go to `onError`
+ * (BullMQ's queues and workers report them too). @param onError @defaultValue ignore them
+ */
+export async function connectRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined): Promise<Redis> {
+  const client = new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: true });
+  let lastError: Error | undefined;
+  let connected = false;
+  client.on('error', (error: Error) => {
+    lastError = error;
+    if (connected) onError(error);
+  });
+  try {
+    await client.connect();
+    connected = true;
+    return client;
+  } catch (error) {
+    client.disconnect();
+    const reason = (lastError ?? (error as Error)).message;
+    throw new RotatorError({
+      code: 'REDIS_UNAVAILABLE',
+      retryable: true,
+      message: `Redis does not answer at ${redactRedisUrl(url)} (${reason}); is it running? (redis.url in the config, or REDIS_URL)`,
+    });
+  }
 }
