@@ -135,7 +135,7 @@ describe('jobs directory fallback', () => {
 });
 
 describe('vault key file permissions', () => {
-  it('a key file readable by group and others is a warning in config check', async () => {
+  it('a key file readable by group and others is a warning in config check and at start', async () => {
     const dir = await tempDir();
     const keyFile = join(dir, 'vault.key');
     await writeFile(keyFile, `${randomBytes(32).toString('base64')}\n`);
@@ -146,6 +146,14 @@ describe('vault key file permissions', () => {
     expect(open.code).toBe(0);
     expect(open.stdout).toContain(`the file vault key ${keyFile} is readable by group and others (mode 0644)`);
     expect(open.stdout).toContain(`chmod 600 ${keyFile}`);
+    // And at start: `rotator run` logs it before anything else (here Redis is down, so it stops after).
+    const start = await cli(['--config', join(dir, 'service.yaml'), '--jobs', join(ROOT, 'jobs'), 'run', '--role', 'scheduler'], {
+      ...env,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      ROTATOR_LOG_LEVEL: 'warn',
+    });
+    expect(start.stdout + start.stderr).toContain('config warning');
+    expect(start.stdout + start.stderr).toContain(`the file vault key ${keyFile} is readable by group and others (mode 0644)`);
     await chmod(keyFile, 0o600);
     const closed = await cli(['--config', join(dir, 'service.yaml'), '--jobs', join(ROOT, 'jobs'), 'config', 'check'], env);
     expect(closed.code).toBe(0);
