@@ -23,6 +23,7 @@ import { SIMULATOR_ENDPOINT } from './config/index.js';
 import type { LoadedConfig, TargetConfig } from './config/index.js';
 import { RotatorError } from './domain/rotator-error.js';
 import { createHttpApp } from './http/create-http-app.js';
+import { defaultAllowedHosts } from './http/host-allow-list.js';
 import { startHttpServer } from './http/http-server.js';
 import type { RunningHttpServer } from './http/http-server.js';
 import type { Clock } from './ports/clock.js';
@@ -339,6 +340,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         auth: httpToken === undefined ? { mode: 'none' } : { mode: 'token', token: httpToken },
         ready: async () => (await redis.ping()) === 'PONG',
         logger,
+        allowedHosts: [...defaultAllowedHosts(service.http.host), ...service.http.allowedHosts],
+        allowedOrigins: service.http.allowedOrigins,
       });
       http = await startHttpServer(app, { host: service.http.host, port: options.httpPort ?? service.http.port });
       const h = http;
@@ -369,17 +372,6 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 async function* idsOf(resolved: AsyncIterable<{ kind: 'found'; server: { id: string } } | { kind: 'not-found'; serverId: string }>) {
   // Not-found explicit ids go on to the batch, which records them `skipped` (not-found): honest outcomes.
   for await (const r of resolved) yield r.kind === 'found' ? r.server.id : r.serverId;
-}
-
-/** The Redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis.url';
-  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { deepFreeze, deepMerge, isMapping, provides } from './deep-merge.js';
 import { describeSource, lookupEnvSecret, type Env, type EnvSecretRef, type SecretSource } from './env-secret.js';
 import { defaultConfigFile } from './package-root.js';
 import { serviceConfigSchema, SIMULATOR_ENDPOINT, type AccountConfig, type ServiceConfig } from './service-schema.js';
+import { firesPerMinute } from './schedule.js';
 import { targetSchema, type TargetConfig } from './target-schema.js';
 import { checkVaultKey, type VaultKeySource } from './vault-key-source.js';
 import { readYamlFile } from './yaml-file.js';
@@ -182,6 +183,14 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
       if (!parsed.success) {
         issues.push(...toConfigIssues(shown, parsed.error.issues));
         continue;
+      }
+      const perMinute = firesPerMinute(parsed.data.schedule);
+      if (perMinute > 1) {
+        // Slots are minutes (src/queue/job-ids.ts slotOf): the extra ticks silently add up to one run.
+        warnings.push(
+          `${shown}: schedule: ${JSON.stringify(parsed.data.schedule)} fires ${perMinute} times a minute, but a target runs at most once a minute ` +
+            '(each run is keyed by its minute); give the seconds field one value, e.g. 0',
+        );
       }
       targets.push({ ...(parsed.data as Omit<TargetConfig, 'file'>), file: shown });
     }

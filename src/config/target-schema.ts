@@ -13,7 +13,7 @@ import {
   type CharClass,
   type PasswordPolicy,
 } from '../policy/password-policy.js';
-import { cronProblem, firesPerMinute, isValidTimezone } from './schedule.js';
+import { cronProblem, isValidTimezone } from './schedule.js';
 import { booleanField, enumField, intRange, resourceName } from './schema-helpers.js';
 
 /** Statuses Huawei's server list accepts as a `status` filter. */
@@ -132,17 +132,6 @@ export const targetSchema = z.strictObject({
     const problem = cronProblem(schedule);
     if (problem !== undefined) {
       ctx.addIssue({ code: 'custom', message: CRON_EXPECTED, input: schedule, params: { found: `${JSON.stringify(schedule)} (${problem})` } });
-      return;
-    }
-    const perMinute = firesPerMinute(schedule);
-    if (perMinute > 1) {
-      // Slots are minutes (src/queue/job-ids.ts slotOf): the extra ticks would silently be one run.
-      ctx.addIssue({
-        code: 'custom',
-        message: 'a schedule that fires at most once a minute (each run is keyed by its minute; give the seconds field one value, e.g. 0)',
-        input: schedule,
-        params: { found: `${JSON.stringify(schedule)} (it fires ${perMinute} times a minute)` },
-      });
     }
   }),
   timezone: z

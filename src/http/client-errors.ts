@@ -4,6 +4,7 @@
  * the service failing. Anything else is 500 with a fixed message, logged at error; no answer ever
  * carries a stack or the request body.
  */
+import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 
@@ -19,6 +20,19 @@ const CLIENT_ERRORS: Record<string, { status: number; error: string; message: st
   'parameters.too.many': { status: 413, error: 'payload-too-large', message: 'the body has too many parameters' },
 };
 
+/** Past this much unread body, the connection is cut instead of drained. */
+const MAX_DISCARDED_BYTES = 64 * 1024 * 1024;
+
+function discardRest(req: IncomingMessage, maxBytes: number): void {
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > maxBytes) req.destroy();
+  });
+  req.on('error', () => undefined);
+  req.resume();
+}
+
 export function clientErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const type = (error as { type?: unknown })?.type;
@@ -27,7 +41,14 @@ export function clientErrorHandler(logger: Logger): ErrorRequestHandler {
     if (known !== undefined || (typeof status === 'number' && status >= 400 && status < 500)) {
       const answer = known ?? { status: status as number, error: 'bad-request', message: 'the request was refused' };
       logger.warn({ path: req.path, method: req.method, status: answer.status, reason: answer.message }, 'http: client error');
-      if (!res.headersSent) res.status(answer.status).json({ error: answer.error, message: answer.message });
+      if (!res.headersSent) {
+        // The parser stopped reading mid-body: close the connection after this answer, and discard
+        // what the client is still sending (up to a bound) so that it gets to read the answer
+        // instead of a connection reset.
+        res.set('Connection', 'close');
+        res.status(answer.status).json({ error: answer.error, message: answer.message });
+      }
+      if (!req.complete) discardRest(req, MAX_DISCARDED_BYTES);
       return;
     }
     logger.error({ path: req.path, err: { message: (error as Error)?.message } }, 'http: request failed');

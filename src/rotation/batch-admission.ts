@@ -11,6 +11,7 @@
  *    resets, and a real batch never hides in a dry run);
  * 4. its restart policy is the one allowed for that run: the run's override if it has one (the
  *    operator chose it through the CLI or the API), else none (the target's own policy applies);
+ *    a scheduled run has no override and is never a dry run (only manual runs may);
  * 5. its servers: at most 1000, each once, each among the run's servers when the run names them,
  *    and each a member of the target (its selector's explicit ids and filter matches, resolved
  *    like the planner resolves them).
@@ -41,6 +42,8 @@ export interface BatchClaim {
 /** The run job the batch names, as stored by whoever enqueued the run (checked when it was planned). */
 export interface RunRecord {
   target: string;
+  /** Scheduled runs are never dry and never override the target's restart policy. */
+  trigger: 'schedule' | 'manual';
   dryRun: boolean;
   restartPolicy?: RestartPolicy | undefined;
   /** The operator's explicit servers, when the run names some. */
@@ -86,6 +89,9 @@ export function checkBatchAdmission(facts: AdmissionFacts): Admission {
     return { admitted: false, reasons };
   }
   if (run.target !== batch.target) reasons.push(`target ${batch.target} is not the run's target ${run.target}`);
+  if (run.trigger === 'schedule' && (run.dryRun || run.restartPolicy !== undefined)) {
+    reasons.push('a scheduled run carries neither dryRun nor a restart policy override (only an operator\'s manual run may)');
+  }
   if (target === undefined) reasons.push(`target ${batch.target} is not configured`);
   else if (!target.enabled) reasons.push(`target ${batch.target} is disabled`);
   if (batch.dryRun !== run.dryRun) reasons.push(`dryRun ${batch.dryRun} differs from the run's dryRun ${run.dryRun}`);

@@ -1,7 +1,7 @@
 /**
  * The worker-side admission rule of a batch job (src/rotation/batch-admission.ts): pure cases, and
  * the factory with stand-in lookups (its Redis and ECS lookups are exercised end to end in
- * test/e2e/batch-admission-service.test.ts).
+ * test/e2e/service-hardening.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { checkBatchAdmission, createBatchAdmission } from '../../src/rotation/batch-admission.js';
@@ -24,7 +24,7 @@ const claim = (patch: Partial<BatchClaim> = {}): BatchClaim => ({
   ...patch,
 });
 
-const facts = (batch: BatchClaim, run: RunRecord | undefined = { target: 'web', dryRun: false }, patch: Partial<AdmissionFacts> = {}): AdmissionFacts => ({
+const facts = (batch: BatchClaim, run: RunRecord | undefined = { target: 'web', trigger: 'manual', dryRun: false }, patch: Partial<AdmissionFacts> = {}): AdmissionFacts => ({
   batch,
   run,
   runQueue: RUN_QUEUE,
@@ -42,8 +42,8 @@ const reasons = (f: AdmissionFacts): string[] => {
 describe('checkBatchAdmission', () => {
   it('admits the batch the fan-out wrote', () => {
     expect(checkBatchAdmission(facts(claim()))).toEqual({ admitted: true });
-    expect(checkBatchAdmission(facts(claim({ restartPolicy: 'hard' }), { target: 'web', dryRun: false, restartPolicy: 'hard' }))).toEqual({ admitted: true });
-    expect(checkBatchAdmission(facts(claim({ dryRun: true }), { target: 'web', dryRun: true, serverIds: ['s1', 's2'] }))).toEqual({ admitted: true });
+    expect(checkBatchAdmission(facts(claim({ restartPolicy: 'hard' }), { target: 'web', trigger: 'manual', dryRun: false, restartPolicy: 'hard' }))).toEqual({ admitted: true });
+    expect(checkBatchAdmission(facts(claim({ dryRun: true }), { target: 'web', trigger: 'manual', dryRun: true, serverIds: ['s1', 's2'] }))).toEqual({ admitted: true });
   });
 
   it('refuses a server outside the target, naming it', () => {
@@ -51,7 +51,7 @@ describe('checkBatchAdmission', () => {
   });
 
   it("refuses a server outside the run's named servers, even if it is in the target", () => {
-    expect(reasons(facts(claim({ serverIds: ['s1', 's3'] }), { target: 'web', dryRun: false, serverIds: ['s1', 's2'] }))).toEqual([
+    expect(reasons(facts(claim({ serverIds: ['s1', 's3'] }), { target: 'web', trigger: 'manual', dryRun: false, serverIds: ['s1', 's2'] }))).toEqual([
       "servers not among the run's servers: s3",
     ]);
   });
@@ -64,26 +64,33 @@ describe('checkBatchAdmission', () => {
 
   it('refuses when the run does not exist or is of another target, or the target is unknown or disabled', () => {
     expect(reasons(facts(claim(), undefined, { run: undefined }))).toContain(`run ${RUN_ID} does not exist`);
-    expect(reasons(facts(claim(), { target: 'db', dryRun: false }))).toContain("target web is not the run's target db");
+    expect(reasons(facts(claim(), { target: 'db', trigger: 'manual', dryRun: false }))).toContain("target web is not the run's target db");
     expect(reasons(facts(claim(), undefined, { run: undefined, target: undefined }))).toEqual([`run ${RUN_ID} does not exist`]);
-    expect(reasons(facts(claim(), { target: 'web', dryRun: false }, { target: undefined }))).toEqual(['target web is not configured']);
-    expect(reasons(facts(claim(), { target: 'web', dryRun: false }, { target: { name: 'web', enabled: false } }))).toEqual(['target web is disabled']);
+    expect(reasons(facts(claim(), { target: 'web', trigger: 'manual', dryRun: false }, { target: undefined }))).toEqual(['target web is not configured']);
+    expect(reasons(facts(claim(), { target: 'web', trigger: 'manual', dryRun: false }, { target: { name: 'web', enabled: false } }))).toEqual(['target web is disabled']);
   });
 
   it('dry-run rules: a real batch in a dry run and a dry batch in a real run are both refused', () => {
-    expect(reasons(facts(claim({ dryRun: false }), { target: 'web', dryRun: true }))).toEqual(["dryRun false differs from the run's dryRun true"]);
-    expect(reasons(facts(claim({ dryRun: true }), { target: 'web', dryRun: false }))).toEqual(["dryRun true differs from the run's dryRun false"]);
+    expect(reasons(facts(claim({ dryRun: false }), { target: 'web', trigger: 'manual', dryRun: true }))).toEqual(["dryRun false differs from the run's dryRun true"]);
+    expect(reasons(facts(claim({ dryRun: true }), { target: 'web', trigger: 'manual', dryRun: false }))).toEqual(["dryRun true differs from the run's dryRun false"]);
   });
 
   it('refuses a restart policy the run did not ask for', () => {
     expect(reasons(facts(claim({ restartPolicy: 'hard' }))))
       .toEqual(["restart policy hard is not the one allowed for this run: the target's own"]);
-    expect(reasons(facts(claim({ restartPolicy: 'hard' }), { target: 'web', dryRun: false, restartPolicy: 'soft' }))).toEqual([
+    expect(reasons(facts(claim({ restartPolicy: 'hard' }), { target: 'web', trigger: 'manual', dryRun: false, restartPolicy: 'soft' }))).toEqual([
       'restart policy hard is not the one allowed for this run: soft',
     ]);
-    expect(reasons(facts(claim(), { target: 'web', dryRun: false, restartPolicy: 'soft' }))).toEqual([
+    expect(reasons(facts(claim(), { target: 'web', trigger: 'manual', dryRun: false, restartPolicy: 'soft' }))).toEqual([
       "restart policy (the target's) is not the one allowed for this run: soft",
     ]);
+  });
+
+  it('a scheduled run is never dry and never overrides the restart policy: a forged one is refused', () => {
+    expect(checkBatchAdmission(facts(claim(), { target: 'web', trigger: 'schedule', dryRun: false }))).toEqual({ admitted: true });
+    const reason = "a scheduled run carries neither dryRun nor a restart policy override (only an operator's manual run may)";
+    expect(reasons(facts(claim({ restartPolicy: 'hard' }), { target: 'web', trigger: 'schedule', dryRun: false, restartPolicy: 'hard' }))).toEqual([reason]);
+    expect(reasons(facts(claim({ dryRun: true }), { target: 'web', trigger: 'schedule', dryRun: true }))).toEqual([reason]);
   });
 
   it('refuses empty, oversized and duplicated server lists', () => {
@@ -102,7 +109,7 @@ describe('checkBatchAdmission', () => {
 });
 
 describe('createBatchAdmission', () => {
-  const run: RunRecord = { target: 'web', dryRun: false };
+  const run: RunRecord = { target: 'web', trigger: 'manual', dryRun: false };
   const deps = (resolutions: { count: number }, fail = false) => ({
     loadRun: async (id: string) => (id === RUN_ID ? run : undefined),
     target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),

@@ -2,6 +2,7 @@
  * The worker-side admission check end to end (issue 13): batch jobs that did not come from their
  * run's fan-out, or that name a server outside the target, fail for good inside the real worker,
  * and nothing is done for their servers: no reset, no reboot, no secret, no outcome, no audit event.
+ * Also: the service passes http.allowedHosts and http.allowedOrigins to its HTTP guards.
  * Real service in-process (worker + dashboard roles), real Redis, the embedded simulator, the file vault.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -39,7 +40,7 @@ async function startFixture() {
     JSON.stringify({
       redis: { url: REDIS_URL, keyPrefix: prefix },
       vault: { kind: 'file', file: { path: join(dir, 'vault.json.enc'), keyFile: join(dir, 'vault.key') } },
-      http: { host: '127.0.0.1', port: 0, auth: { mode: 'none' }, readOnly: false },
+      http: { host: '127.0.0.1', port: 0, auth: { mode: 'none' }, readOnly: false, allowedHosts: ['rotator.internal.example'], allowedOrigins: ['https://rotator.internal.example'] },
       simulator: { enabled: true, host: '127.0.0.1', port: 0, servers: 8, seed: 7 },
       limits: { shutdownGraceMs: 5000 },
       logging: { level: 'debug', format: 'json' },
@@ -153,5 +154,22 @@ describe('the batch worker admits only batches of their run and target', () => {
     expect(summary.counts['pending-restart'] ?? 0).toBeGreaterThan(0);
     expect(service.simulator!.server(inside.id)?.resetCount).toBeGreaterThan(0);
     expect(service.simulator!.server(outside.id)?.resetCount).toBe(0);
+  });
+});
+
+describe('the service wires its HTTP guards from the config', () => {
+  it('answers to http.allowedHosts and accepts writes from http.allowedOrigins, refusing others', async () => {
+    const { service } = await startFixture();
+    const base = service.http!.url;
+    expect((await rawRequest(`${base}/api/status`, { headers: { host: 'rotator.internal.example' } })).status).toBe(200);
+    expect((await rawRequest(`${base}/api/status`, { headers: { host: 'attacker.example' } })).status).toBe(403);
+    const write = (origin: string) =>
+      rawRequest(`${base}/api/targets/web/runs`, {
+        method: 'POST',
+        headers: { host: 'rotator.internal.example', origin, 'content-type': 'application/json' },
+        body: '{"dryRun":true}',
+      });
+    expect((await write('https://rotator.internal.example')).status).toBe(202);
+    expect((await write('https://attacker.example')).status).toBe(403);
   });
 });
