@@ -1,24 +1,18 @@
 /**
- * The batch job's processor: parse, call the rotation use case, map its failure to BullMQ's control
- * flow (src/queue/job-failure.ts). The use case arrives as a function, so this module knows nothing
- * of vaults or ECS clients, and tests can drive the queue with a stand-in.
+ * The batch job's processor: parse, call the rotation use case (`rotateBatch` of
+ * src/rotation/rotation-service.ts), map its failure to BullMQ's control flow (src/queue/job-failure.ts).
+ * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
+ * drive the queue with a stand-in.
  */
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AdmitBatch } from '../rotation/batch-admission.js';
+import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
 import { BatchJobDataSchema, parseJobData } from './job-schemas.js';
-import type { BatchJobData } from './job-schemas.js';
 import type { BatchResult } from './run-summary.js';
-
-/**
- * Rotates one batch (in production: `runBatch` of src/rotation/run-batch.ts with the target's
- * settings and the account's adapters). Must be safe to call again after a crash at any line.
- * Throws a `RotatorError` only when the batch must stop.
- */
-export type RotateBatch = (input: BatchJobData, context: { signal: AbortSignal | undefined; job: Job }) => Promise<BatchResult>;
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
@@ -46,7 +40,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     try {
       const parent = job.parent?.id === undefined ? undefined : { id: job.parent.id, queue: job.parent.queueKey };
       await deps.admitBatch({ ...data, jobId: job.id, parent }, signal);
-      const result = await deps.rotateBatch(data, { signal, job });
+      const result = await deps.rotateBatch(data, { signal });
       return result;
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { ServiceErrorCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
 
 /**
@@ -33,11 +34,11 @@ export function redactRedisUrl(url: string): string {
 }
 
 /**
- * Like {@link createRedisConnection}, but connects first and fails fast: when Redis does not answer,
- * rejects with one `RotatorError` `REDIS_UNAVAILABLE` naming the (redacted) URL and the reason,
- * instead of waiting for ever while ioredis prints an "Unhandled error event" stack per reconnect.
- * Once connected, the client reconnects as usual; its later connection errors go to `onError`
- * (BullMQ's queues and workers report them too). @param onError @defaultValue ignore them
+ * Like {@link createRedisConnection}, but connects first and fails fast (invariant 6): when Redis
+ * does not answer, rejects with one `RotatorError` `REDIS_UNAVAILABLE` naming the (redacted) URL and
+ * the reason, instead of waiting for ever while ioredis prints an "Unhandled error event" stack per
+ * reconnect. Once connected, the client reconnects as usual; its later connection errors go to
+ * `onError` (BullMQ's queues and workers report them too). @param onError @defaultValue ignore them
  */
 export async function connectRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined): Promise<Redis> {
   const client = new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: true });
@@ -55,7 +56,7 @@ export async function connectRedis(url: string, connectionName: string, onError:
     client.disconnect();
     const reason = (lastError ?? (error as Error)).message;
     throw new RotatorError({
-      code: 'REDIS_UNAVAILABLE',
+      code: ServiceErrorCode.redisUnavailable,
       retryable: true,
       message: `Redis does not answer at ${redactRedisUrl(url)} (${reason}); is it running? (redis.url in the config, or REDIS_URL)`,
     });

@@ -21,6 +21,7 @@
  * `checkBatchAdmission` is the pure rule; `createBatchAdmission` fetches what it needs (the run job,
  * the target, the target's members, cached per run) through functions it is given.
  */
+import { ServiceErrorCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
 
 export type RestartPolicy = 'none' | 'soft' | 'hard';
@@ -126,7 +127,7 @@ export interface BatchAdmissionDeps {
   targetMembers(targetName: string, signal: AbortSignal | undefined): Promise<ReadonlySet<string>>;
   /** `Queue.qualifiedName` of the runs queue. */
   runQueue: string;
-  /** `<runId>|b<index>`: src/queue/job-ids.ts `batchJobId`. */
+  /** `<runId>|b<index>`: src/domain/job-ids.ts `batchJobId`. */
   batchJobId(runId: string, batchIndex: number): string;
   /** Runs whose member sets are kept (one target resolution per run and worker). @defaultValue 8 */
   cachedRuns?: number;
@@ -165,7 +166,7 @@ export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
     }
     if (!verdict.admitted) {
       throw new RotatorError({
-        code: 'BATCH_NOT_ADMITTED',
+        code: ServiceErrorCode.batchNotAdmitted,
         retryable: false,
         message: `batch ${batch.batchIndex} of ${batch.runId} refused, nothing done: ${verdict.reasons.join('; ')}`,
       });

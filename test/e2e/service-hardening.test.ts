@@ -14,7 +14,7 @@ import type { Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { startService } from '../../src/main.js';
-import { batchJobId, manualRunId } from '../../src/queue/job-ids.js';
+import { batchJobId, manualRunId } from '../../src/domain/job-ids.js';
 import type { BatchJobData } from '../../src/queue/job-schemas.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { REDIS_URL, capturedLogger, deleteUnder, redisClient, uniquePrefix } from './queue-helpers.js';

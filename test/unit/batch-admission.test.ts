@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkBatchAdmission, createBatchAdmission } from '../../src/rotation/batch-admission.js';
 import type { AdmissionFacts, BatchClaim, RunRecord } from '../../src/rotation/batch-admission.js';
 import { isRotatorError } from '../../src/domain/rotator-error.js';
-import { batchJobId } from '../../src/queue/job-ids.js';
+import { batchJobId } from '../../src/domain/job-ids.js';
 
 const RUN_ID = 'run|web|manual-0123abcd';
 const RUN_QUEUE = 'rotator:runs';
