@@ -8,7 +8,15 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
   createAwsSecretsManagerVault,
+  NO_PASSWORD_YET_VERSION_ID,
   type AwsSecretsManagerVaultOptions,
 } from '../../src/adapters/aws-secrets-manager/aws-secrets-manager-vault.js';
 import { scrub, toVaultError } from '../../src/adapters/aws-secrets-manager/aws-error-mapping.js';
@@ -82,7 +90,7 @@ afterAll(async () => {
 beforeEach(() => emulator.setFaults([]));
 
 describe('AWS Secrets Manager vault', () => {
-  it('creates the secret with tags and no value; concurrent creators all succeed', async () => {
+  it('creates the secret with tags and no password version; concurrent creators all succeed', async () => {
     const vault = makeVault({ tags: { team: 'sec-ops' } });
     const k = key();
     const mark = emulator.requests().length;
@@ -342,5 +350,92 @@ describe('AWS Secrets Manager vault', () => {
     const error = await rejection(vault.ensureSecret({ region: 'cn-north-4', projectId: 'a/b', serverId: randomUUID() }));
     expect(error.code).toBe('VAULT_INVALID_REQUEST');
     expect(error.message).toContain('projectId');
+  });
+
+  // API_PutSecretValue: "If this operation creates the first version for the secret, then Secrets
+  // Manager automatically attaches the staging label AWSCURRENT to it." The adapter must never let
+  // that first version be a password no server accepted.
+  describe('the first version of a secret (AWS gives it AWSCURRENT)', () => {
+    let raw: SecretsManagerClient;
+    beforeAll(() => {
+      raw = new SecretsManagerClient({ region: 'eu-west-1', endpoint: emulator.url, credentials });
+    });
+    afterAll(() => raw.destroy());
+
+    /** What any AWS reader gets by default (GetSecretValue without a stage: AWSCURRENT). */
+    const defaultRead = async (name: string): Promise<string | undefined> =>
+      (await raw.send(new GetSecretValueCommand({ SecretId: name }))).SecretString;
+    const stagesOf = async (name: string): Promise<Record<string, string[]>> =>
+      (await raw.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};
+
+    it('creates every secret with a "no password known yet" version holding AWSCURRENT, invisible through the port', async () => {
+      const vault = makeVault();
+      const k = key();
+      await vault.ensureSecret(k);
+      const name = `ecs/${k.region}/${k.projectId}/${k.serverId}`;
+      expect(await stagesOf(name)).toEqual({ [NO_PASSWORD_YET_VERSION_ID]: ['AWSCURRENT'] });
+      const placeholder = JSON.parse((await defaultRead(name)) ?? '{}') as Record<string, unknown>;
+      expect(placeholder).not.toHaveProperty('password');
+      expect(placeholder['rotator']).toBe('no-password-known-yet');
+
+      const pending = payload(k);
+      const t1 = token();
+      await vault.putPending(k, t1, pending);
+      // The pending password is not what AWS readers get.
+      expect(await defaultRead(name)).not.toContain(pending.password);
+      expect(await vault.getVersion(k, { label: 'AWSCURRENT' })).toBeUndefined();
+      expect(await vault.getVersion(k, { versionId: NO_PASSWORD_YET_VERSION_ID })).toBeUndefined();
+      expect((await vault.describe(k))?.versions.map((v) => [v.versionId, v.labels])).toEqual([[t1, ['AWSPENDING']]]);
+
+      // Accepted: the first promotion moves AWSCURRENT onto it; the port shows no AWSPREVIOUS.
+      await vault.promote(k, t1, undefined);
+      expect(JSON.parse((await defaultRead(name)) ?? '{}').password).toBe(pending.password);
+      expect((await vault.describe(k))?.versions.map((v) => [v.versionId, v.labels])).toEqual([[t1, ['AWSCURRENT']]]);
+      expect(await vault.getVersion(k, { label: 'AWSPREVIOUS' })).toBeUndefined();
+      // The second promotion moves AWSPREVIOUS onto the first accepted password, as AWS does.
+      const t2 = token();
+      await vault.putPending(k, t2, payload(k));
+      await vault.promote(k, t2, t1);
+      expect((await vault.getVersion(k, { label: 'AWSPREVIOUS' }))?.versionId).toBe(t1);
+    });
+
+    it('repairs a secret made by an older release: no version yet, or a first pending version that AWS made AWSCURRENT', async () => {
+      const vault = makeVault();
+      const empty = key();
+      const emptyName = `ecs/${empty.region}/${empty.projectId}/${empty.serverId}`;
+      await raw.send(new CreateSecretCommand({ Name: emptyName }));
+      await vault.ensureSecret(empty);
+      expect(await stagesOf(emptyName)).toEqual({ [NO_PASSWORD_YET_VERSION_ID]: ['AWSCURRENT'] });
+
+      const legacy = key();
+      const legacyName = `ecs/${legacy.region}/${legacy.projectId}/${legacy.serverId}`;
+      const unaccepted = payload(legacy);
+      const t1 = token();
+      await raw.send(new CreateSecretCommand({ Name: legacyName }));
+      await raw.send(
+        new PutSecretValueCommand({ SecretId: legacyName, ClientRequestToken: t1, SecretString: JSON.stringify(unaccepted), VersionStages: ['AWSPENDING'] }),
+      );
+      expect((await stagesOf(legacyName))[t1]?.slice().sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+      await vault.ensureSecret(legacy);
+      await vault.ensureSecret(legacy); // idempotent
+      expect(await stagesOf(legacyName)).toEqual({ [t1]: ['AWSPENDING'], [NO_PASSWORD_YET_VERSION_ID]: ['AWSCURRENT'] });
+      expect(await defaultRead(legacyName)).not.toContain(unaccepted.password);
+      // The pending password is kept for its resend, and a later acceptance promotes it as a first rotation.
+      expect((await vault.getVersion(legacy, { label: 'AWSPENDING' }))?.value.password).toBe(unaccepted.password);
+      await vault.promote(legacy, t1, undefined);
+      expect((await vault.getVersion(legacy, { label: 'AWSCURRENT' }))?.versionId).toBe(t1);
+    });
+
+    it('leaves a secret alone when AWSCURRENT is on an accepted password (one DescribeSecret, no write)', async () => {
+      const vault = makeVault();
+      const k = key();
+      await vault.ensureSecret(k);
+      const t1 = token();
+      await vault.putPending(k, t1, payload(k));
+      await vault.promote(k, t1, undefined);
+      const mark = emulator.requests().length;
+      await vault.ensureSecret(k);
+      expect(requestsSince(mark).map((r) => r.operation)).toEqual(['CreateSecret', 'DescribeSecret']);
+    });
   });
 });

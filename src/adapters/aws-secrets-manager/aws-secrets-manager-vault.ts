@@ -4,10 +4,21 @@
  * port's semantics are AWS's own and this file mostly adds the compare-and-swap reading of
  * `UpdateSecretVersionStage` and the error translation.
  *
- * AWS calls made: CreateSecret (no value), PutSecretValue (always with VersionStages AWSPENDING
- * and our token), UpdateSecretVersionStage (always with RemoveFromVersionId when another version
- * holds the label), GetSecretValue (always naming VersionStage or VersionId), DescribeSecret,
- * ListSecretVersionIds, ListSecrets.
+ * AWS calls made: CreateSecret (with the "no password known yet" version below), PutSecretValue
+ * (always with VersionStages AWSPENDING and our token), UpdateSecretVersionStage (always with
+ * RemoveFromVersionId when another version holds the label), GetSecretValue (always naming
+ * VersionStage or VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets.
+ *
+ * The first version of a secret. AWS's PutSecretValue reference: "If this operation creates the
+ * first version for the secret, then Secrets Manager automatically attaches the staging label
+ * AWSCURRENT to it." Were the first version our first pending password, AWSCURRENT (what every AWS
+ * reader gets by default) would name a password no server has accepted, and would stay on it if that
+ * reset were rejected, unanswered or never sent. So every secret is created WITH a first version,
+ * id `NO_PASSWORD_YET_VERSION_ID`, whose value says that no password is known yet and holds none:
+ * AWSCURRENT starts there, and the first `promote` moves it (compare-and-swap, RemoveFromVersionId
+ * naming that version) onto the first accepted password. Through the port that version does not
+ * exist: `describe` leaves it out and `getVersion` answers undefined for it, so "no version holds
+ * AWSCURRENT" means the same as on the file vault (src/rotation/labels.ts).
  */
 import {
   CreateSecretCommand,
@@ -32,6 +43,7 @@ import type { RateLimiter } from '../../ports/rate-limiter.js';
 import {
   LABEL_CURRENT,
   LABEL_PENDING,
+  LABEL_PREVIOUS,
   type SecretDescription,
   type SecretKey,
   type SecretPayload,
@@ -63,6 +75,18 @@ const WRITE_COMMANDS = new Set([
 
 /** ClientRequestToken as AWS takes it; also our version id. */
 const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
+
+/**
+ * Version id of each secret's first version, which holds AWSCURRENT until a password is accepted
+ * (see the file comment). Never a batch token: those start `run` (src/rotation/batch-token.ts).
+ */
+export const NO_PASSWORD_YET_VERSION_ID = 'rotator-no-password-known-yet-000000000000';
+
+/** Its value: JSON without a password field, so that no reader can mistake it for one. */
+export const NO_PASSWORD_YET_VALUE = JSON.stringify({
+  rotator: 'no-password-known-yet',
+  note: 'rotator stores a password here only once Huawei has accepted it; until then the server keeps the password it had before rotator managed it',
+});
 
 export interface AwsSecretsManagerVaultOptions {
   /** AWS region of the secrets. @defaultValue the SDK's provider chain (`AWS_REGION`, profile) */
@@ -171,6 +195,11 @@ function holderOf(stages: StageMap, label: string): string | undefined {
   return undefined;
 }
 
+/** The port's view of a version id: the "no password yet" version is no version. */
+function portVersion(versionId: string | undefined): string | undefined {
+  return versionId === NO_PASSWORD_YET_VERSION_ID ? undefined : versionId;
+}
+
 function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
   return tags?.find((t) => t.Key === key)?.Value;
 }
@@ -260,6 +289,7 @@ export function createAwsSecretsManagerVault(
 
   /** Whether `versionId` exists at all (labelled or deprecated). */
   async function versionExists(name: string, stages: StageMap, versionId: string): Promise<boolean> {
+    if (versionId === NO_PASSWORD_YET_VERSION_ID) return false; // not a version of the port
     if (stages.has(versionId)) return true;
     return (await listVersions(name, true)).some((v) => v.versionId === versionId);
   }
@@ -295,6 +325,48 @@ export function createAwsSecretsManagerVault(
     }
   }
 
+  /**
+   * Makes AWSCURRENT name no unaccepted password on a secret that already existed: one created by an
+   * older release has no version (the next PutSecretValue would get AWSCURRENT), or already has its
+   * first pending version holding AWSCURRENT and AWSPENDING together (a first rotation that was
+   * never promoted, since promote drops AWSPENDING). Either way AWSCURRENT moves to the
+   * "no password yet" version; a secret in any other state is left alone (one DescribeSecret).
+   */
+  async function ensureCurrentIsSafe(name: string): Promise<void> {
+    const response = await describeRaw(name);
+    if (!response || response.DeletedDate !== undefined) return; // the next write reports it
+    const stages = stageMapOf(response);
+    const holder = holderOf(stages, LABEL_CURRENT);
+    if (holder !== undefined && !(stages.get(holder) ?? []).includes(LABEL_PENDING)) return;
+    if (holder === NO_PASSWORD_YET_VERSION_ID) return;
+    const context: ErrorContext = { operation: 'PutSecretValue', secretName: name, versionId: NO_PASSWORD_YET_VERSION_ID };
+    try {
+      const exists = stages.has(NO_PASSWORD_YET_VERSION_ID) || (await listVersions(name, true)).some((v) => v.versionId === NO_PASSWORD_YET_VERSION_ID);
+      if (exists) {
+        await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: NO_PASSWORD_YET_VERSION_ID, RemoveFromVersionId: holder });
+      } else {
+        // Moves AWSCURRENT off `holder` if there is one; the first version of an empty secret gets it anyway.
+        await client.send(
+          new PutSecretValueCommand({
+            SecretId: name,
+            ClientRequestToken: NO_PASSWORD_YET_VERSION_ID,
+            SecretString: NO_PASSWORD_YET_VALUE,
+            VersionStages: [LABEL_CURRENT],
+          }),
+        );
+      }
+      // AWSPREVIOUS followed onto the unaccepted version AWSCURRENT left: it never was a previous password.
+      if (holder !== undefined) await updateStage(name, { VersionStage: LABEL_PREVIOUS, RemoveFromVersionId: holder });
+      logger?.warn({ op: 'ensureSecret', secret: name, movedFrom: holder }, 'vault: AWSCURRENT moved to the "no password known yet" version');
+    } catch (error) {
+      // A racing worker did the same: fine if AWSCURRENT is now safe.
+      const fresh = await describeRaw(name);
+      const now = fresh ? holderOf(stageMapOf(fresh), LABEL_CURRENT) : undefined;
+      if (now === NO_PASSWORD_YET_VERSION_ID) return;
+      throw toVaultError(error, context);
+    }
+  }
+
   const vault: Vault = {
     async ensureSecret(key) {
       const name = template.render(key);
@@ -305,12 +377,19 @@ export function createAwsSecretsManagerVault(
             Description: description,
             ...(options.kmsKeyId !== undefined ? { KmsKeyId: options.kmsKeyId } : {}),
             Tags: tagsFor(key),
+            // The first version carries AWSCURRENT (AWS attaches it): make it the "no password yet" one.
+            SecretString: NO_PASSWORD_YET_VALUE,
+            ClientRequestToken: NO_PASSWORD_YET_VERSION_ID,
           }),
         );
         logger?.debug({ op: 'CreateSecret', secret: name }, 'vault secret created');
       } catch (error) {
         const errorName = awsErrorName(error);
-        if (errorName === 'ResourceExistsException') return; // created before, or by a racing worker
+        if (errorName === 'ResourceExistsException') {
+          // Created before, or by a racing worker; perhaps by an older release, without a first version.
+          await ensureCurrentIsSafe(name);
+          return;
+        }
         const context = { operation: 'CreateSecret', secretName: name };
         if (errorName === 'InvalidRequestException') {
           const existing = await describeRaw(name);
@@ -356,7 +435,7 @@ export function createAwsSecretsManagerVault(
       const name = template.render(key);
       const byId = 'versionId' in selector;
       const context: ErrorContext = { operation: 'GetSecretValue', secretName: name, versionId: byId ? selector.versionId : undefined };
-      if (byId && !TOKEN_PATTERN.test(selector.versionId)) return undefined; // AWS could not hold it
+      if (byId && (!TOKEN_PATTERN.test(selector.versionId) || selector.versionId === NO_PASSWORD_YET_VERSION_ID)) return undefined;
       let response;
       try {
         response = await client.send(
@@ -367,6 +446,7 @@ export function createAwsSecretsManagerVault(
         throw toVaultError(error, context);
       }
       const versionId = response.VersionId ?? '';
+      if (versionId === NO_PASSWORD_YET_VERSION_ID) return undefined; // holds no password
       const where = `${name} version ${versionId}`;
       const value: SecretPayload = decodeSecretPayload(response.SecretString, where);
       return {
@@ -387,22 +467,25 @@ export function createAwsSecretsManagerVault(
       const context: ErrorContext = { operation: 'promote', secretName: name, versionId };
       validateVersionToken(versionId, context);
       const stages = await stagesOf(name, 'promote');
-      const current = holderOf(stages, LABEL_CURRENT);
+      const holder = holderOf(stages, LABEL_CURRENT);
+      // Through the port, AWSCURRENT on the "no password yet" version is AWSCURRENT on no version.
+      const current = portVersion(holder);
       if (current !== versionId) {
-        if (!(await versionExists(name, stages, versionId))) {
+        if (versionId === NO_PASSWORD_YET_VERSION_ID || !(await versionExists(name, stages, versionId))) {
           throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version');
         }
         if (current !== expectedCurrent) {
           throw vaultError(VaultErrorCodes.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`);
         }
         try {
-          // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId holds AWSCURRENT
-          // (or, with none given, unless no version holds it). AWSPREVIOUS follows by itself.
-          await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: expectedCurrent });
+          // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId names the version
+          // holding AWSCURRENT (or, with none given, unless no version holds it). AWSPREVIOUS follows
+          // by itself (onto the "no password yet" version on a first promotion: hidden by the port).
+          await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: holder });
         } catch (error) {
           if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
           const fresh = await stagesOf(name, 'promote');
-          const now = holderOf(fresh, LABEL_CURRENT);
+          const now = portVersion(holderOf(fresh, LABEL_CURRENT));
           // A concurrent replay of this same promotion won: that is success.
           if (now !== versionId) {
             throw vaultError(VaultErrorCodes.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
@@ -493,7 +576,7 @@ export function createAwsSecretsManagerVault(
   async function describeByName(name: string, key: SecretKey): Promise<SecretDescription | undefined> {
     const response = await describeRaw(name);
     if (!response || response.DeletedDate !== undefined) return undefined;
-    const versions = (await listVersions(name, false)).filter((v) => v.labels.length > 0);
+    const versions = (await listVersions(name, false)).filter((v) => v.labels.length > 0 && v.versionId !== NO_PASSWORD_YET_VERSION_ID);
     return {
       name,
       key: { region: key.region, projectId: key.projectId, serverId: key.serverId },
