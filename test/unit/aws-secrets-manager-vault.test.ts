@@ -20,6 +20,7 @@ import {
   type AwsSecretsManagerVaultOptions,
 } from '../../src/adapters/aws-secrets-manager/aws-secrets-manager-vault.js';
 import { scrub, toVaultError } from '../../src/adapters/aws-secrets-manager/aws-error-mapping.js';
+import { AWS_RESERVED_TAG_KEYS } from '../../src/config/aws-secrets-manager-rules.js';
 import { systemClock } from '../../src/adapters/system-clock.js';
 import { isRotatorError, type RotatorError } from '../../src/domain/rotator-error.js';
 import {
@@ -330,7 +331,7 @@ describe('AWS Secrets Manager vault', () => {
       [{ maxAttempts: 1.5 }, /maxAttempts: expected a positive integer/],
       [{ endpoint: 'not a url' }, /endpoint: expected an http\(s\) URL/],
       [{ retryMode: 'legacy' as 'standard' }, /retryMode: expected "standard" or "adaptive"/],
-      [{ tags: { 'managed-by': 'x' } }, /tags\.managed-by: reserved/],
+      [{ tags: { 'managed-by': 'x' } }, /tags\.managed-by: expected a tag key other than/],
     ];
     for (const [options, message] of cases) {
       let thrown: unknown;
@@ -424,6 +425,14 @@ describe('AWS Secrets Manager vault', () => {
       expect((await vault.getVersion(legacy, { label: 'AWSPENDING' }))?.value.password).toBe(unaccepted.password);
       await vault.promote(legacy, t1, undefined);
       expect((await vault.getVersion(legacy, { label: 'AWSCURRENT' }))?.versionId).toBe(t1);
+    });
+
+    it('sets exactly the tags config check reserves (AWS_RESERVED_TAG_KEYS), besides the configured ones', async () => {
+      const vault = makeVault({ tags: { team: 'sec-ops' } });
+      const k = key();
+      await vault.ensureSecret(k);
+      const tags = (await raw.send(new DescribeSecretCommand({ SecretId: `ecs/${k.region}/${k.projectId}/${k.serverId}` }))).Tags ?? [];
+      expect(tags.map((t) => t.Key).filter((name) => name !== 'team').sort()).toEqual([...AWS_RESERVED_TAG_KEYS].sort());
     });
 
     it('leaves a secret alone when AWSCURRENT is on an accepted password (one DescribeSecret, no write)', async () => {

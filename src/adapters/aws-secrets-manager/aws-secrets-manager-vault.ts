@@ -37,6 +37,7 @@ import {
 // Type-only: @smithy/types ships with the SDK (its middleware signatures).
 import type { FinalizeHandler, HandlerExecutionContext, MetadataBearer } from '@smithy/types';
 import type { Logger } from 'pino';
+import { AWS_REGION_PATTERN, awsEndpointProblem, awsTagProblem } from '../../config/aws-secrets-manager-rules.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import type { Clock } from '../../ports/clock.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
@@ -57,12 +58,12 @@ import { awsErrorName, toVaultError, vaultError, VaultErrorCodes, type ErrorCont
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
 
+// These four are AWS_RESERVED_TAG_KEYS (src/config/aws-secrets-manager-rules.ts); a test keeps them in step.
 /** Tag that marks a secret as ours; `list` only yields secrets that carry it. */
 export const MANAGED_BY_TAG = { key: 'managed-by', value: 'rotator' } as const;
 const TAG_SERVER_ID = 'server-id';
 const TAG_REGION = 'region';
 const TAG_PROJECT_ID = 'project-id';
-const RESERVED_TAGS = new Set([MANAGED_BY_TAG.key, TAG_SERVER_ID, TAG_REGION, TAG_PROJECT_ID]);
 
 /** The calls that share AWS's 50 requests/s per-account quota (and CreateSecret, also a write). */
 const WRITE_COMMANDS = new Set([
@@ -145,20 +146,14 @@ function positiveNumber(value: number | undefined, field: string, fallback: numb
   return value;
 }
 
+// The rules `rotator config check` also reports (one source for both: src/config/aws-secrets-manager-rules.ts).
 function validateOptions(options: AwsSecretsManagerVaultOptions): void {
-  if (options.region !== undefined && !/^[a-z0-9-]{1,64}$/.test(options.region)) {
+  if (options.region !== undefined && !AWS_REGION_PATTERN.test(options.region)) {
     throw configError(`region: expected an AWS region such as eu-west-1, found ${JSON.stringify(options.region)}`);
   }
   if (options.endpoint !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(options.endpoint);
-    } catch {
-      throw configError(`endpoint: expected an http(s) URL, found ${JSON.stringify(options.endpoint)}`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw configError(`endpoint: expected an http(s) URL, found ${JSON.stringify(options.endpoint)}`);
-    }
+    const problem = awsEndpointProblem(options.endpoint);
+    if (problem !== undefined) throw configError(`endpoint: expected ${problem}, found ${JSON.stringify(options.endpoint)}`);
   }
   if (options.retryMode !== undefined && options.retryMode !== 'standard' && options.retryMode !== 'adaptive') {
     throw configError(`retryMode: expected "standard" or "adaptive", found ${JSON.stringify(options.retryMode)}`);
@@ -167,10 +162,8 @@ function validateOptions(options: AwsSecretsManagerVaultOptions): void {
     throw configError('credentials: expected accessKeyId and secretAccessKey (or omit credentials for the default chain)');
   }
   for (const [key, value] of Object.entries(options.tags ?? {})) {
-    if (RESERVED_TAGS.has(key)) throw configError(`tags.${key}: reserved (rotator sets it)`);
-    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u.test(key) || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u.test(value)) {
-      throw configError(`tags.${key}: expected AWS tag characters (letters, digits, spaces, _.:/=+-@)`);
-    }
+    const problem = awsTagProblem(key, value);
+    if (problem !== undefined) throw configError(`tags.${key}: expected ${problem}`);
   }
 }
 
