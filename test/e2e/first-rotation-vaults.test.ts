@@ -12,7 +12,7 @@
  * One condition is injected by a thin wrapper around the real ECS client, and says so: the reset
  * call of a run that crashes before sending it (it throws instead of sending).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import { RotatorError } from '../../src/domain/rotator-error.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/emulators/secrets-manager/secrets-manager-emulator.js';
 import { DEFAULT_PASSWORD_POLICY } from '../../src/policy/password-policy.js';
 import type { EcsApi } from '../../src/ports/ecs-api.js';
-import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type Vault } from '../../src/ports/vault.js';
+import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload, type Vault } from '../../src/ports/vault.js';
 import { runBatch, type BatchDeps, type BatchInput, type BatchSummary } from '../../src/rotation/run-batch.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
@@ -46,6 +46,11 @@ interface VaultUnderTest {
   vault: Vault;
   /** The password a reader outside rotator gets by default, if any. */
   defaultRead(key: SecretKey): Promise<string | undefined>;
+  /**
+   * AWS only: writes the state the earlier release left on AWS after a first rotation whose reset
+   * failed: a secret created empty, whose first (pending) version AWS made AWSCURRENT.
+   */
+  seedEarlierReleaseState?(key: SecretKey, token: string, value: SecretPayload): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,6 +80,11 @@ const VAULTS: Record<string, () => Promise<VaultUnderTest>> = {
         const password = value === undefined ? undefined : (JSON.parse(value) as { password?: unknown }).password;
         return typeof password === 'string' ? password : undefined;
       },
+      seedEarlierReleaseState: async (key, token, value) => {
+        const name = `ecs/${key.region}/${key.projectId}/${key.serverId}`;
+        await raw.send(new CreateSecretCommand({ Name: name }));
+        await raw.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: token, SecretString: JSON.stringify(value), VersionStages: [LABEL_PENDING] }));
+      },
       close: async () => {
         raw.destroy();
         await vault.close();
@@ -83,6 +93,8 @@ const VAULTS: Record<string, () => Promise<VaultUnderTest>> = {
     };
   },
 };
+
+const VAULTS_WITH_EARLIER_RELEASE = new Set(['AWS Secrets Manager adapter (emulator)']);
 
 afterAll(async () => {
   await redis.quit();
@@ -256,6 +268,45 @@ for (const [vaultName, openVault] of Object.entries(VAULTS)) {
       expect(await subject.defaultRead(key())).toBeUndefined();
 
       await nextRunIsAcceptedFirstRotation('run-first-unsent-2');
+    });
+
+    // Registered for the AWS vault only: the file vault never had this state.
+    if (VAULTS_WITH_EARLIER_RELEASE.has(vaultName)) it('a secret left by the earlier release (AWSCURRENT on a never-accepted first version) is repaired, then rotates', async () => {
+      const token = `run-earlier-release-${randomBytes(8).toString('hex')}-b0-g0`;
+      const value: SecretPayload = {
+        username: 'root',
+        password: 'Earlier_Release-7x',
+        serverId: SERVER,
+        serverName: 'web-1',
+        osType: 'Linux',
+        region: sim.region,
+        projectId: sim.projectId,
+        runId: 'run-earlier-release',
+        createdAt: new Date().toISOString(),
+        activation: 'next-restart',
+      };
+      await subject.seedEarlierReleaseState!(key(), token, value);
+      // The starting point: AWS readers get a password no server ever accepted.
+      expect(await subject.defaultRead(key())).toBe(value.password);
+
+      // Its resend is refused (Ecs.0613): the vault was repaired first, so AWSCURRENT is not on it.
+      sim.setPartialFailureMode('400-internal-error');
+      const real = ecsClient();
+      const rejecting = wrapPort<EcsApi>(real, {
+        batchResetPasswords: (args: Parameters<EcsApi['batchResetPasswords']>[0], options?: Parameters<EcsApi['batchResetPasswords']>[1]) => {
+          if (!args.dryRun) sim.updateServer(SERVER, { plugin: false });
+          return real.batchResetPasswords(args, options);
+        },
+      });
+      const first = await runBatch(deps(rejecting), input('run-after-upgrade-1'));
+      expect(outcome(first)).toMatchObject({ outcome: 'failed', code: 'Ecs.0613', versionId: token });
+      expect(await subject.defaultRead(key())).toBeUndefined();
+      expect(await subject.vault.getVersion(key(), { label: LABEL_CURRENT })).toBeUndefined();
+      // An inherited pending password stays pending after a refused resend (its first call may have landed).
+      expect((await subject.vault.getVersion(key(), { label: LABEL_PENDING }))?.versionId).toBe(token);
+
+      sim.updateServer(SERVER, { plugin: true });
+      await nextRunIsAcceptedFirstRotation('run-after-upgrade-2', token);
     });
   });
 }
