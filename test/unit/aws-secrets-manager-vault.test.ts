@@ -13,6 +13,7 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import {
   createAwsSecretsManagerVault,
@@ -433,6 +434,36 @@ describe('AWS Secrets Manager vault', () => {
       await vault.ensureSecret(k);
       const tags = (await raw.send(new DescribeSecretCommand({ SecretId: `ecs/${k.region}/${k.projectId}/${k.serverId}` }))).Tags ?? [];
       expect(tags.map((t) => t.Key).filter((name) => name !== 'team').sort()).toEqual([...AWS_RESERVED_TAG_KEYS].sort());
+    });
+
+    it('leaves alone a promotion cut short between its two writes (AWSCURRENT and AWSPENDING on an accepted version)', async () => {
+      const vault = makeVault();
+      const k = key();
+      const name = `ecs/${k.region}/${k.projectId}/${k.serverId}`;
+      await vault.ensureSecret(k);
+      const [t1, t2] = [token(), token()];
+      await vault.putPending(k, t1, payload(k));
+      await vault.promote(k, t1, undefined);
+      await vault.putPending(k, t2, payload(k));
+      // promote's first write only (AWSCURRENT moved), as a crash before it dropped AWSPENDING leaves it.
+      await raw.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: t2, RemoveFromVersionId: t1 }));
+      const before = await stagesOf(name);
+      expect(before[t2]?.slice().sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+      await vault.ensureSecret(k);
+      expect(await stagesOf(name)).toEqual(before);
+
+      // The same shape on a secret from the earlier release (no "no password yet" version), after a
+      // first accepted rotation: AWSPREVIOUS elsewhere marks it as accepted, so it is left alone too.
+      const old = key();
+      const oldName = `ecs/${old.region}/${old.projectId}/${old.serverId}`;
+      const [o1, o2] = [token(), token()];
+      await raw.send(new CreateSecretCommand({ Name: oldName }));
+      await raw.send(new PutSecretValueCommand({ SecretId: oldName, ClientRequestToken: o1, SecretString: JSON.stringify(payload(old)) }));
+      await raw.send(new PutSecretValueCommand({ SecretId: oldName, ClientRequestToken: o2, SecretString: JSON.stringify(payload(old)), VersionStages: ['AWSPENDING'] }));
+      await raw.send(new UpdateSecretVersionStageCommand({ SecretId: oldName, VersionStage: 'AWSCURRENT', MoveToVersionId: o2, RemoveFromVersionId: o1 }));
+      const oldBefore = await stagesOf(oldName);
+      await vault.ensureSecret(old);
+      expect(await stagesOf(oldName)).toEqual(oldBefore);
     });
 
     it('leaves a secret alone when AWSCURRENT is on an accepted password (one DescribeSecret, no write)', async () => {

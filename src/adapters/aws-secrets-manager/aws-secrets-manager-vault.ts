@@ -319,19 +319,26 @@ export function createAwsSecretsManagerVault(
   }
 
   /**
-   * Makes AWSCURRENT name no unaccepted password on a secret that already existed: one created by an
-   * older release has no version (the next PutSecretValue would get AWSCURRENT), or already has its
-   * first pending version holding AWSCURRENT and AWSPENDING together (a first rotation that was
-   * never promoted, since promote drops AWSPENDING). Either way AWSCURRENT moves to the
-   * "no password yet" version; a secret in any other state is left alone (one DescribeSecret).
+   * Makes AWSCURRENT name no unaccepted password on a secret that already existed, as an older
+   * release left it: with no version at all (the next PutSecretValue would get AWSCURRENT), or with
+   * one labelled version only, holding exactly AWSCURRENT and AWSPENDING (its first pending
+   * password, which AWS made current, never promoted). Either way AWSCURRENT moves to the
+   * "no password yet" version; the pending password keeps AWSPENDING, so it is resent as before.
+   *
+   * Any other state is left alone (one DescribeSecret), in particular a promotion cut short between
+   * its two writes: AWSCURRENT and AWSPENDING on an ACCEPTED version, with AWSPREVIOUS (or the
+   * "no password yet" version) elsewhere. Only the exact single-version shape above is touched.
    */
   async function ensureCurrentIsSafe(name: string): Promise<void> {
     const response = await describeRaw(name);
     if (!response || response.DeletedDate !== undefined) return; // the next write reports it
     const stages = stageMapOf(response);
     const holder = holderOf(stages, LABEL_CURRENT);
-    if (holder !== undefined && !(stages.get(holder) ?? []).includes(LABEL_PENDING)) return;
-    if (holder === NO_PASSWORD_YET_VERSION_ID) return;
+    const labelled = [...stages].filter(([, labels]) => labels.length > 0);
+    const holderLabels = holder === undefined ? [] : [...(stages.get(holder) ?? [])].sort();
+    const unsettledFirstVersion =
+      labelled.length === 1 && holderLabels.length === 2 && holderLabels[0] === LABEL_CURRENT && holderLabels[1] === LABEL_PENDING;
+    if (holder !== undefined && !unsettledFirstVersion) return;
     const context: ErrorContext = { operation: 'PutSecretValue', secretName: name, versionId: NO_PASSWORD_YET_VERSION_ID };
     try {
       const exists = stages.has(NO_PASSWORD_YET_VERSION_ID) || (await listVersions(name, true)).some((v) => v.versionId === NO_PASSWORD_YET_VERSION_ID);
