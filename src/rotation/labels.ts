@@ -79,7 +79,7 @@ export function holdsUnconfirmedSlot(version: SecretVersionInfo | undefined): bo
 export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING };
 
 /** Whether `version` holds a label that only an accepted password gets (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot). */
-export function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
+function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
   return version.labels.some((l) => l === LABEL_CURRENT || l === LABEL_ACTIVE || isUnconfirmedLabel(l));
 }
 

@@ -27,7 +27,7 @@ function isUnreserved(byte: number): boolean {
 }
 
 /** Percent-encodes the UTF-8 bytes of `text`, uppercase hex, unreserved bytes kept. */
-export function rfc3986(text: string): string {
+function rfc3986(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     out += isUnreserved(byte) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;

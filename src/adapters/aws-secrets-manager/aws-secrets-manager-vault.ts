@@ -84,7 +84,7 @@ const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
 export const NO_PASSWORD_YET_VERSION_ID = 'rotator-no-password-known-yet-000000000000';
 
 /** Its value: JSON without a password field, so that no reader can mistake it for one. */
-export const NO_PASSWORD_YET_VALUE = JSON.stringify({
+const NO_PASSWORD_YET_VALUE = JSON.stringify({
   rotator: 'no-password-known-yet',
   note: 'rotator stores a password here only once Huawei has accepted it; until then the server keeps the password it had before rotator managed it',
 });

@@ -89,14 +89,6 @@ export function formatSdkDate(epochMs: number): string {
   return new Date(epochMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 
-/** Inverse of `formatSdkDate`; undefined when malformed. */
-export function parseSdkDate(value: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  if (!m) return undefined;
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 export interface Credentials {
   accessKey: string;
   secretKey: string;
