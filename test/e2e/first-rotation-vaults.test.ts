@@ -32,7 +32,8 @@ import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../
 import { DEFAULT_PASSWORD_POLICY } from '../../src/policy/password-policy.js';
 import type { EcsApi } from '../../src/ports/ecs-api.js';
 import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload, type Vault } from '../../src/ports/vault.js';
-import { runBatch, type BatchDeps, type BatchInput, type BatchSummary } from '../../src/rotation/run-batch.js';
+import type { BatchDeps, BatchInput, BatchSummary } from '../../src/rotation/batch-input.js';
+import { runBatch } from '../../src/rotation/run-batch.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { createRedis, deleteUnder, uniquePrefix } from '../helpers/redis.js';

@@ -68,6 +68,14 @@ afterAll(async () => {
   await rm(temp, { recursive: true, force: true });
 });
 
+/** The loaded config; fails the test, listing every problem, when the file is not valid. */
+function valid(result: Awaited<ReturnType<typeof loadConfig>>): LoadedConfig {
+  expect(result.ok ? [] : result.issues.map((i) => i.message)).toEqual([]);
+  expect(result.ok).toBe(true);
+  if (!result.ok) throw new Error('unreachable: the expectations above failed');
+  return result.config;
+}
+
 /**
  * The vault config as the example gives it, with only what cannot be used on a test machine
  * replaced: the AWS endpoint (the emulator instead of AWS) and absolute file paths (a temp dir
@@ -113,18 +121,20 @@ describe('config/examples: every shipped file checks and starts', () => {
   for (const [file, env] of Object.entries(DOCUMENTED_ENV)) {
     it(`${file}: config check accepts it, and its vault and ECS clients start`, async () => {
       const jobsDir = file === 'local-simulator-token.yaml' ? 'jobs' : emptyJobs;
-      const result = await loadConfig({ cwd: ROOT, configPath: `config/examples/${file}`, jobsDir, env });
-      expect(result.ok ? [] : result.issues.map((i) => i.message)).toEqual([]);
-      if (!result.ok) return;
-      await startLikeTheService(result.config, file);
+      const config = valid(await loadConfig({ cwd: ROOT, configPath: `config/examples/${file}`, jobsDir, env }));
+      await startLikeTheService(config, file);
     });
   }
 
   it('production-aws.yaml: the AWS vault settings it documents', async () => {
-    const result = await loadConfig({ cwd: ROOT, configPath: 'config/examples/production-aws.yaml', jobsDir: emptyJobs, env: DOCUMENTED_ENV['production-aws.yaml']! });
-    if (!result.ok) throw new Error(result.issues.map((i) => i.message).join('\n'));
-    expect(result.config.service.vault).toMatchObject({ kind: 'aws-secrets-manager', awsSecretsManager: { region: 'eu-central-1', retryMode: 'adaptive' } });
-    expect(result.config.service.redis.url).toBe('rediss://:pw@redis.internal:6380');
+    const config = valid(await loadConfig({ cwd: ROOT, configPath: 'config/examples/production-aws.yaml', jobsDir: emptyJobs, env: DOCUMENTED_ENV['production-aws.yaml']! }));
+    expect(config.service.vault).toMatchObject({ kind: 'aws-secrets-manager', awsSecretsManager: { region: 'eu-central-1', retryMode: 'adaptive' } });
+    expect(config.service.redis.url).toBe('rediss://:pw@redis.internal:6380');
+  });
+
+  it('local-simulator-token.yaml: the demo account uses a token', async () => {
+    const config = valid(await loadConfig({ cwd: ROOT, configPath: 'config/examples/local-simulator-token.yaml', jobsDir: 'jobs', env: {} }));
+    expect(config.credentials('demo').kind).toBe('token');
   });
 });
 
