@@ -8,6 +8,7 @@
  * is an error.
  */
 import { z } from 'zod';
+import { AWS_REGION_PATTERN, awsEndpointProblem, awsTagProblem } from './aws-secrets-manager-rules.js';
 import { booleanField, enumField, filePath, intRange, nonEmptyString, positiveNumber, resourceName } from './schema-helpers.js';
 
 /** The `endpoint` value that points an account at the ECS simulator (`simulator.host`/`port`). */
@@ -72,8 +73,11 @@ const NAME_TEMPLATE_EXPECTED =
   'a secret name template containing {serverId}, using only {region}, {projectId}, {serverId} and the characters A-Z a-z 0-9 / _ + = . @ -';
 
 const awsSecretsManagerSchema = z.strictObject({
-  region: nonEmptyString('an AWS region such as eu-central-1'),
-  endpoint: z.url({ error: 'an http(s) URL' }).optional(),
+  region: nonEmptyString('an AWS region such as eu-central-1').regex(AWS_REGION_PATTERN, { error: 'an AWS region such as eu-central-1 (lowercase letters, digits, dashes)' }),
+  endpoint: z
+    .url({ error: 'an http(s) URL' })
+    .refine((u) => awsEndpointProblem(u) === undefined, { error: 'an http(s) URL' })
+    .optional(),
   nameTemplate: z
     .string({ error: NAME_TEMPLATE_EXPECTED })
     // Without {serverId} every server would share one secret: a later write would bury the previous
@@ -83,7 +87,15 @@ const awsSecretsManagerSchema = z.strictObject({
     }),
   kmsKeyId: nonEmptyString('a KMS key id, ARN or alias').optional(),
   description: z.string({ error: 'a string' }).max(2048).optional(),
-  tags: z.record(nonEmptyString('a tag key'), z.string({ error: 'a string (quote values such as "true")' })),
+  tags: z
+    .record(nonEmptyString('a tag key'), z.string({ error: 'a string (quote values such as "true")' }))
+    .superRefine((tags, ctx) => {
+      // The vault refuses these when it opens: report them here, naming the tag.
+      for (const [key, value] of Object.entries(tags)) {
+        const problem = awsTagProblem(key, value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem, input: value });
+      }
+    }),
   writesPerSecond: positiveNumber(1000),
   retryMode: enumField(['standard', 'adaptive'] as const),
   maxAttempts: intRange(1, 10),
