@@ -1,55 +1,90 @@
 /**
- * CSRF protection of the status page's forms (the only state-changing HTML). Needed because the
- * browser resends HTTP Basic credentials on any request to the origin, including a form another
- * site makes it submit. Two independent checks:
- * 1. fetch metadata / Origin: a request marked cross-site (`Sec-Fetch-Site`), or whose `Origin` is not
- *    this host, is refused;
- * 2. a token in the form: `<issued-at>.<HMAC-SHA256(key, "<issued-at>.<action>")>`, valid for
- *    `maxAgeMs`, bound to the form's action. The key is derived from the HTTP auth token, so every
- *    dashboard replica accepts the others' tokens and another site, which cannot read our pages,
- *    cannot make one.
- * (Issue 13 hardens src/http/ as a whole; this module covers the form it protects.)
+ * CSRF tokens for HTML forms (the status page's "rotate now" form). JSON endpoints do not need them
+ * (./json-body.ts refuses every body a form can send), but a form posting
+ * `application/x-www-form-urlencoded` does: put a token in the form, check it on submit.
+ *
+ * Tokens are stateless: `<issued-at ms in base36>.<HMAC-SHA256(secret, issued-at) in base64url>`,
+ * valid for `ttlMs`. A page on another site cannot read a token (same-origin policy; the Host
+ * allow-list stops DNS rebinding), so it cannot submit the form. With several dashboard replicas,
+ * give them the same `secret` (e.g. derived from the HTTP bearer token), or a token issued by one
+ * is refused by the others.
+ *
+ * API:
+ * - `createCsrfTokens({ secret?, ttlMs?, now? })` → `{ issue(): string, verify(token): boolean }`;
+ * - `csrfProtection(tokens, { field?, header? })`: an express middleware for unsafe methods (see
+ *   ./origin-check.ts `isSafeMethod`): the token comes from the `x-csrf-token` header or the body
+ *   field `_csrf` (parse the body first, e.g. `express.urlencoded({ extended: false, limit: '16kb' })`).
+ *   Missing or invalid → 403 `{error: 'csrf-token-invalid'}`. On success it sets
+ *   `res.locals.csrfVerified = true`, which ./token-auth.ts reads: HTTP Basic credentials (cached
+ *   by browsers and resent to any page of this origin) authorise a write only with a valid token,
+ *   so mount `csrfProtection` BEFORE `tokenAuth` on a form route.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { isSafeMethod } from './origin-check.js';
 
-export interface CsrfGuard {
-  /** A token for a form posting to `action` (a path such as `/targets/web/rotate`). */
-  issue(action: string): string;
-  /** Why the request must be refused, or undefined when it passes both checks. */
-  problem(req: Request, action: string, token: unknown): string | undefined;
+export interface CsrfTokens {
+  issue(): string;
+  verify(token: string | undefined): boolean;
 }
 
-export function createCsrfGuard(options: { secret: string; now: () => number; maxAgeMs?: number }): CsrfGuard {
-  const key = createHmac('sha256', options.secret).update('rotator csrf key v1').digest();
-  const maxAgeMs = options.maxAgeMs ?? 3_600_000;
-  const mac = (issuedAt: string, action: string): string => createHmac('sha256', key).update(`${issuedAt}.${action}`).digest('base64url');
+/** Options of {@link createCsrfTokens}. */
+export interface CsrfTokenOptions {
+  /** HMAC key. @defaultValue 32 random bytes (valid for this process only) */
+  secret?: Buffer;
+  /** Lifetime of a token. @defaultValue 2 hours */
+  ttlMs?: number;
+  /** @defaultValue Date.now */
+  now?: () => number;
+}
+
+export function createCsrfTokens(options: CsrfTokenOptions = {}): CsrfTokens {
+  const secret = options.secret ?? randomBytes(32);
+  const ttlMs = options.ttlMs ?? 2 * 60 * 60 * 1000;
+  const now = options.now ?? Date.now;
+  const mac = (issuedAt: string): Buffer => createHmac('sha256', secret).update(`rotator-csrf|${issuedAt}`).digest();
   return {
-    issue(action) {
-      const issuedAt = String(options.now());
-      return `${issuedAt}.${mac(issuedAt, action)}`;
+    issue() {
+      const issuedAt = now().toString(36);
+      return `${issuedAt}.${mac(issuedAt).toString('base64url')}`;
     },
-    problem(req, action, token) {
-      const site = req.get('sec-fetch-site');
-      if (site !== undefined && site !== 'same-origin' && site !== 'none') return `cross-site request refused (Sec-Fetch-Site: ${site})`;
-      const origin = req.get('origin');
-      if (origin !== undefined && origin !== 'null') {
-        let host: string | undefined;
-        try {
-          host = new URL(origin).host;
-        } catch {
-          host = undefined;
-        }
-        if (host !== req.get('host')) return 'cross-origin request refused (Origin does not match Host)';
-      } else if (origin === 'null') return 'request from an opaque origin refused';
-      if (typeof token !== 'string' || token === '') return 'the form has no CSRF token: reload the page and submit again';
-      const [issuedAt = '', given = ''] = token.split('.', 2);
-      const age = options.now() - Number(issuedAt);
-      const expected = Buffer.from(mac(issuedAt, action));
-      const presented = Buffer.from(given);
-      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'the CSRF token is not valid for this form';
-      if (!Number.isFinite(age) || age < -60_000 || age > maxAgeMs) return 'the CSRF token has expired: reload the page and submit again';
-      return undefined;
+    verify(token) {
+      if (typeof token !== 'string' || token.length > 200) return false;
+      const [issuedAt, signature, extra] = token.split('.');
+      if (issuedAt === undefined || signature === undefined || extra !== undefined || !/^[0-9a-z]{1,12}$/.test(issuedAt)) return false;
+      const presented = Buffer.from(signature, 'base64url');
+      const expected = mac(issuedAt);
+      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return false;
+      const age = now() - parseInt(issuedAt, 36);
+      return age >= 0 && age <= ttlMs;
     },
+  };
+}
+
+/** Options of {@link csrfProtection}. */
+export interface CsrfProtectionOptions {
+  /** Body field holding the token. @defaultValue `_csrf` */
+  field?: string;
+  /** Header holding the token. @defaultValue `x-csrf-token` */
+  header?: string;
+}
+
+export function csrfProtection(tokens: CsrfTokens, options: CsrfProtectionOptions = {}): RequestHandler {
+  const field = options.field ?? '_csrf';
+  const header = options.header ?? 'x-csrf-token';
+  return (req, res, next) => {
+    if (isSafeMethod(req.method)) {
+      next();
+      return;
+    }
+    const body = req.body as Record<string, unknown> | undefined;
+    const fromBody = body !== undefined && typeof body === 'object' ? body[field] : undefined;
+    const token = req.get(header) ?? (typeof fromBody === 'string' ? fromBody : undefined);
+    if (!tokens.verify(token)) {
+      res.status(403).json({ error: 'csrf-token-invalid', message: 'a valid CSRF token is required (reload the page and submit again)' });
+      return;
+    }
+    res.locals.csrfVerified = true;
+    next();
   };
 }

@@ -10,7 +10,7 @@
  * outcome kinds, codes and reasons. Never a password.
  */
 import express from 'express';
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { assessTarget, complianceTargets, type ComplianceTarget } from '../compliance/fleet-compliance.js';
 import { html, SafeHtml } from '../compliance/html.js';
 import { formatDuration } from '../compliance/password-age-policy.js';
@@ -20,7 +20,7 @@ import type { Clock } from '../ports/clock.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { OutcomeStore } from '../ports/outcome-store.js';
 import type { RunHistory, RunRecord } from '../ports/run-history.js';
-import type { CsrfGuard } from './csrf.js';
+import type { CsrfGuard } from './status-form-csrf.js';
 
 export interface StatusPageTarget extends ComplianceTarget {
   enabled: boolean;
@@ -129,7 +129,12 @@ function reasonCell(s: ServerCompliance): SafeHtml {
   return html`${s.reason ? html`<span class="${s.overdue ? 'bad' : 'warn'}">${s.reason.text}</span>` : ''}`;
 }
 
-export function createStatusPages(options: StatusPagesOptions): Router {
+/**
+ * The pages (a router) and, with the form, the middleware that checks a form submission's CSRF
+ * token: mount it BEFORE the token auth, which accepts browser (Basic) credentials for a write only
+ * once `res.locals.csrfVerified` is set (./token-auth.ts).
+ */
+export function createStatusPages(options: StatusPagesOptions): { router: Router; verifyRotateForm: RequestHandler[] | undefined } {
   const router = express.Router();
   const configured = new Map(options.targets.map((t) => [t.name, t]));
   const send = (res: Response, status: number, page: string): void => {
@@ -238,15 +243,29 @@ ${history.map(
     );
   });
 
+  let verifyRotateForm: RequestHandler[] | undefined;
   if (options.rotate) {
     const rotate = options.rotate;
-    router.post('/targets/:target/rotate', express.urlencoded({ extended: false, limit: '4kb' }), async (req: Request, res: Response) => {
+    verifyRotateForm = [
+      express.urlencoded({ extended: false, limit: '4kb' }),
+      (req, res, next) => {
+        const name = String(req.params.target);
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const refused = rotate.csrf.problem(req, rotateAction(name), body.csrf);
+        if (refused) {
+          send(res, 403, layout('Refused', html`<h1>Refused</h1><p class="error">${refused}</p><p><a href="/targets/${encodeURIComponent(name)}">Back to ${name}</a></p>`));
+          return;
+        }
+        res.locals.csrfVerified = true;
+        next();
+      },
+    ];
+    router.post('/targets/:target/rotate', async (req: Request, res: Response) => {
       const name = String(req.params.target);
       const target = configured.get(name);
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const refused = rotate.csrf.problem(req, rotateAction(name), body.csrf);
-      if (refused) {
-        send(res, 403, layout('Refused', html`<h1>Refused</h1><p class="error">${refused}</p><p><a href="/targets/${encodeURIComponent(name)}">Back to ${name}</a></p>`));
+      if (res.locals.csrfVerified !== true) {
+        send(res, 403, layout('Refused', html`<h1>Refused</h1><p class="error">the form was not checked for a CSRF token</p>`));
         return;
       }
       if (!target || !target.enabled) {
@@ -263,7 +282,7 @@ ${history.map(
       res.redirect(303, `/targets/${encodeURIComponent(name)}?enqueued=${encodeURIComponent(runId)}`);
     });
   }
-  return router;
+  return { router, verifyRotateForm };
 }
 
 function rotateAction(target: string): string {

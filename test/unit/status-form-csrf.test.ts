@@ -1,7 +1,7 @@
 /** The status page's CSRF guard: tokens bound to the form and the HTTP token, with an age limit; cross-site requests refused. */
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
-import { createCsrfGuard } from '../../src/http/csrf.js';
+import { createCsrfGuard } from '../../src/http/status-form-csrf.js';
 
 function request(headers: Record<string, string>): Request {
   const lower = Object.fromEntries(Object.entries({ host: 'rotator.internal:8080', ...headers }).map(([k, v]) => [k.toLowerCase(), v]));
