@@ -40,6 +40,9 @@ import { runBatch } from './rotation/run-batch.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { CronFactory } from './scheduler/scheduler.js';
 import { startSimulator } from './simulator/simulator.js';
+import { RedisHostKeyStore } from './adapters/redis/redis-host-key-store.js';
+import { SshPasswordVerifier } from './adapters/ssh/ssh-password-verifier.js';
+import type { VerifySettings } from './rotation/verify-server.js';
 import type { RunningSimulator } from './simulator/simulator.js';
 
 export const ROLES = ['scheduler', 'worker', 'dashboard'] as const;
@@ -160,10 +163,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       if (service.simulator.enabled && usesSimulator) {
         const sim = service.simulator;
         const account = service.accounts.find((a) => a.endpoint === SIMULATOR_ENDPOINT);
+        const verifiesBySsh = enabledTargets.some((t) => config.account(t.account).endpoint === SIMULATOR_ENDPOINT && t.verify.method === 'ssh');
         simulator = await startSimulator({
           host: sim.host,
           port: options.simulatorPort ?? sim.port,
           fleet: { count: sim.servers, seed: sim.seed },
+          // Tests start the simulator on port 0: its SSH endpoints then take a free port too.
+          ...(verifiesBySsh ? { ssh: { port: options.simulatorPort === 0 ? 0 : sim.sshPort } } : {}),
           ...(account ? { projectId: account.projectId, region: account.region } : {}),
         });
         closers.push(() => simulator!.close());
@@ -191,6 +197,15 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       vault = openedVault;
       closers.push(() => openedVault.close());
       const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+      // Host keys of every server, recorded on first contact (fingerprints only), shared by all workers.
+      const verifier = new SshPasswordVerifier({ hostKeys: new RedisHostKeyStore({ redis, keyPrefix: prefix }), clock });
+      const embeddedSsh = simulator?.ssh;
+      /** A simulator account's servers answer SSH on the embedded simulator's port, whatever the job file says. */
+      const verifyOf = (target: TargetConfig): VerifySettings => {
+        const settings: VerifySettings = { ...target.verify };
+        if (embeddedSsh !== undefined && config.account(target.account).endpoint === SIMULATOR_ENDPOINT) settings.port = embeddedSsh.port;
+        return settings;
+      };
 
       const ecsClients = new Map<string, EcsApi>();
       const ecsFor = (accountName: string): EcsApi => {
@@ -260,6 +275,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
             random,
             logger,
             lockTtlMs: service.limits.lockTtlMs,
+            verifier,
             ...(signal ? { signal } : {}),
             ...(options.rebootDeadlineMs !== undefined ? { rebootDeadlineMs: options.rebootDeadlineMs } : {}),
           },
@@ -276,6 +292,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
               uniquePerServer: target.uniquePerServer,
               restartPolicy: input.restartPolicy ?? target.restartPolicy,
               dryRunPreflight: target.dryRunPreflight,
+              verify: verifyOf(target),
+              keepCandidates: target.keepCandidates,
             },
           },
         );

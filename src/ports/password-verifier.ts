@@ -28,12 +28,18 @@ export type LoginResult =
 /** Verification results of a server, including the ones decided without a login. */
 export type VerificationResult = LoginResult | { kind: 'unverifiable'; code: string; reason: string };
 
+export interface LoginOptions {
+  signal?: AbortSignal | undefined;
+  /** This attempt's limit, connect to authenticated (the target's `verify.timeoutMs`); else the adapter's default. */
+  timeoutMs?: number | undefined;
+}
+
 export interface PasswordVerifier {
   /**
    * One login attempt with `password`; never throws for a per-server problem (those are results),
    * only on a bug. Runs nothing on the server. Resolves within the adapter's timeout.
    */
-  tryLogin(target: LoginTarget, password: string, options?: { signal?: AbortSignal | undefined }): Promise<LoginResult>;
+  tryLogin(target: LoginTarget, password: string, options?: LoginOptions): Promise<LoginResult>;
 }
 
 /** What the verifier remembers of a server's SSH host key (trust on first use). No secret. */

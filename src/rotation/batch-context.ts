@@ -6,6 +6,8 @@ import type { AuditEvent, AuditStep } from '../ports/audit-log.js';
 import type { ServerResetResult } from '../ports/ecs-api.js';
 import type { SecretDescription, SecretKey } from '../ports/vault.js';
 import type { BatchDeps, BatchInput } from './run-batch.js';
+import { DEFAULT_KEEP_CANDIDATES, type CandidatePolicy } from './labels.js';
+import type { VerifySettings } from './verify-server.js';
 
 /**
  * Where a server stands, as read from the vault at plan time (the "is this step already done?"):
@@ -43,6 +45,10 @@ export interface ServerWork {
   firstRotation: boolean;
   /** How the last reset call of this execution classified the server. */
   reset: ServerResetResult | undefined;
+  /** A reset call naming this server went out in this execution (its outcome may be unknown). */
+  sent: boolean;
+  /** An inherited pending version refused with `Ecs.0011` and kept as a candidate instead (finish-secret.ts). */
+  keptAsCandidate?: string | undefined;
   outcome: ServerOutcome | undefined;
 }
 
@@ -149,4 +155,19 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 export function errorCode(error: unknown): string {
   return error instanceof RotatorError ? error.code : 'INTERNAL';
+}
+
+/** The target's label policy (labels.ts). */
+export function candidatePolicy(ctx: BatchContext): CandidatePolicy {
+  return {
+    keep: ctx.input.target.keepCandidates ?? DEFAULT_KEEP_CANDIDATES,
+    verification: ctx.input.target.verify?.method === 'ssh',
+    restartPolicy: ctx.input.target.restartPolicy,
+  };
+}
+
+/** The target's verification settings when it verifies by login. */
+export function verifySettings(ctx: BatchContext): VerifySettings | undefined {
+  const settings = ctx.input.target.verify;
+  return settings?.method === 'ssh' && ctx.deps.verifier !== undefined ? settings : undefined;
 }

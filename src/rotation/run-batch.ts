@@ -26,12 +26,14 @@ import type { EcsApi } from '../ports/ecs-api.js';
 import type { OutcomeStore } from '../ports/outcome-store.js';
 import type { RandomSource } from '../ports/random-source.js';
 import type { ServerLocks } from '../ports/server-locks.js';
+import type { PasswordVerifier } from '../ports/password-verifier.js';
 import type { Vault } from '../ports/vault.js';
-import { audit, flushAudit, open, settle, THROTTLE_CODES, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
+import type { VerifySettings } from './verify-server.js';
+import { audit, errorCode, flushAudit, open, settle, THROTTLE_CODES, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
 import { MAX_GENERATION } from './batch-token.js';
 import { createSecret } from './create-secret.js';
-import { finishSecret, PASSWORD_RULES_CODE } from './finish-secret.js';
-import { LABEL_PENDING } from './labels.js';
+import { finishSecret, keepRefusedInherited, PASSWORD_RULES_CODE } from './finish-secret.js';
+import { DEFAULT_KEEP_CANDIDATES, LABEL_PENDING, MAX_KEEP_CANDIDATES } from './labels.js';
 import { startLockRenewal } from './lock-renewal.js';
 import { lockOwner, MAX_SERVERS_PER_CALL, plan } from './plan.js';
 import { record } from './record.js';
@@ -48,6 +50,10 @@ export interface BatchTarget {
   restartPolicy: 'none' | 'soft' | 'hard';
   /** Send a `dry_run` reset before writing any secret. */
   dryRunPreflight: boolean;
+  /** Verification by login. @defaultValue method `none` */
+  verify?: VerifySettings | undefined;
+  /** Accepted passwords kept labelled while none is verified (labels.ts). @defaultValue DEFAULT_KEEP_CANDIDATES (3) */
+  keepCandidates?: number | undefined;
 }
 
 export interface BatchInput {
@@ -75,6 +81,13 @@ export interface BatchDeps {
   rebootPollIntervalMs?: number;
   /** Per-server lock time-to-live; renewed every third of it while the batch runs. @defaultValue 120000 */
   lockTtlMs?: number;
+  /** Logs in with candidate passwords; required when the target's `verify.method` is `ssh`. */
+  verifier?: PasswordVerifier | undefined;
+  /**
+   * Pause before trying a verification again that found the server unreachable right after its
+   * reboot (sshd may come up some seconds after the reboot job ends); 2 more tries. @defaultValue 5000
+   */
+  verifyRetryDelayMs?: number | undefined;
 }
 
 export interface BatchSummary {
@@ -90,6 +103,9 @@ export const THROTTLED_RETRY_AFTER_MS = 30_000;
 
 export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<BatchSummary> {
   validateInput(input);
+  if (input.target.verify?.method === 'ssh' && deps.verifier === undefined) {
+    throw new RotatorError({ code: 'INVALID_BATCH', message: `target ${input.target.name} verifies by ssh but no verifier was given to runBatch`, retryable: false });
+  }
   const logger = deps.logger.child({ runId: input.runId, batchIndex: input.batchIndex, target: input.target.name });
   const ctx: BatchContext = { deps, input, logger, pendingAudit: [] };
   const ids = [...new Set(input.serverIds)];
@@ -99,8 +115,10 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
   const { held, busy } = await deps.locks.acquireMany(ids, owner, ttl);
   // From here on, every exit releases the locks this call holds.
   const renewal = startLockRenewal({ locks: deps.locks, clock: deps.clock, logger }, held, owner, ttl);
+  let works: ServerWork[] | undefined;
+  let recorded = false;
   try {
-    const works = await plan(ctx, ids, new Set(busy));
+    works = await plan(ctx, ids, new Set(busy));
     deps.signal?.throwIfAborted();
 
     if (input.dryRun) {
@@ -120,6 +138,7 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     const throttled = allThrottled(works);
     await restart(ctx, works);
     const outcomes = await record(ctx, works);
+    recorded = true;
     if (throttled) {
       throw new RotatorError({
         code: 'APIGW.0308',
@@ -131,27 +150,44 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     const summary = summarize(input, outcomes);
     logger.info({ step: 'record', counts: summary.counts }, 'batch finished');
     return summary;
+  } catch (error) {
+    // Exactly one outcome per server whatever failed: what this execution reached is recorded
+    // before the error goes up (the job may be retried, and its replay then records again).
+    if (works !== undefined && !input.dryRun && !recorded) {
+      await recordAfterFailure(ctx, works, error);
+    }
+    throw error;
   } finally {
     await renewal.stop();
     await deps.locks.releaseMany(held, owner);
   }
 }
 
-/** A definite `Ecs.0011` (the password broke Huawei's rules) gets one new password: generation + 1, new token. */
+/**
+ * A definite `Ecs.0011` (the password broke Huawei's rules) gets one new password: generation + 1, new
+ * token. A password first sent by this execution was never set: its AWSPENDING is dropped. An
+ * inherited pending password (sent before without a definite answer) may be in effect whatever this
+ * answer says: it is kept as a candidate (finish-secret.ts `keepRefusedInherited`), or stays pending
+ * and gets no successor when there is no room for both.
+ */
 async function regenerateOnce(ctx: BatchContext, works: ServerWork[]): Promise<void> {
-  const again = open(works).filter(
+  const refused = open(works).filter(
     (w) =>
       w.phase !== 'confirm' && // a confirmation resends an accepted password: never replace it here
       w.reset?.kind === 'rejected' && w.reset.code === PASSWORD_RULES_CODE && w.version !== undefined && w.version.generation < MAX_GENERATION,
   );
-  if (again.length === 0) return;
-  ctx.logger.warn({ step: 'setSecret', servers: again.length }, `${PASSWORD_RULES_CODE}: generating a new password once`);
-  for (const work of again) {
+  if (refused.length === 0) return;
+  ctx.logger.warn({ step: 'setSecret', servers: refused.length }, `${PASSWORD_RULES_CODE}: generating a new password once`);
+  for (const work of refused) {
     const version = work.version;
-    if (version === undefined) continue;
-    // Safe even for an inherited version: a password that breaks the rules was never set.
-    await withVaultRetry(ctx, 'createSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
-    audit(ctx, 'finishSecret', work, 'pending-dropped', { code: PASSWORD_RULES_CODE, versionId: version.versionId, detail: 'regenerating' });
+    if (version === undefined || work.reset?.kind !== 'rejected') continue;
+    if (version.inherited) {
+      await keepRefusedInherited(ctx, work, version.versionId, work.reset.message);
+      if (work.outcome !== undefined) continue;
+    } else {
+      await withVaultRetry(ctx, 'createSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
+      audit(ctx, 'finishSecret', work, 'pending-dropped', { code: PASSWORD_RULES_CODE, versionId: version.versionId, detail: 'regenerating' });
+    }
     work.version = undefined;
     work.reset = undefined;
     work.phase = 'new';
@@ -170,6 +206,33 @@ async function dropLostLocks(ctx: BatchContext, works: ServerWork[], lost: Reado
     audit(ctx, 'setSecret', work, 'busy', { code: 'lock-lost' });
   }
   await flushAudit(ctx);
+}
+
+/**
+ * Settles every open server after a step threw: a server whose reset call went out is `unknown` (its
+ * password stays pending; the next attempt resends the same one), the others `failed` (nothing was
+ * changed on them). Recording is best effort: when Redis is the thing that failed, the job's replay
+ * records instead.
+ */
+async function recordAfterFailure(ctx: BatchContext, works: ServerWork[], error: unknown): Promise<void> {
+  const code = errorCode(error);
+  for (const work of open(works)) {
+    if (work.sent) {
+      settle(work, 'unknown', {
+        code,
+        versionId: work.version?.versionId ?? work.acceptedVersionId,
+        requestId: work.requestId,
+        reason: `the batch stopped after this server's reset call (${code}); its password stays pending and the next attempt resends or verifies it`,
+      });
+    } else {
+      settle(work, 'failed', { code, reason: `the batch stopped before this server was reset (${code}); nothing was changed on it` });
+    }
+  }
+  try {
+    await record(ctx, works);
+  } catch (recordError) {
+    ctx.logger.error({ step: 'record', code: errorCode(recordError) }, 'outcomes could not be recorded after a failed batch; the retry records them');
+  }
 }
 
 /** True when reset calls were made and every answer was throttling: nothing progressed. */
@@ -195,4 +258,6 @@ function validateInput(input: BatchInput): void {
   }
   if (input.serverIds.some((id) => typeof id !== 'string' || id.length === 0)) bad('serverIds', 'non-empty strings');
   if (!['none', 'soft', 'hard'].includes(input.target.restartPolicy)) bad('target.restartPolicy', 'none, soft or hard');
+  const keep = input.target.keepCandidates ?? DEFAULT_KEEP_CANDIDATES;
+  if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP_CANDIDATES) bad('target.keepCandidates', `an integer from 1 to ${MAX_KEEP_CANDIDATES}`);
 }

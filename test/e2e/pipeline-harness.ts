@@ -36,6 +36,8 @@ export interface PipelineTarget {
   uniquePerServer?: boolean;
   dryRunPreflight?: boolean;
   schedule?: string;
+  /** `ssh`: verify by login through the simulator's SSH endpoints (start it with `ssh`). */
+  verify?: 'ssh' | 'none';
 }
 
 export interface PipelineOptions {
@@ -164,6 +166,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           restartPolicy: t.restartPolicy,
           uniquePerServer: t.uniquePerServer ?? false,
           dryRunPreflight: t.dryRunPreflight ?? false,
+          ...(t.verify === 'ssh'
+            ? { verify: { method: 'ssh', user: 'root', port: sim.ssh?.port ?? 22, address: 'private', timeoutMs: 5_000, concurrency: 8 } }
+            : {}),
         }),
       );
     }

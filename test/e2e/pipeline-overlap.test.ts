@@ -193,8 +193,8 @@ describe('overlapping targets', () => {
       const inB = b.outcomes.get(s.id);
       const runs = [inA && { run: a, o: inA }, inB && { run: b, o: inB }].filter((x) => x !== undefined);
       expect(runs.length, s.id).toBe(shared.includes(s.id) ? 2 : 1);
-      for (const { o } of runs) expect(['rotated', 'busy'], `${s.id} ${o.outcome} ${o.code ?? ''}`).toContain(o.outcome);
-      const rotatedBy = runs.filter((x) => x.o.outcome === 'rotated');
+      for (const { o } of runs) expect(['rotated-unverified', 'busy'], `${s.id} ${o.outcome} ${o.code ?? ''}`).toContain(o.outcome);
+      const rotatedBy = runs.filter((x) => x.o.outcome === 'rotated-unverified');
       expect(rotatedBy.length, s.id).toBeGreaterThanOrEqual(1);
       for (const { o } of runs.filter((x) => x.o.outcome === 'busy')) expect(o.code).toBe('busy');
       // Received passwords: one distinct password per run that rotated the server, nothing from a busy run.
@@ -251,8 +251,8 @@ describe('overlapping targets', () => {
       }
       const { runId: runB } = await p.service.queues.enqueueManualRun('big-b', { uuid: randomUUID() });
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
-      expect(sa.counts.rotated).toBe(20);
-      expect(sb.counts).toMatchObject({ busy: 10, rotated: 10 });
+      expect(sa.counts['rotated-unverified']).toBe(20);
+      expect(sb.counts).toMatchObject({ busy: 10, 'rotated-unverified': 10 });
       for (const o of sb.outcomes) {
         if (shared.includes(o.serverId)) {
           expect(o, o.serverId).toMatchObject({ outcome: 'busy', code: 'busy' });
@@ -262,7 +262,7 @@ describe('overlapping targets', () => {
           expect(current.value.runId).toBe(runA);
           expect(p.sim.login(o.serverId, current.value.password)!.now).toBe(true);
         } else {
-          expect(o.outcome, o.serverId).toBe('rotated');
+          expect(o.outcome, o.serverId).toBe('rotated-unverified');
         }
       }
       const audit = await readAudit(p);
@@ -273,7 +273,7 @@ describe('overlapping targets', () => {
         { runId: runA, summary: sa, batches: [], outcomes: new Map(sa.outcomes.map((o) => [o.serverId, o])) },
         { runId: runB, summary: sb, batches: [], outcomes: new Map(sb.outcomes.map((o) => [o.serverId, o])) },
       );
-      expect(countKinds(new Map(sb.outcomes.map((o) => [o.serverId, o])))).toEqual({ busy: 10, rotated: 10 });
+      expect(countKinds(new Map(sb.outcomes.map((o) => [o.serverId, o])))).toEqual({ busy: 10, 'rotated-unverified': 10 });
     } finally {
       reader.disconnect();
       for (const w of watchers) await w.close();

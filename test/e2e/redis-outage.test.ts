@@ -327,14 +327,14 @@ describe('Redis dies mid-run and comes back empty', () => {
 
           // Invariant 5: run 2's outcome matches the server.
           count(`run 2 outcome ${o.outcome}`);
-          expect(['rotated', 'pending-restart', 'busy'], `${id}: run 2 outcome ${o.outcome} (${o.code ?? ''})`).toContain(o.outcome);
-          if (o.outcome === 'rotated' || o.outcome === 'pending-restart') {
+          expect(['rotated-unverified', 'pending-restart', 'busy'], `${id}: run 2 outcome ${o.outcome} (${o.code ?? ''})`).toContain(o.outcome);
+          if (o.outcome === 'rotated-unverified' || o.outcome === 'pending-restart') {
             const sent = versions.find((v) => v.versionId === o.versionId);
             expect(sent, `${id}: run 2's version is in the vault`).toBeDefined();
             expect(sim.wasReceived(id, sent!.value.password), `${id}: run 2's password was received`).toBe(true);
             const login = sim.login(id, sent!.value.password)!;
             expect(login.afterRestart, `${id}: run 2's password takes effect`).toBe(true);
-            if (o.outcome === 'rotated') {
+            if (o.outcome === 'rotated-unverified') {
               expect(login.now, `${id}: rotated means restarted, the password logs in now`).toBe(true);
               expect(sim.server(id)!.status).toBe('ACTIVE');
             }

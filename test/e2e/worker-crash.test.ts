@@ -340,7 +340,7 @@ async function checkRun(
       const summary = summaries.get(target.name);
       expect(summary, `${name}: summary of ${target.name}`).toBeDefined();
       if (summary === undefined) continue;
-      const expected: OutcomeKind = target.restartPolicy === 'none' ? 'pending-restart' : 'rotated';
+      const expected: OutcomeKind = target.restartPolicy === 'none' ? 'pending-restart' : 'rotated-unverified';
       expect(summary.failedBatches).toEqual([]);
       expect(summary.servers).toBe(target.serverIds.length);
       expect(summary.batches).toBe(Math.ceil(target.serverIds.length / target.batchSize));
@@ -363,7 +363,7 @@ async function checkRun(
         expect(version, where).toBeDefined();
         const password = version?.value.password ?? '';
         const probe = sim.login(id, password);
-        expect(probe, where).toEqual(expected === 'rotated' ? { now: true, afterRestart: true } : { now: false, afterRestart: true });
+        expect(probe, where).toEqual(expected === 'rotated-unverified' ? { now: true, afterRestart: true } : { now: false, afterRestart: true });
         expect((await vault.getVersion(key, { label: LABEL_CURRENT }))?.versionId, where).toBe(outcome.versionId);
         expect(await vault.getVersion(key, { label: LABEL_PENDING }), `${where}: nothing left pending`).toBeUndefined();
 

@@ -12,7 +12,7 @@ local status = ARGV[1]
 local failures = tonumber(redis.call('HGET', KEYS[1], 'consecutiveFailures') or '0')
 if status == 'failed' or status == 'unknown' then
   failures = failures + 1
-elseif status == 'rotated' or status == 'pending-restart' then
+elseif status == 'verified' or status == 'rotated-unverified' or status == 'pending-restart' then
   failures = 0
   redis.call('HSET', KEYS[1], 'lastSuccessAt', ARGV[2])
 end

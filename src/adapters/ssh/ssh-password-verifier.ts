@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Client } from 'ssh2';
 import type { AnyAuthMethod, ClientErrorExtensions, ConnectConfig, KeyboardInteractiveAuthMethod, PasswordAuthMethod } from 'ssh2';
 import type { Clock } from '../../ports/clock.js';
-import type { HostKeyRecord, HostKeyStore, LoginResult, LoginTarget, PasswordVerifier } from '../../ports/password-verifier.js';
+import type { HostKeyRecord, HostKeyStore, LoginOptions, LoginResult, LoginTarget, PasswordVerifier } from '../../ports/password-verifier.js';
 
 export interface SshPasswordVerifierOptions {
   hostKeys: HostKeyStore;
@@ -37,8 +37,9 @@ export class SshPasswordVerifier implements PasswordVerifier {
     this.#timeoutMs = timeoutMs;
   }
 
-  tryLogin(target: LoginTarget, password: string, options?: { signal?: AbortSignal | undefined }): Promise<LoginResult> {
+  tryLogin(target: LoginTarget, password: string, options?: LoginOptions): Promise<LoginResult> {
     const where = `${target.username}@${target.address}:${target.port}`;
+    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
     return new Promise<LoginResult>((resolve) => {
       const client = new Client();
       let done = false;
@@ -62,9 +63,9 @@ export class SshPasswordVerifier implements PasswordVerifier {
           finish({
             kind: 'unreachable',
             code: 'TIMEOUT',
-            reason: `${where}: no ${authenticating ? 'answer to the login' : 'SSH handshake'} within ${this.#timeoutMs} ms`,
+            reason: `${where}: no ${authenticating ? 'answer to the login' : 'SSH handshake'} within ${timeoutMs} ms`,
           }),
-        this.#timeoutMs,
+        timeoutMs,
       );
       const onAbort = (): void => finish({ kind: 'unreachable', code: 'ABORTED', reason: `${where}: aborted` });
       if (options?.signal?.aborted) {
@@ -109,7 +110,7 @@ export class SshPasswordVerifier implements PasswordVerifier {
           return;
         }
         if (error.level === 'client-timeout') {
-          finish({ kind: 'unreachable', code: 'TIMEOUT', reason: `${where}: no SSH handshake within ${this.#timeoutMs} ms` });
+          finish({ kind: 'unreachable', code: 'TIMEOUT', reason: `${where}: no SSH handshake within ${timeoutMs} ms` });
           return;
         }
         // Socket errors carry a code (ECONNREFUSED, EHOSTUNREACH, …); protocol errors a level. Neither carries the password.
@@ -125,7 +126,7 @@ export class SshPasswordVerifier implements PasswordVerifier {
         host: target.address,
         port: target.port,
         username: target.username,
-        readyTimeout: this.#timeoutMs,
+        readyTimeout: timeoutMs,
         hostVerifier,
         // Only the password (both ways servers ask for it): never an agent or a key of this process.
         authHandler: passwordMethods(target.username, password),
