@@ -22,7 +22,7 @@ import { systemClock } from './adapters/system-clock.js';
 import { SIMULATOR_ENDPOINT } from './config/index.js';
 import type { LoadedConfig, TargetConfig } from './config/index.js';
 import { RotatorError } from './domain/rotator-error.js';
-import { createHttpApp } from './http/create-http-app.js';
+import { createHttpApp, type HttpAppOptions } from './http/create-http-app.js';
 import { startHttpServer } from './http/http-server.js';
 import type { RunningHttpServer } from './http/http-server.js';
 import type { Clock } from './ports/clock.js';
@@ -43,6 +43,7 @@ import { startSimulator } from './simulator/simulator.js';
 import { RedisHostKeyStore } from './adapters/redis/redis-host-key-store.js';
 import { SshPasswordVerifier } from './adapters/ssh/ssh-password-verifier.js';
 import type { VerifySettings } from './rotation/verify-server.js';
+import { verifyTarget } from './rotation/verify-target.js';
 import type { RunningSimulator } from './simulator/simulator.js';
 
 export const ROLES = ['scheduler', 'worker', 'dashboard'] as const;
@@ -158,6 +159,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     let simulator: RunningSimulator | undefined;
     let workers: RotationWorkers | undefined;
     let vault: Vault | undefined;
+    let verifyTargetNow: HttpAppOptions['verifyTarget'];
     if (has('worker')) {
       const usesSimulator = enabledTargets.some((t) => config.account(t.account).endpoint === SIMULATOR_ENDPOINT);
       if (service.simulator.enabled && usesSimulator) {
@@ -299,6 +301,19 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         );
       };
 
+      verifyTargetNow = async (name, serverIds) => {
+        const target = targetNamed(name);
+        const account = config.account(target.account);
+        const ecs = ecsFor(target.account);
+        const ids = serverIds ?? idsOf(resolveTargetServers(ecs, target.selector, {}));
+        const all: string[] = [];
+        for await (const id of ids) all.push(id);
+        return verifyTarget(
+          { ecs, vault: openedVault, verifier, locks, logger },
+          { target: { name: target.name, region: account.region, projectId: account.projectId, verify: verifyOf(target) }, serverIds: all },
+        );
+      };
+
       workers = startRotationWorkers({
         queues,
         connection: redis,
@@ -342,6 +357,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         auth: httpToken === undefined ? { mode: 'none' } : { mode: 'token', token: httpToken },
         ready: async () => (await redis.ping()) === 'PONG',
         logger,
+        verifyTarget: verifyTargetNow,
       });
       http = await startHttpServer(app, { host: service.http.host, port: options.httpPort ?? service.http.port });
       const h = http;

@@ -54,6 +54,8 @@ export interface PipelineOptions {
    * it), e.g. the rug-pull proxy. Receives the simulator, returns the front's URL and its closer.
    */
   front?: (sim: RunningSimulator) => Promise<{ url: string; close(): Promise<void> }>;
+  /** The HTTP API's `readOnly`. @defaultValue true */
+  httpReadOnly?: boolean;
 }
 
 export interface RunResult {
@@ -146,7 +148,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
                 file: { path: join(dir, 'unused.json.enc') },
                 awsSecretsManager: { region: 'eu-west-1', endpoint: emulator!.url, writesPerSecond: 1000, maxAttempts: 5 },
               },
-        http: { host: '127.0.0.1', port: 0, auth: { mode: 'none' }, readOnly: true },
+        http: { host: '127.0.0.1', port: 0, auth: { mode: 'none' }, readOnly: options.httpReadOnly ?? true },
         limits: { workerConcurrency: options.workerConcurrency ?? 2, shutdownGraceMs: 5000 },
         scheduler: { catchUp: false },
         simulator: { enabled: false },
