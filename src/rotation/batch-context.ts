@@ -7,7 +7,7 @@ import type { ServerResetResult } from '../ports/ecs-api.js';
 import type { SecretDescription, SecretKey } from '../ports/vault.js';
 import type { BatchDeps, BatchInput } from './run-batch.js';
 import { DEFAULT_KEEP_CANDIDATES, type CandidatePolicy } from './labels.js';
-import type { VerifySettings } from './verify-server.js';
+import { loginTargetOf, type VerifySettings } from './verify-server.js';
 
 /**
  * Where a server stands, as read from the vault at plan time (the "is this step already done?"):
@@ -157,11 +157,16 @@ export function errorCode(error: unknown): string {
   return error instanceof RotatorError ? error.code : 'INTERNAL';
 }
 
-/** The target's label policy (labels.ts). */
-export function candidatePolicy(ctx: BatchContext): CandidatePolicy {
+/**
+ * The label policy (labels.ts) for a server: verification counts only where a login is possible (a
+ * Windows server, or one without the configured address, is treated as verification off).
+ */
+export function candidatePolicy(ctx: BatchContext, work?: ServerWork): CandidatePolicy {
+  const settings = verifySettings(ctx);
+  const verifiable = settings !== undefined && (work?.server === undefined || 'address' in loginTargetOf(work.server, settings));
   return {
     keep: ctx.input.target.keepCandidates ?? DEFAULT_KEEP_CANDIDATES,
-    verification: ctx.input.target.verify?.method === 'ssh',
+    verification: verifiable,
     restartPolicy: ctx.input.target.restartPolicy,
   };
 }

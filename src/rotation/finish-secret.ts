@@ -93,7 +93,7 @@ async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {
 export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, versionId: string, message: string): Promise<void> {
   const { vault } = ctx.deps;
   const description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
-  const keep = candidatePolicy(ctx).keep;
+  const keep = candidatePolicy(ctx, work).keep;
   const slot = freeUnconfirmedSlot(description, keep);
   // Two free slots: one for the kept password, one for the new password that replaces it.
   if (slot === undefined || usedUnconfirmedSlots(description).length + 2 > keep) {
@@ -116,17 +116,13 @@ export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, 
 async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: string): Promise<void> {
   const { vault } = ctx.deps;
   let description = work.description ?? (await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key)));
-  const slot = slotForAccepted(description, versionId, candidatePolicy(ctx));
+  const slot = slotForAccepted(description, versionId, candidatePolicy(ctx, work));
   if (slot === undefined) {
     // plan admitted the server with a free slot or a slide; none now means another writer, and the
     // version is still kept by AWSCURRENT below.
     ctx.logger.warn({ step: 'finishSecret', serverId: work.serverId, versionId }, 'no unconfirmed slot for the accepted version');
-  } else if (!(versionById(description, versionId)?.labels.includes(slot.label) ?? false)) {
-    // moveLabel takes the slot off the oldest candidate in the same write when the window slides.
-    await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot.label, versionId));
-    if (slot.evicts !== undefined) {
-      audit(ctx, 'finishSecret', work, 'candidate-evicted', { versionId: slot.evicts, detail: `older than the last ${candidatePolicy(ctx).keep} candidates (verification off)` });
-    }
+  } else if (!(versionById(description, versionId)?.labels.includes(slot) ?? false)) {
+    await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
   }
   for (let attempt = 1; ; attempt++) {
     const current = versionWithLabel(description, LABEL_CURRENT)?.versionId;

@@ -18,7 +18,7 @@
  * | reset definitely rejected, password first sent by this execution | AWSPENDING dropped (never set) |
  * | reset rejected on a resend of an inherited pending password (any code, `Ecs.0011` included) | AWSPENDING kept: the earlier, unanswered call may have been accepted |
  * | reset outcome unknown / vault failed after the reset | AWSPENDING kept; the next run resends the same password |
- * | reboot job succeeded | ROTATOR_RESTARTED on the version (replay marker only); NO other label moves: a reboot is not proof |
+ * | reboot job succeeded | ROTATOR_RESTARTED on the version (replay marker only); no other label moves (a reboot is not proof), except the trim above |
  * | password W verified to log in (login probe `works`) | ROTATOR_ACTIVE moves to W; unconfirmed slots of W and of every version created strictly before W are removed; newer candidates keep theirs (one of them may be staged for the next restart) |
  * | expected password refused, none of the labelled ones works | nothing moves (alert: `NO_LABELLED_PASSWORD_LOGS_IN`) |
  * | verification unreachable / unverifiable | nothing moves |
@@ -44,8 +44,11 @@ export const UNCONFIRMED_SLOT_COUNT = DEFAULT_KEEP_CANDIDATES;
 /** Marks the version after whose acceptance a reboot job succeeded: lets a replay skip a second reboot. Not proof of anything. */
 export const LABEL_RESTARTED = 'ROTATOR_RESTARTED';
 
-/** Every slot label that may exist (a target may have lowered `keepCandidates`: slots above it still count as candidates). */
-export const UNCONFIRMED_LABELS: readonly string[] = Array.from({ length: MAX_KEEP_CANDIDATES }, (_, i) => `ROTATOR_UNCONFIRMED_${i + 1}`);
+/**
+ * Every slot label that may exist: N + 1 are used while a slide waits for its reboot, and a target
+ * may have lowered `keepCandidates` (slots above it still count as candidates).
+ */
+export const UNCONFIRMED_LABELS: readonly string[] = Array.from({ length: MAX_KEEP_CANDIDATES + 1 }, (_, i) => `ROTATOR_UNCONFIRMED_${i + 1}`);
 
 export function isUnconfirmedLabel(label: string): boolean {
   return UNCONFIRMED_LABELS.includes(label);
@@ -74,7 +77,7 @@ export function freeUnconfirmedSlot(description: SecretDescription | undefined, 
   const used = usedUnconfirmedSlots(description);
   if (used.length >= keep) return undefined;
   const taken = new Set(used.map((s) => s.label));
-  return UNCONFIRMED_LABELS.slice(0, keep).find((l) => !taken.has(l));
+  return UNCONFIRMED_LABELS.find((l) => !taken.has(l));
 }
 
 export function holdsUnconfirmedSlot(version: SecretVersionInfo | undefined): boolean {
@@ -98,30 +101,41 @@ export interface CandidatePolicy {
 /**
  * Plan time: may this server receive a new password now?
  * - `slot`: a slot is free;
- * - `slide`: all taken, verification off, the server is rebooted after the reset: the oldest
- *   candidate leaves when the new one is accepted (it is older than the last N);
- * - `confirm`: all taken, verification on, soft/hard: resend AWSCURRENT, reboot, verify (which frees slots);
- * - `awaiting-restart`: all taken and neither applies.
+ * - `slide`: all N taken, verification off, the server is rebooted after the reset: the new one takes
+ *   an extra slot, and once its reboot succeeded the candidates older than the newest N leave theirs
+ *   (`candidatesBeyondWindow`); never before the reboot, when an older one may still be the one in effect;
+ * - `confirm`: all taken and the server is rebooted, but either verification is on (only a login frees
+ *   slots) or an earlier slide's reboot did not finish (more than N held): resend AWSCURRENT, reboot,
+ *   then verify or trim;
+ * - `awaiting-restart`: all taken with restart policy none.
  */
 export function admission(description: SecretDescription | undefined, policy: CandidatePolicy): 'slot' | 'slide' | 'confirm' | 'awaiting-restart' {
   if (freeUnconfirmedSlot(description, policy.keep) !== undefined) return 'slot';
   if (policy.restartPolicy === 'none') return 'awaiting-restart';
-  return policy.verification ? 'confirm' : 'slide';
+  if (policy.verification) return 'confirm';
+  return usedUnconfirmedSlots(description).length === policy.keep ? 'slide' : 'confirm';
 }
 
-/** The slot an accepted version takes: a free one, else (sliding) the oldest candidate's; undefined when neither is allowed. */
-export function slotForAccepted(
-  description: SecretDescription | undefined,
-  versionId: string,
-  policy: CandidatePolicy,
-): { label: string; evicts: string | undefined } | undefined {
+/** The slot an accepted version takes: its own, a free one among the first N, or (sliding) an extra one; undefined when none is allowed. */
+export function slotForAccepted(description: SecretDescription | undefined, versionId: string, policy: CandidatePolicy): string | undefined {
   const own = versionById(description, versionId)?.labels.find(isUnconfirmedLabel);
-  if (own !== undefined) return { label: own, evicts: undefined };
+  if (own !== undefined) return own;
   const free = freeUnconfirmedSlot(description, policy.keep);
-  if (free !== undefined) return { label: free, evicts: undefined };
+  if (free !== undefined) return free;
   if (admission(description, policy) !== 'slide') return undefined;
-  const oldest = oldestCandidate(description);
-  return oldest === undefined ? undefined : { label: oldest.label, evicts: oldest.version.versionId };
+  return freeUnconfirmedSlot(description, MAX_KEEP_CANDIDATES + 1);
+}
+
+/**
+ * Verification off, after a successful reboot that made `expected` the password expected in effect:
+ * the candidates older than the newest `keep` (counting `expected`) leave their slots. `expected` is
+ * never among them.
+ */
+export function candidatesBeyondWindow(description: SecretDescription | undefined, keep: number, expected: string): { label: string; versionId: string }[] {
+  const used = usedUnconfirmedSlots(description).sort((a, b) => b.version.createdAt - a.version.createdAt);
+  const others = used.filter((s) => s.version.versionId !== expected);
+  const room = Math.max(0, keep - (used.length - others.length));
+  return others.slice(room).map((s) => ({ label: s.label, versionId: s.version.versionId }));
 }
 
 /** Label changes once `versionId` is verified to log in now (the table's "verified" row). */

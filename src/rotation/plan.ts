@@ -151,7 +151,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         settle(work, 'skipped', { code: eligibility.code, reason: eligibility.reason });
         return;
       }
-      const decision = admission(work.description, candidatePolicy(ctx));
+      const decision = admission(work.description, candidatePolicy(ctx, work));
       if (decision === 'slot' || decision === 'slide') return;
       // No slot to keep one more possibly-active password in. With a reboot and a login to come,
       // settle the backlog instead of adding to it: resend AWSCURRENT's password, reboot, verify (phase `confirm`).
@@ -162,11 +162,11 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         work.phase = 'confirm';
         return;
       }
-      const keep = candidatePolicy(ctx).keep;
+      const keep = candidatePolicy(ctx, work).keep;
       settle(work, 'skipped', {
         code: 'awaiting-restart',
         reason:
-          verifySettings(ctx) === undefined
+          !candidatePolicy(ctx, work).verification
             ? `${keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
               'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
             : `${keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +

@@ -13,7 +13,7 @@ import {
   type BatchContext,
   type ServerWork,
 } from './batch-context.js';
-import { LABEL_ACTIVE, LABEL_RESTARTED, versionWithLabel } from './labels.js';
+import { candidatesBeyondWindow, LABEL_ACTIVE, LABEL_RESTARTED, versionWithLabel } from './labels.js';
 import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
 import { verifyServer, type ServerVerification } from './verify-server.js';
 
@@ -122,12 +122,13 @@ async function settleRestarted(ctx: BatchContext, work: ServerWork, detail: stri
   const settings = verifySettings(ctx);
   const what = work.phase === 'confirm' ? 'the last accepted password was sent again and the server restarted' : 'accepted and restarted';
   if (settings === undefined || work.server === undefined || ctx.deps.verifier === undefined) {
+    await trimCandidates(ctx, work);
     settle(work, 'rotated-unverified', {
       versionId,
       requestId: work.requestId,
       reason:
         `${what} (${detail}); not verified by login (verification off for this target): the earlier candidates stay labelled ` +
-        `until they are older than the last ${candidatePolicy(ctx).keep}`,
+        `until they are older than the last ${candidatePolicy(ctx, work).keep}`,
     });
     audit(ctx, 'verify', work, 'not-verified', { versionId, detail: 'verification off' });
     return;
@@ -186,6 +187,8 @@ async function settleRestarted(ctx: BatchContext, work: ServerWork, detail: stri
       return;
     case 'unreachable':
     case 'unverifiable':
+      // A server no login can reach (Windows, no address) follows the rules of verification off.
+      if (!candidatePolicy(ctx, work).verification) await trimCandidates(ctx, work);
       settle(work, 'rotated-unverified', {
         code: result.code,
         versionId,
@@ -193,6 +196,25 @@ async function settleRestarted(ctx: BatchContext, work: ServerWork, detail: stri
         reason: `${what} (${detail}); not verified: ${result.reason}. Every candidate stays labelled`,
       });
       return;
+  }
+}
+
+/**
+ * Verification off, after a successful reboot: candidates older than the newest `keepCandidates`
+ * (counting the one just made expected) leave their slots (labels.ts). Best effort: a failure keeps
+ * more labelled, never fewer, and the next slide or confirm trims again.
+ */
+async function trimCandidates(ctx: BatchContext, work: ServerWork): Promise<void> {
+  const versionId = work.acceptedVersionId;
+  if (versionId === undefined) return;
+  try {
+    const description = await withVaultRetry(ctx, 'restart', () => ctx.deps.vault.describe(work.key));
+    for (const slot of candidatesBeyondWindow(description, candidatePolicy(ctx, work).keep, versionId)) {
+      await withVaultRetry(ctx, 'restart', () => ctx.deps.vault.removeLabel(work.key, slot.label, slot.versionId));
+      audit(ctx, 'restart', work, 'candidate-left', { versionId: slot.versionId, detail: `older than the last ${candidatePolicy(ctx, work).keep} candidates (verification off)` });
+    }
+  } catch (error) {
+    ctx.logger.warn({ step: 'restart', serverId: work.serverId, code: errorCode(error) }, 'could not trim old candidates; they stay labelled');
   }
 }
 

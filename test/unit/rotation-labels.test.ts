@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SecretDescription } from '../../src/ports/vault.js';
-import { admission, labelsAfterVerified, slotForAccepted, verificationOrder, type CandidatePolicy } from '../../src/rotation/labels.js';
+import { admission, candidatesBeyondWindow, labelsAfterVerified, slotForAccepted, verificationOrder, type CandidatePolicy } from '../../src/rotation/labels.js';
 
 /** Versions v0, v1, … created in that order, with the given labels. */
 function secret(labels: string[][]): SecretDescription {
@@ -32,14 +32,27 @@ describe('admission (plan time)', () => {
 });
 
 describe('reset accepted', () => {
-  it('takes a free slot, keeps its own on a replay, and slides only when allowed, evicting the oldest candidate', () => {
+  it('takes a free slot, keeps its own on a replay, and when sliding takes an extra slot (nothing leaves before the reboot)', () => {
     const some = secret([['ROTATOR_ACTIVE'], [U(2), 'AWSCURRENT'], ['AWSPENDING']]);
-    expect(slotForAccepted(some, 'v2', policy())).toEqual({ label: U(1), evicts: undefined });
-    expect(slotForAccepted(full, 'v3', policy())).toEqual({ label: U(3), evicts: undefined });
+    expect(slotForAccepted(some, 'v2', policy())).toBe(U(1));
+    expect(slotForAccepted(full, 'v3', policy())).toBe(U(3));
     const withNew = secret([['ROTATOR_ACTIVE'], [U(1)], [U(2), 'AWSPREVIOUS'], [U(3), 'AWSCURRENT'], ['AWSPENDING']]);
-    expect(slotForAccepted(withNew, 'v4', policy())).toEqual({ label: U(1), evicts: 'v1' });
+    expect(slotForAccepted(withNew, 'v4', policy())).toBe(U(4));
     expect(slotForAccepted(withNew, 'v4', policy({ verification: true }))).toBeUndefined();
     expect(slotForAccepted(withNew, 'v4', policy({ restartPolicy: 'none' }))).toBeUndefined();
+  });
+
+  it('after the reboot of a slide, the candidates older than the newest N leave; the expected one never does', () => {
+    const slid = secret([['ROTATOR_ACTIVE'], [U(1)], [U(2), 'AWSPREVIOUS'], [U(3)], [U(4), 'AWSCURRENT']]);
+    expect(candidatesBeyondWindow(slid, 3, 'v4')).toEqual([{ label: U(1), versionId: 'v1' }]);
+    // An N + 1 left by a reboot that did not finish: the next slide or confirm is refused a new slot, and confirms instead.
+    expect(admission(slid, policy())).toBe('confirm');
+    // Even if the expected one were the oldest, it stays.
+    expect(candidatesBeyondWindow(slid, 1, 'v1')).toEqual([
+      { label: U(4), versionId: 'v4' },
+      { label: U(3), versionId: 'v3' },
+      { label: U(2), versionId: 'v2' },
+    ]);
   });
 });
 
