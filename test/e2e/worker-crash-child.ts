@@ -34,6 +34,8 @@ import { startRotationWorkers } from '../../src/queue/rotation-workers.js';
 import type { PlanRun } from '../../src/queue/run-processor.js';
 import { resolveTargetServers } from '../../src/rotation/resolve-servers.js';
 import { runBatch } from '../../src/rotation/run-batch.js';
+import { RedisHostKeyStore } from '../../src/adapters/redis/redis-host-key-store.js';
+import { SshPasswordVerifier } from '../../src/adapters/ssh/ssh-password-verifier.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { createRedis } from '../helpers/redis.js';
 import type { ChildTarget, CrashSpec } from './worker-crash-protocol.js';
@@ -109,6 +111,8 @@ const ecs = createEcsClient(
   { clock: systemClock, random: cryptoRandom, logger },
 );
 const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+// Verification by login through the parent's simulator: its label moves (ROTATOR_ACTIVE, slots freed) are crash points too.
+const verifier = new SshPasswordVerifier({ hostKeys: new RedisHostKeyStore({ redis, keyPrefix: prefix }), clock: systemClock, timeoutMs: 5_000 });
 const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });
 const audit = new RedisAuditLog({ redis, keyPrefix: prefix });
 
@@ -187,6 +191,8 @@ const rotateBatch: RotateBatch = async (input, { signal }) => {
       logger,
       rebootPollIntervalMs: 100,
       rebootDeadlineMs: 20_000,
+      verifier,
+      verifyRetryDelayMs: 200,
       ...(signal ? { signal } : {}),
     },
     {
@@ -202,6 +208,7 @@ const rotateBatch: RotateBatch = async (input, { signal }) => {
         uniquePerServer: target.uniquePerServer,
         restartPolicy: target.restartPolicy,
         dryRunPreflight: false,
+        verify: { method: 'ssh', user: 'root', port: Number(env('SSH_PORT')), address: 'private', timeoutMs: 5_000, concurrency: 8 },
       },
     },
   );
