@@ -46,6 +46,18 @@ export function simAddressOf(index: number): string {
 
 export const SIM_SSH_USER = 'root';
 
+/**
+ * A fresh ed25519 host key in OpenSSH format. ssh2 1.17's own generator makes, about once in 500
+ * keys, one that its parser then rejects ("Malformed OpenSSH private key"): such a key is made again.
+ */
+function newHostKey(): string {
+  for (let attempt = 1; ; attempt++) {
+    const key = utils.generateKeyPairSync('ed25519').private;
+    if (!(utils.parseKey(key) instanceof Error)) return key;
+    if (attempt >= 20) throw new Error('simulator SSH: could not generate a usable ed25519 host key');
+  }
+}
+
 export async function startSshEndpoints(options: SshEndpointsOptions): Promise<SshEndpoints> {
   const listeners = new Map<string, InstanceType<typeof Server>>();
   const addresses = new Map(options.servers.map((s) => [s.id, simAddressOf(s.index)] as const));
@@ -55,7 +67,7 @@ export async function startSshEndpoints(options: SshEndpointsOptions): Promise<S
   let port = options.port ?? 0;
 
   const listen = (serverId: string): Promise<InstanceType<typeof Server>> => {
-    const hostKey = utils.generateKeyPairSync('ed25519').private;
+    const hostKey = newHostKey();
     const server = new Server({ hostKeys: [hostKey] }, (client) => {
       connections.add(client);
       client.on('close', () => connections.delete(client));
