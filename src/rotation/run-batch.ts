@@ -16,6 +16,7 @@
  *
  * Labels and why no password is ever lost: ./labels.ts.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { OUTCOME_KINDS, type OutcomeKind, type ServerOutcome } from '../domain/outcome.js';
 import { RotatorError } from '../domain/rotator-error.js';
@@ -106,6 +107,9 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
   if (input.target.verify?.method === 'ssh' && deps.verifier === undefined) {
     throw new RotatorError({ code: 'INVALID_BATCH', message: `target ${input.target.name} verifies by ssh but no verifier was given to runBatch`, retryable: false });
   }
+  // Every concurrent ECS call and SSH login listens on the job's signal for its own abort (up to
+  // the verification concurrency plus the ECS calls in flight): more than Node's default warning level of 10.
+  if (deps.signal !== undefined) setMaxListeners(Math.max(64, (input.target.verify?.concurrency ?? 0) + 32), deps.signal);
   const logger = deps.logger.child({ runId: input.runId, batchIndex: input.batchIndex, target: input.target.name });
   const ctx: BatchContext = { deps, input, logger, pendingAudit: [] };
   const ids = [...new Set(input.serverIds)];
