@@ -1,5 +1,5 @@
 /**
- * Honest outcomes (invariant 5 of the design brief): each requested server ends a run as exactly one.
+ * Honest outcomes (invariant 5, docs/architecture.md): each requested server ends a run as exactly one.
  * - verified: accepted, and the new password was proven in effect by a login (verification by login);
  * - rotated-unverified: accepted and restarted, but no login proved it (verification off, or the
  *   server could not be reached / is Windows); earlier candidates stay labelled;

@@ -25,9 +25,6 @@ export type LoginResult =
    */
   | { kind: 'unreachable'; code: string; reason: string };
 
-/** Verification results of a server, including the ones decided without a login. */
-export type VerificationResult = LoginResult | { kind: 'unverifiable'; code: string; reason: string };
-
 export interface LoginOptions {
   signal?: AbortSignal | undefined;
   /** This attempt's limit, connect to authenticated (the target's `verify.timeoutMs`); else the adapter's default. */

@@ -1,23 +1,17 @@
 /**
- * The batch job's processor: parse, call the rotation use case, map its failure to BullMQ's control
- * flow (src/queue/job-failure.ts). The use case arrives as a function, so this module knows nothing
- * of vaults or ECS clients, and tests can drive the queue with a stand-in.
+ * The batch job's processor: parse, call the rotation use case (`rotateBatch` of
+ * src/rotation/rotation-service.ts), map its failure to BullMQ's control flow (src/queue/job-failure.ts).
+ * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
+ * drive the queue with a stand-in.
  */
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
 import { BatchJobDataSchema, parseJobData } from './job-schemas.js';
-import type { BatchJobData } from './job-schemas.js';
 import type { BatchResult } from './run-summary.js';
-
-/**
- * Rotates one batch (in production: `runBatch` of src/rotation/run-batch.ts with the target's
- * settings and the account's adapters). Must be safe to call again after a crash at any line.
- * Throws a `RotatorError` only when the batch must stop.
- */
-export type RotateBatch = (input: BatchJobData, context: { signal: AbortSignal | undefined; job: Job }) => Promise<BatchResult>;
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
@@ -38,7 +32,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     const data = parseJobData(BatchJobDataSchema, job.data, 'batch job');
     const log = deps.logger.child({ runId: data.runId, batchIndex: data.batchIndex, jobId: job.id });
     try {
-      const result = await deps.rotateBatch(data, { signal, job });
+      const result = await deps.rotateBatch(data, { signal });
       return result;
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {

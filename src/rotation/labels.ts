@@ -38,8 +38,6 @@ import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../p
 export const DEFAULT_KEEP_CANDIDATES = 3;
 /** Most candidates a target may keep (`keepCandidates` is 3 to this). */
 export const MAX_KEEP_CANDIDATES = 10;
-/** @deprecated name kept for readers of older code: the default slot count. */
-export const UNCONFIRMED_SLOT_COUNT = DEFAULT_KEEP_CANDIDATES;
 
 /** Marks the version after whose acceptance a reboot job succeeded: lets a replay skip a second reboot. Not proof of anything. */
 export const LABEL_RESTARTED = 'ROTATOR_RESTARTED';
@@ -82,12 +80,6 @@ export function freeUnconfirmedSlot(description: SecretDescription | undefined, 
 
 export function holdsUnconfirmedSlot(version: SecretVersionInfo | undefined): boolean {
   return version?.labels.some(isUnconfirmedLabel) ?? false;
-}
-
-/** The candidate created first (the one that leaves when the window slides), with its slot label. */
-export function oldestCandidate(description: SecretDescription | undefined): { label: string; version: SecretVersionInfo } | undefined {
-  const used = usedUnconfirmedSlots(description);
-  return used.sort((a, b) => a.version.createdAt - b.version.createdAt || a.label.localeCompare(b.label))[0];
 }
 
 export interface CandidatePolicy {

@@ -1,3 +1,4 @@
+import { VerificationCode } from '../domain/error-codes.js';
 import type { Logger } from 'pino';
 import type { EcsServer } from '../domain/server.js';
 import type { LoginTarget, PasswordVerifier } from '../ports/password-verifier.js';
@@ -30,20 +31,20 @@ export interface VerifyDeps {
  */
 export type ServerVerification =
   | { kind: 'verified'; versionId: string; expected: boolean; tried: number }
-  | { kind: 'none-works'; code: 'NO_LABELLED_PASSWORD_LOGS_IN'; reason: string; tried: number }
+  | { kind: 'none-works'; code: typeof VerificationCode.noLabelledPasswordLogsIn; reason: string; tried: number }
   | { kind: 'unreachable' | 'unverifiable'; code: string; reason: string; tried: number };
 
 /** The login target of `server`, or why there is none (Windows, no address of the wanted kind). */
 export function loginTargetOf(server: EcsServer, settings: VerifySettings): LoginTarget | { code: string; reason: string } {
   if (server.osType === 'Windows') {
-    return { code: 'WINDOWS', reason: 'Windows servers are not verified by SSH login (their Administrator password is kept as for verification off)' };
+    return { code: VerificationCode.windows, reason: 'Windows servers are not verified by SSH login (their Administrator password is kept as for verification off)' };
   }
-  if (server.osType === undefined) return { code: 'OS_TYPE_UNKNOWN', reason: 'metadata.os_type is missing: the login to verify is unknown' };
+  if (server.osType === undefined) return { code: VerificationCode.osTypeUnknown, reason: 'metadata.os_type is missing: the login to verify is unknown' };
   const addresses = settings.address === 'private' ? server.addresses?.fixed : server.addresses?.floating;
   const address = addresses?.[0];
   if (address === undefined) {
     const kind = settings.address === 'private' ? 'private (fixed)' : 'elastic (floating)';
-    return { code: 'NO_ADDRESS', reason: `the ECS detail lists no ${kind} IPv4 address for this server (verify.address is ${settings.address})` };
+    return { code: VerificationCode.noAddress, reason: `the ECS detail lists no ${kind} IPv4 address for this server (verify.address is ${settings.address})` };
   }
   return { serverId: server.id, address, port: settings.port, username: settings.user };
 }
@@ -63,7 +64,7 @@ export async function verifyServer(
   if (!('address' in target)) return { kind: 'unverifiable', ...target, tried: 0 };
   const description = input.description ?? (await deps.vault.describe(input.key));
   const order = verificationOrder(description, input.expectedVersionId);
-  if (order.length === 0) return { kind: 'unverifiable', code: 'NO_LABELLED_PASSWORD', reason: 'the vault holds no labelled password for this server yet', tried: 0 };
+  if (order.length === 0) return { kind: 'unverifiable', code: VerificationCode.noLabelledPassword, reason: 'the vault holds no labelled password for this server yet', tried: 0 };
   let tried = 0;
   for (const version of order) {
     deps.signal?.throwIfAborted();
@@ -84,7 +85,7 @@ export async function verifyServer(
   deps.logger.error({ step: 'verify', serverId: input.server.id, tried }, 'verification: no labelled password logs in');
   return {
     kind: 'none-works',
-    code: 'NO_LABELLED_PASSWORD_LOGS_IN',
+    code: VerificationCode.noLabelledPasswordLogsIn,
     reason: `the server refused each of the ${tried} labelled passwords; the one in effect is not in the vault (labels were left as they were)`,
     tried,
   };

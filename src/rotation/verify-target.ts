@@ -5,12 +5,14 @@
  * Reports hold ids, codes and label names only: never a password.
  */
 import type { Logger } from 'pino';
+import { VerificationCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
 import type { EcsApi } from '../ports/ecs-api.js';
 import type { PasswordVerifier } from '../ports/password-verifier.js';
 import type { ServerLocks } from '../ports/server-locks.js';
 import type { Vault } from '../ports/vault.js';
-import { errorCode, mapLimit } from './batch-context.js';
+import { errorCode } from './batch-failures.js';
+import { mapLimit } from './map-limit.js';
 import { verifyServer, type VerifySettings } from './verify-server.js';
 
 export interface VerifyTargetDeps {
@@ -44,7 +46,7 @@ export async function verifyTarget(deps: VerifyTargetDeps, input: VerifyTargetIn
   const { target } = input;
   if (target.verify.method !== 'ssh') {
     throw new RotatorError({
-      code: 'VERIFY_OFF',
+      code: VerificationCode.verifyOff,
       message: `target ${target.name}: verify.method is none; set verify: {method: ssh, …} in its job file to verify by login`,
       retryable: false,
     });

@@ -40,7 +40,8 @@ import { startSecretsManagerEmulator } from '../../src/emulators/secrets-manager
 import { DEFAULT_PASSWORD_POLICY } from '../../src/policy/password-policy.js';
 import type { EcsApi } from '../../src/ports/ecs-api.js';
 import type { Vault } from '../../src/ports/vault.js';
-import { runBatch, type BatchDeps } from '../../src/rotation/run-batch.js';
+import type { BatchDeps } from '../../src/rotation/batch-input.js';
+import { runBatch } from '../../src/rotation/run-batch.js';
 import type { VerifySettings } from '../../src/rotation/verify-server.js';
 import { verifyTarget } from '../../src/rotation/verify-target.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';

@@ -32,7 +32,8 @@ import { removeOrphanTempFiles, writeFileAtomic } from './atomic-write.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 import * as documents from './vault-document.js';
 import type { VaultDocument } from './vault-document.js';
-import { VaultErrorCode, ioError, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { ioError, vaultError } from './vault-errors.js';
 import { deriveVaultKey, keyIdHex, openDocument, sealDocument } from './vault-file-format.js';
 
 export interface FileVaultOptions {

@@ -1,5 +1,5 @@
-export { RedisServerLocks, type RedisServerLocksOptions } from './redis-server-locks.js';
-export { RedisOutcomeStore, type RedisOutcomeStoreOptions } from './redis-outcome-store.js';
-export { RedisAuditLog, type RedisAuditLogOptions } from './redis-audit-log.js';
-export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter.js';
-export { RedisHostKeyStore, type RedisHostKeyStoreOptions } from './redis-host-key-store.js';
+export { RedisServerLocks } from './redis-server-locks.js';
+export { RedisOutcomeStore } from './redis-outcome-store.js';
+export { RedisAuditLog } from './redis-audit-log.js';
+export { RedisRateLimiter } from './redis-rate-limiter.js';
+export { RedisHostKeyStore } from './redis-host-key-store.js';

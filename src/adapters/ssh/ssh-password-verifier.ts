@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'ssh2';
 import type { AnyAuthMethod, ClientErrorExtensions, ConnectConfig, KeyboardInteractiveAuthMethod, PasswordAuthMethod } from 'ssh2';
+import { VerificationCode } from '../../domain/error-codes.js';
 import type { Clock } from '../../ports/clock.js';
 import type { HostKeyRecord, HostKeyStore, LoginOptions, LoginResult, LoginTarget, PasswordVerifier } from '../../ports/password-verifier.js';
 
@@ -62,12 +63,12 @@ export class SshPasswordVerifier implements PasswordVerifier {
         () =>
           finish({
             kind: 'unreachable',
-            code: 'TIMEOUT',
+            code: VerificationCode.timeout,
             reason: `${where}: no ${authenticating ? 'answer to the login' : 'SSH handshake'} within ${timeoutMs} ms`,
           }),
         timeoutMs,
       );
-      const onAbort = (): void => finish({ kind: 'unreachable', code: 'ABORTED', reason: `${where}: aborted` });
+      const onAbort = (): void => finish({ kind: 'unreachable', code: VerificationCode.aborted, reason: `${where}: aborted` });
       if (options?.signal?.aborted) {
         onAbort();
         return;
@@ -84,7 +85,7 @@ export class SshPasswordVerifier implements PasswordVerifier {
               return;
             }
             hostKeyProblem = {
-              code: 'HOST_KEY_CHANGED',
+              code: VerificationCode.hostKeyChanged,
               reason:
                 `${where}: the host key changed (${seen.keyType} ${seen.fingerprint}; recorded ${known.keyType} ${known.fingerprint} ` +
                 `at ${known.address} on ${new Date(known.firstSeenAt).toISOString()}); no password was sent. If the server was ` +
@@ -93,7 +94,7 @@ export class SshPasswordVerifier implements PasswordVerifier {
             verify(false);
           },
           () => {
-            hostKeyProblem = { code: 'HOST_KEY_STORE_UNAVAILABLE', reason: `${where}: the recorded host key could not be read; no password was sent` };
+            hostKeyProblem = { code: VerificationCode.hostKeyStoreUnavailable, reason: `${where}: the recorded host key could not be read; no password was sent` };
             verify(false);
           },
         );
@@ -106,20 +107,20 @@ export class SshPasswordVerifier implements PasswordVerifier {
           return;
         }
         if (error.level === 'client-authentication') {
-          finish({ kind: 'refused', code: 'LOGIN_REFUSED', reason: `${where}: the server refused the password` });
+          finish({ kind: 'refused', code: VerificationCode.loginRefused, reason: `${where}: the server refused the password` });
           return;
         }
         if (error.level === 'client-timeout') {
-          finish({ kind: 'unreachable', code: 'TIMEOUT', reason: `${where}: no SSH handshake within ${timeoutMs} ms` });
+          finish({ kind: 'unreachable', code: VerificationCode.timeout, reason: `${where}: no SSH handshake within ${timeoutMs} ms` });
           return;
         }
         // Socket errors carry a code (ECONNREFUSED, EHOSTUNREACH, …); protocol errors a level. Neither carries the password.
-        const code = typeof error.code === 'string' ? error.code : 'SSH_ERROR';
-        finish({ kind: 'unreachable', code, reason: `${where}: ${code === 'SSH_ERROR' ? `SSH ${error.level ?? 'protocol'} error` : code}` });
+        const code = typeof error.code === 'string' ? error.code : VerificationCode.sshError;
+        finish({ kind: 'unreachable', code, reason: `${where}: ${code === VerificationCode.sshError ? `SSH ${error.level ?? 'protocol'} error` : code}` });
       });
       client.on('close', () => {
         if (hostKeyProblem !== undefined) finish({ kind: 'unreachable', ...hostKeyProblem });
-        else finish({ kind: 'unreachable', code: 'CONNECTION_CLOSED', reason: `${where}: the connection closed before the login finished` });
+        else finish({ kind: 'unreachable', code: VerificationCode.connectionClosed, reason: `${where}: the connection closed before the login finished` });
       });
 
       const config: ConnectConfig = {
@@ -136,7 +137,7 @@ export class SshPasswordVerifier implements PasswordVerifier {
       try {
         client.connect(config);
       } catch (error) {
-        const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'SSH_ERROR';
+        const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : VerificationCode.sshError;
         finish({ kind: 'unreachable', code, reason: `${where}: could not start the connection (${code})` });
       }
     });

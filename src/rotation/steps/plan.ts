@@ -1,31 +1,16 @@
-import { checkEligibility } from './eligibility.js';
-import {
-  audit,
-  candidatePolicy,
-  errorCode,
-  flushAudit,
-  mapLimit,
-  mustStopBatch,
-  open,
-  settle,
-  verifySettings,
-  withVaultRetry,
-  type BatchContext,
-  type ServerWork,
-} from './batch-context.js';
-import { batchToken, MAX_GENERATION } from './batch-token.js';
-import { admission, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from './labels.js';
-import { verifyServer } from './verify-server.js';
+import { OutcomeCode } from '../../domain/error-codes.js';
+import { checkEligibility } from '../eligibility.js';
+import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext } from '../batch-context.js';
+import { errorCode, mustStopBatch } from '../batch-failures.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { batchToken, MAX_GENERATION } from '../batch-token.js';
+import { admission, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
+import { verifyServer } from '../verify-server.js';
 
 /** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
 const READ_CONCURRENCY = 8;
-/** Huawei accepts 1 to 1000 servers per batch call. */
-export const MAX_SERVERS_PER_CALL = 1000;
-
-/** The lock owner of a batch: deterministic, so a re-run after a crash takes its own locks back. */
-export function lockOwner(runId: string, batchIndex: number): string {
-  return `${runId}|b${batchIndex}`;
-}
 
 /** The tokens this batch may have used for `serverId` (every generation). */
 export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> {
@@ -34,12 +19,6 @@ export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> 
     tokens.add(batchToken({ runId: ctx.input.runId, batchIndex: ctx.input.batchIndex, generation, serverId: ctx.input.target.uniquePerServer ? serverId : undefined }));
   }
   return tokens;
-}
-
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }
 
 /**
@@ -67,10 +46,10 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   }));
 
   for (const work of works) {
-    if (busy.has(work.serverId)) settle(work, 'busy', { code: 'busy', reason: 'another in-flight run holds this server' });
+    if (busy.has(work.serverId)) settle(work, 'busy', { code: OutcomeCode.busy, reason: 'another in-flight run holds this server' });
   }
 
-  await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
     try {
       work.server = await deps.ecs.getServer(work.serverId, { signal: deps.signal });
     } catch (error) {
@@ -78,10 +57,10 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
       settle(work, 'skipped', { code: errorCode(error), reason: 'could not read the server from ECS' });
       return;
     }
-    if (work.server === undefined) settle(work, 'skipped', { code: 'not-found', reason: 'ECS reports no such server' });
+    if (work.server === undefined) settle(work, 'skipped', { code: OutcomeCode.notFound, reason: 'ECS reports no such server' });
   });
 
-  await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
     work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
     const ours = tokensOfBatch(ctx, work.serverId);
     work.firstRotation = !(work.description?.versions.some((v) => !ours.has(v.versionId) && v.labels.length > 0) ?? false);
@@ -106,7 +85,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   const verifier = deps.verifier;
   if (settings !== undefined && verifier !== undefined) {
     await mapLimit(
-      open(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && usedUnconfirmedSlots(w.description).length > 0),
+      unsettled(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && usedUnconfirmedSlots(w.description).length > 0),
       settings.concurrency,
       async (work) => {
         if (work.server === undefined) return;
@@ -130,7 +109,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   // Eligibility only for servers that still need a reset: a server this batch already reset is
   // finished whatever its state now.
   await mapLimit(
-    open(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
+    unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
     READ_CONCURRENCY,
     async (work) => {
       const server = work.server;
@@ -153,8 +132,8 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
       }
       const decision = admission(work.description, candidatePolicy(ctx, work));
       if (decision === 'slot' || decision === 'slide') return;
-      // No slot to keep one more possibly-active password in. With a reboot and a login to come,
-      // settle the backlog instead of adding to it: resend AWSCURRENT's password, reboot, verify (phase `confirm`).
+      // No slot to keep one more possibly-active password in. With a reboot to come, settle the
+      // backlog instead of adding to it: resend AWSCURRENT's password, reboot, then verify or trim (phase `confirm`).
       const current = versionWithLabel(work.description, LABEL_CURRENT);
       // A pending label on AWSCURRENT's own version is a confirmation cut short by a crash.
       const confirming = work.phase === 'resend' && versionWithLabel(work.description, LABEL_PENDING)?.versionId === current?.versionId;
@@ -162,15 +141,14 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         work.phase = 'confirm';
         return;
       }
-      const keep = candidatePolicy(ctx, work).keep;
+      const policy = candidatePolicy(ctx, work);
       settle(work, 'skipped', {
-        code: 'awaiting-restart',
-        reason:
-          !candidatePolicy(ctx, work).verification
-            ? `${keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
-              'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
-            : `${keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +
-              '(`rotator verify <target> --servers <id>`), or restart it, before rotating it again',
+        code: OutcomeCode.awaitingRestart,
+        reason: !policy.verification
+          ? `${policy.keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
+            'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
+          : `${policy.keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +
+            '(`rotator verify <target> --servers <id>`), or restart it, before rotating it again',
       });
     },
   );
@@ -185,16 +163,19 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   return works;
 }
 
-/** `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections fail the server before any secret is written. */
+/**
+ * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections fail the server
+ * before any secret is written. One call: a batch holds at most MAX_SERVERS_PER_CALL servers (batch-input.ts).
+ */
 async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
-  const candidates = open(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
+  const candidates = unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
+  if (candidates.length === 0) return;
   const byId = new Map(candidates.map((w) => [w.serverId, w]));
-  for (const ids of chunk(candidates.map((w) => w.serverId), MAX_SERVERS_PER_CALL)) {
-    const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
-    for (const r of result.results) {
-      const work = byId.get(r.serverId);
-      if (work === undefined || r.kind !== 'rejected') continue;
-      settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
-    }
+  const ids = candidates.map((w) => w.serverId);
+  const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
+  for (const r of result.results) {
+    const work = byId.get(r.serverId);
+    if (work === undefined || r.kind !== 'rejected') continue;
+    settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
   }
 }

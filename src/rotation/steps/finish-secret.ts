@@ -1,13 +1,17 @@
-import { RotatorError } from '../domain/rotator-error.js';
-import { audit, candidatePolicy, errorCode, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
-import { freeUnconfirmedSlot, usedUnconfirmedSlots, LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionById, versionWithLabel } from './labels.js';
+import { HuaweiCode, OutcomeCode, VaultErrorCode } from '../../domain/error-codes.js';
+import { RotatorError } from '../../domain/rotator-error.js';
+import { audit, candidatePolicy, flushAudit, type BatchContext } from '../batch-context.js';
+import { errorCode } from '../batch-failures.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { freeUnconfirmedSlot, usedUnconfirmedSlots, LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionById, versionWithLabel } from '../labels.js';
 
 const VAULT_CONCURRENCY = 8;
-/** Huawei's code for "the password breaks the rules": such a password was never set anywhere. */
-export const PASSWORD_RULES_CODE = 'Ecs.0011';
+const PASSWORD_RULES_CODE = HuaweiCode.passwordRules;
 
 /**
- * Step 4, finishSecret (labels per ./labels.ts):
+ * Step 4, finishSecret (labels per ../labels.ts):
  * - accepted → an unconfirmed slot label (a free one, or the oldest candidate's when the window
  *   slides), then promote (compare-and-swap of AWSCURRENT; AWSPREVIOUS follows; AWSPENDING dropped);
  * - rejected → AWSPENDING dropped (the password was never set), except for a resend of an inherited
@@ -19,7 +23,7 @@ export const PASSWORD_RULES_CODE = 'Ecs.0011';
  * Accepted servers are not settled here: step 5 decides between verified, rotated-unverified and pending-restart.
  */
 export async function finishSecret(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
-  await mapLimit(open(works), VAULT_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), VAULT_CONCURRENCY, async (work) => {
     try {
       await finishOne(ctx, work);
     } catch (error) {
@@ -47,7 +51,7 @@ async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {
   }
   const version = work.version;
   if (work.phase === 'promoted' || version === undefined) return;
-  const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: 'NO_RESULT', message: 'no classification for this server' };
+  const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: OutcomeCode.noResult, message: 'no classification for this server' };
   if (result.kind === 'accepted') {
     await acceptVersion(ctx, work, version.versionId);
     return;
@@ -109,7 +113,6 @@ export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, 
   await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
   await withVaultRetry(ctx, 'finishSecret', () => vault.removeLabel(work.key, LABEL_PENDING, versionId));
   work.description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
-  work.keptAsCandidate = versionId;
   audit(ctx, 'finishSecret', work, 'kept-as-candidate', { code: PASSWORD_RULES_CODE, versionId, detail: `moved to ${slot}` });
 }
 
@@ -131,7 +134,7 @@ async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: str
       await withVaultRetry(ctx, 'finishSecret', () => vault.promote(work.key, versionId, current === versionId ? versionId : current));
       break;
     } catch (error) {
-      if (!(error instanceof RotatorError) || error.code !== 'VAULT_CURRENT_CHANGED' || attempt >= 2) throw error;
+      if (!(error instanceof RotatorError) || error.code !== VaultErrorCode.currentChanged || attempt >= 2) throw error;
       // Someone moved AWSCURRENT since we read it. Huawei accepted *this* password, so it is the one
       // in effect after the next restart: re-read and promote over the new holder (once).
       description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));

@@ -1,21 +1,12 @@
-import type { EcsJob } from '../ports/ecs-api.js';
-import {
-  audit,
-  candidatePolicy,
-  errorCode,
-  flushAudit,
-  mapLimit,
-  mustStopBatch,
-  open,
-  settle,
-  verifySettings,
-  withVaultRetry,
-  type BatchContext,
-  type ServerWork,
-} from './batch-context.js';
-import { candidatesBeyondWindow, LABEL_ACTIVE, LABEL_RESTARTED, versionWithLabel } from './labels.js';
-import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
-import { verifyServer, type ServerVerification } from './verify-server.js';
+import { VerificationCode } from '../../domain/error-codes.js';
+import type { EcsJob } from '../../ports/ecs-api.js';
+import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext } from '../batch-context.js';
+import { errorCode, mustStopBatch } from '../batch-failures.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { candidatesBeyondWindow, LABEL_ACTIVE, LABEL_RESTARTED, versionWithLabel } from '../labels.js';
+import { verifyServer, type ServerVerification } from '../verify-server.js';
 
 const VAULT_CONCURRENCY = 8;
 /** Default for `BatchDeps.rebootDeadlineMs`. */
@@ -40,7 +31,7 @@ const VERIFY_ATTEMPTS_AFTER_REBOOT = 3;
  * they never leave it without an outcome.
  */
 export async function restart(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
-  const accepted = open(works).filter((w) => w.acceptedVersionId !== undefined);
+  const accepted = unsettled(works).filter((w) => w.acceptedVersionId !== undefined);
   const policy = ctx.input.target.restartPolicy;
   if (policy === 'none') {
     for (const work of accepted) {
@@ -56,53 +47,62 @@ export async function restart(ctx: BatchContext, works: readonly ServerWork[]): 
     .map((work) => ({ work, detail: 'rebooted by an earlier attempt of this batch' }));
   const toReboot = accepted.filter((w) => !restarted.some((r) => r.work === w));
   const type = policy === 'hard' ? 'HARD' : 'SOFT';
-  for (const part of chunk(toReboot, MAX_SERVERS_PER_CALL)) {
-    let job: EcsJob;
-    try {
-      const { jobId } = await ctx.deps.ecs.batchReboot(part.map((w) => w.serverId), type, { signal: ctx.deps.signal });
-      job = await ctx.deps.ecs.waitForJob(jobId, {
-        deadlineMs: ctx.deps.rebootDeadlineMs ?? DEFAULT_REBOOT_DEADLINE_MS,
-        signal: ctx.deps.signal,
-        ...(ctx.deps.rebootPollIntervalMs === undefined ? {} : { pollIntervalMs: ctx.deps.rebootPollIntervalMs }),
-      });
-    } catch (error) {
-      if (mustStopBatch(error)) throw error;
-      for (const work of part) {
-        settle(work, 'pending-restart', {
-          code: errorCode(error),
-          versionId: work.acceptedVersionId,
-          requestId: work.requestId,
-          reason: `the reboot could not be confirmed (${errorCode(error)}); the new password takes effect at the next restart`,
-        });
-        audit(ctx, 'restart', work, 'reboot-unconfirmed', { code: errorCode(error), versionId: work.acceptedVersionId });
-      }
-      continue;
-    }
-    await mapLimit(part, VAULT_CONCURRENCY, async (work) => {
-      const sub = job.subJobs.find((s) => s.serverId === work.serverId);
-      const status = sub?.status ?? job.status;
-      if (status === 'SUCCESS') {
-        await markRestarted(ctx, work);
-        audit(ctx, 'restart', work, 'rebooted', { versionId: work.acceptedVersionId, detail: `job ${job.jobId}` });
-        restarted.push({ work, detail: `reboot job ${job.jobId} succeeded` });
-        return;
-      }
-      const code = sub?.errorCode ?? job.errorCode ?? `JOB_${status}`;
-      const why = sub?.failReason ?? job.failReason ?? status;
-      settle(work, 'pending-restart', {
-        code,
-        versionId: work.acceptedVersionId,
-        requestId: work.requestId,
-        reason: `reboot job ${job.jobId} ended ${status} (${why}); the new password takes effect at the next restart`,
-      });
-      audit(ctx, 'restart', work, 'reboot-failed', { code, versionId: work.acceptedVersionId, detail: `job ${job.jobId}` });
-    });
-  }
+  // One call: a batch holds at most MAX_SERVERS_PER_CALL servers (batch-input.ts).
+  await reboot(ctx, toReboot, type, restarted);
   await flushAudit(ctx);
 
   const concurrency = verifySettings(ctx)?.concurrency ?? VAULT_CONCURRENCY;
   await mapLimit(restarted, concurrency, ({ work, detail }) => settleRestarted(ctx, work, detail));
   await flushAudit(ctx);
+}
+
+/**
+ * The batch reboot of the accepted servers, its job polled to the end. A server whose sub-job
+ * succeeded is marked restarted and added to `restarted` (verified or trimmed next); any other ends
+ * `pending-restart` with the reason.
+ */
+async function reboot(ctx: BatchContext, part: readonly ServerWork[], type: 'SOFT' | 'HARD', restarted: { work: ServerWork; detail: string }[]): Promise<void> {
+  if (part.length === 0) return;
+  let job: EcsJob;
+  try {
+    const { jobId } = await ctx.deps.ecs.batchReboot(part.map((w) => w.serverId), type, { signal: ctx.deps.signal });
+    job = await ctx.deps.ecs.waitForJob(jobId, {
+      deadlineMs: ctx.deps.rebootDeadlineMs ?? DEFAULT_REBOOT_DEADLINE_MS,
+      signal: ctx.deps.signal,
+      ...(ctx.deps.rebootPollIntervalMs === undefined ? {} : { pollIntervalMs: ctx.deps.rebootPollIntervalMs }),
+    });
+  } catch (error) {
+    if (mustStopBatch(error)) throw error;
+    for (const work of part) {
+      settle(work, 'pending-restart', {
+        code: errorCode(error),
+        versionId: work.acceptedVersionId,
+        requestId: work.requestId,
+        reason: `the reboot could not be confirmed (${errorCode(error)}); the new password takes effect at the next restart`,
+      });
+      audit(ctx, 'restart', work, 'reboot-unconfirmed', { code: errorCode(error), versionId: work.acceptedVersionId });
+    }
+    return;
+  }
+  await mapLimit(part, VAULT_CONCURRENCY, async (work) => {
+    const sub = job.subJobs.find((s) => s.serverId === work.serverId);
+    const status = sub?.status ?? job.status;
+    if (status === 'SUCCESS') {
+      await markRestarted(ctx, work);
+      audit(ctx, 'restart', work, 'rebooted', { versionId: work.acceptedVersionId, detail: `job ${job.jobId}` });
+      restarted.push({ work, detail: `reboot job ${job.jobId} succeeded` });
+      return;
+    }
+    const code = sub?.errorCode ?? job.errorCode ?? `JOB_${status}`;
+    const why = sub?.failReason ?? job.failReason ?? status;
+    settle(work, 'pending-restart', {
+      code,
+      versionId: work.acceptedVersionId,
+      requestId: work.requestId,
+      reason: `reboot job ${job.jobId} ended ${status} (${why}); the new password takes effect at the next restart`,
+    });
+    audit(ctx, 'restart', work, 'reboot-failed', { code, versionId: work.acceptedVersionId, detail: `job ${job.jobId}` });
+  });
 }
 
 /** The replay marker; a failure to set it only costs a second reboot on a replay, so it is logged, not fatal. */
@@ -141,7 +141,7 @@ async function settleRestarted(ctx: BatchContext, work: ServerWork, detail: stri
         { key: work.key, server: work.server, settings, expectedVersionId: versionId },
       );
       // sshd may come up a little after the reboot job ends; a changed host key is not worth a retry.
-      if (result.kind !== 'unreachable' || result.code === 'HOST_KEY_CHANGED' || attempt >= VERIFY_ATTEMPTS_AFTER_REBOOT) break;
+      if (result.kind !== 'unreachable' || result.code === VerificationCode.hostKeyChanged || attempt >= VERIFY_ATTEMPTS_AFTER_REBOOT) break;
       await ctx.deps.clock.sleep(ctx.deps.verifyRetryDelayMs ?? DEFAULT_VERIFY_RETRY_DELAY_MS, ctx.deps.signal);
     }
   } catch (error) {
@@ -173,7 +173,7 @@ async function settleRestarted(ctx: BatchContext, work: ServerWork, detail: stri
         });
       } else {
         settle(work, 'failed', {
-          code: 'NOT_IN_EFFECT',
+          code: VerificationCode.notInEffect,
           versionId,
           requestId: work.requestId,
           reason:
