@@ -96,7 +96,7 @@ describe('RedisOutcomeStore', () => {
     const listed: string[] = [];
     for await (const s of store.listTarget('web')) listed.push(s.serverId);
     expect(listed.sort()).toEqual(['s1', 's2']);
-    expect(await store.countTarget('web')).toEqual({ 'rotated-unverified': 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
+    expect(await store.countTarget('web')).toEqual({ verified: 0, 'rotated-unverified': 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
     expect(await store.listTargets()).toEqual(['db', 'web']);
   });
 });
