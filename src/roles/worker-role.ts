@@ -20,6 +20,9 @@ import type { RotationQueues } from '../queue/rotation-queues.js';
 import { startRotationWorkers } from '../queue/rotation-workers.js';
 import type { RotationWorkers } from '../queue/rotation-workers.js';
 import { createRotationService, type RotationService } from '../rotation/rotation-service.js';
+import { batchJobId } from '../domain/job-ids.js';
+import { RunJobDataSchema } from '../queue/job-schemas.js';
+import { createBatchAdmission } from '../rotation/batch-admission.js';
 import { startSimulator } from '../simulator/simulator.js';
 import type { RunningSimulator } from '../simulator/simulator.js';
 
@@ -123,11 +126,23 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
       return { ...settings, port: ssh.port };
     },
   });
+  // Every batch job, whoever enqueued it, is checked against its run and target before anything happens.
+  const admitBatch = createBatchAdmission({
+    loadRun: async (runId) => {
+      const parsed = RunJobDataSchema.safeParse((await deps.queues.runs.getJob(runId))?.data);
+      return parsed.success ? parsed.data : undefined;
+    },
+    target: (name) => config.target(name),
+    targetMembers: rotation.targetMembers,
+    runQueue: deps.queues.runs.qualifiedName,
+    batchJobId,
+  });
   const workers = startRotationWorkers({
     queues: deps.queues,
     connection: redis,
     planRun: rotation.planRun,
     rotateBatch: rotation.rotateBatch,
+    admitBatch,
     logger,
     concurrency: service.limits.workerConcurrency,
     maxStalledCount: service.limits.maxStalledCount,

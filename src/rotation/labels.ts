@@ -13,8 +13,9 @@
  * |---|---|
  * | new password stored before the reset | AWSPENDING on it (moved off any older pending version) |
  * | reset accepted | it takes a free unconfirmed slot; AWSCURRENT moves to it (compare-and-swap), AWSPREVIOUS to the version AWSCURRENT left; AWSPENDING dropped |
- * | reset accepted, every slot taken, verification off, restart policy soft/hard | it takes the slot of the OLDEST candidate (that one leaves the set unless another label holds it: it is older than the last N candidates) |
- * | every slot taken, verification on or restart policy none (at plan time) | no new password: `confirm` (resend AWSCURRENT + reboot + verify) with soft/hard and verification on, else `awaiting-restart` |
+ * | reset accepted, every slot taken, verification off, restart policy soft/hard | it takes an extra slot (N + 1 held until its reboot) |
+ * | reboot job succeeded after such a slide (verification off) | candidates older than the newest N leave their slots (they are older than the last N) |
+ * | every slot taken, verification on or restart policy none, or N + 1 held (at plan time) | no new password: `confirm` (resend AWSCURRENT + reboot + verify or trim) with soft/hard, else `awaiting-restart` |
  * | reset definitely rejected, password first sent by this execution | AWSPENDING dropped (never set) |
  * | reset rejected on a resend of an inherited pending password (any code, `Ecs.0011` included) | AWSPENDING kept: the earlier, unanswered call may have been accepted |
  * | reset outcome unknown / vault failed after the reset | AWSPENDING kept; the next run resends the same password |
@@ -30,6 +31,19 @@
  *
  * AWSCURRENT is only moved by `promote`; the rotation never removes it. The password in effect before
  * the first managed rotation was never known to the vault: nothing keeps it.
+ *
+ * Also:
+ * - AWSCURRENT only ever names a password Huawei accepted, from a secret's first rotation on: a
+ *   first reset that is rejected, unanswered or never sent leaves no version holding AWSCURRENT (the
+ *   port's `describe` shows none). On AWS this needs care, because AWS attaches AWSCURRENT to a
+ *   secret's first version by itself ("If this operation creates the first version for the secret,
+ *   then Secrets Manager automatically attaches the staging label AWSCURRENT to it."): the AWS adapter
+ *   creates every secret with a version that holds no password ("no password known yet"), which
+ *   takes AWSCURRENT and which the port does not show; the first `promote` moves AWSCURRENT off it.
+ * - A server's first rotation is one where no version outside the batch holds a label of an
+ *   accepted password (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot): a version still pending
+ *   from an earlier, unanswered first attempt does not make it a later one, since the password from
+ *   before rotator may still be the one in effect (`isFirstRotation`).
  */
 import type { SecretDescription, SecretVersionInfo } from '../ports/vault.js';
 import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../ports/vault.js';
@@ -160,3 +174,15 @@ export function verificationOrder(description: SecretDescription | undefined, ex
 }
 
 export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS };
+/** Whether `version` holds a label that only an accepted password gets (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot). */
+function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
+  return version.labels.some((l) => l === LABEL_CURRENT || l === LABEL_ACTIVE || isUnconfirmedLabel(l));
+}
+
+/**
+ * No password outside `ownVersionIds` (the versions of the batch asking) was ever accepted for this
+ * server: the password from before rotator managed it may still log in, and the vault never held it.
+ */
+export function isFirstRotation(description: SecretDescription | undefined, ownVersionIds: ReadonlySet<string>): boolean {
+  return !(description?.versions.some((v) => !ownVersionIds.has(v.versionId) && holdsAcceptedLabel(v)) ?? false);
+}

@@ -117,11 +117,14 @@ export type RotateBatch = (request: BatchRequest, context: { signal: AbortSignal
 
 /** Verification by login on its own, of a target's servers (all of them, or the operator's list). */
 export type VerifyTargetUseCase = (target: string, serverIds: readonly string[] | undefined) => Promise<ServerVerificationReport[]>;
+/** Every server id of a target now: its selector resolved as `planRun` resolves it (batch admission). */
+export type TargetMembers = (targetName: string, signal: AbortSignal | undefined) => Promise<ReadonlySet<string>>;
 
 export interface RotationService {
   readonly planRun: PlanRun;
   readonly rotateBatch: RotateBatch;
   readonly verifyTarget: VerifyTargetUseCase;
+  readonly targetMembers: TargetMembers;
 }
 
 export function createRotationService(deps: RotationServiceDeps): RotationService {
@@ -140,8 +143,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     }
     // An operator's list must stay inside the target: its policy and restart rules were
     // configured for those servers, not for any id typed on a command line.
-    const members = new Set<string>();
-    for await (const r of resolved) members.add(r.kind === 'found' ? r.server.id : r.serverId);
+    const members = await membersOf(resolved);
     const foreign = input.serverIds.filter((id) => !members.has(id));
     if (foreign.length > 0) {
       throw serviceError(
@@ -213,7 +215,19 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     );
   };
 
-  return { planRun, rotateBatch, verifyTarget: verifyTargetNow };
+  const targetMembers: TargetMembers = async (name, signal) => {
+    const target = targetNamed(name);
+    return membersOf(resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal }));
+  };
+
+  return { planRun, rotateBatch, targetMembers, verifyTarget: verifyTargetNow };
+}
+
+async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<string>> {
+  // A not-found explicit id is still a member: the batch records it `skipped` (not-found).
+  const members = new Set<string>();
+  for await (const r of resolved) members.add(r.kind === 'found' ? r.server.id : r.serverId);
+  return members;
 }
 
 async function* idsOf(resolved: AsyncIterable<ResolvedServer>): AsyncGenerator<string> {

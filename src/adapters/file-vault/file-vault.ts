@@ -59,6 +59,11 @@ export interface FileVault extends Vault {
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+/**
+ * Largest vault file read: about a million servers' secrets with their kept versions. A bigger file
+ * is not one this service wrote (a wrong path), and reading it whole would exhaust memory.
+ */
+export const MAX_VAULT_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 
 type Mutation = (doc: VaultDocument, now: number) => boolean;
 
@@ -112,6 +117,9 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     try {
       // The handle pins one inode: a concurrent rename cannot mix two versions into what we read.
       const { size } = await handle.stat();
+      if (size > MAX_VAULT_FILE_BYTES) {
+        throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${path} is larger than ${MAX_VAULT_FILE_BYTES} bytes; not a vault file of this service`);
+      }
       const bytes = Buffer.alloc(size);
       await readFully(handle, bytes, 0);
       // Reuse the parsed document only when the file is byte-for-byte the one it came from: any

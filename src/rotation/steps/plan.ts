@@ -6,7 +6,7 @@ import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
-import { admission, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
+import { admission, holdsUnconfirmedSlot, isFirstRotation, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
 import { verifyServer } from '../verify-server.js';
 
 /** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
@@ -63,7 +63,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
     work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
     const ours = tokensOfBatch(ctx, work.serverId);
-    work.firstRotation = !(work.description?.versions.some((v) => !ours.has(v.versionId) && v.labels.length > 0) ?? false);
+    work.firstRotation = isFirstRotation(work.description, ours);
     const current = versionWithLabel(work.description, LABEL_CURRENT);
     const acceptedHere = work.description?.versions.find((v) => ours.has(v.versionId) && holdsUnconfirmedSlot(v));
     if (current !== undefined && ours.has(current.versionId)) {
