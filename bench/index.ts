@@ -87,7 +87,7 @@ async function benchRotation(servers: number, batchSize: number, uniquePerServer
   let accepted = 0;
   for (let i = 0; i * batchSize < ids.length; i++) {
     const summary = await runBatch(deps, { runId: `bench-${Date.now()}`, target, batchIndex: i, serverIds: ids.slice(i * batchSize, (i + 1) * batchSize), dryRun: false });
-    accepted += summary.counts['pending-restart'] + summary.counts.rotated;
+    accepted += summary.counts['pending-restart'] + summary.counts['rotated-unverified'];
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   const s = Number(process.hrtime.bigint() - start) / 1e9;

@@ -161,7 +161,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
     let http: RunningHttpServer | undefined;
     if (has('dashboard')) {
-      const started = await startDashboardRole({ config, queues, outcomes, redis, logger, httpToken, port: options.httpPort, runHistory, audit, metricsRegistry: metrics.registry, clock });
+      const started = await startDashboardRole({ config, queues, outcomes, redis, logger, httpToken, port: options.httpPort, runHistory, audit, metricsRegistry: metrics.registry, clock, verifyTarget: worker?.verifyTarget });
       onClose(() => started.close());
       http = started;
     }

@@ -68,7 +68,8 @@ function reasonFor(s: ServerState, overdue: boolean): ServerCompliance['reason']
 
 function statusReason(s: ServerState, detail: string): ServerCompliance['reason'] {
   switch (s.status) {
-    case 'rotated':
+    case 'verified':
+    case 'rotated-unverified':
       return undefined;
     case 'pending-restart':
       return {

@@ -201,6 +201,7 @@ export const serviceConfigSchema = z.strictObject({
     port: intRange(0, 65_535),
     servers: intRange(0, 100_000),
     seed: intRange(0, 2 ** 31 - 1),
+    sshPort: intRange(0, 65_535),
   }),
   logging: z.strictObject({
     level: enumField(LOG_LEVELS),
@@ -321,6 +322,8 @@ export interface ServiceConfig {
     readonly port: number;
     readonly servers: number;
     readonly seed: number;
+    /** SSH port of the simulated Linux servers (0: any free one); used when a simulator target verifies by ssh. */
+    readonly sshPort: number;
   };
   readonly logging: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'pretty' };
   readonly notifications: {

@@ -126,6 +126,26 @@ function describePolicyField(value: unknown): string {
   return Array.isArray(value) ? `[${value.join(', ')}]` : JSON.stringify(value);
 }
 
+const VERIFY_USER_EXPECTED = 'a login name of letters, digits, ".", "_" or "-" (1 to 32 characters)';
+
+/**
+ * How a target proves which password logs in (verification by login). `method: none` keeps only the
+ * last `keepCandidates` accepted passwords labelled instead (see src/rotation/labels.ts).
+ */
+export const verifySchema = z
+  .strictObject({
+    method: enumField(['ssh', 'none'] as const).default('none'),
+    /** The login whose password the reset changes; Linux servers only (Windows is unverifiable). */
+    user: z.string({ error: VERIFY_USER_EXPECTED }).regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/, { error: VERIFY_USER_EXPECTED }).default('root'),
+    port: intRange(1, 65535).default(22),
+    /** Which address of the server's ECS detail to connect to: its private (fixed) one, or its elastic IP (public = floating). */
+    address: enumField(['private', 'public', 'floating'] as const).default('private'),
+    timeoutMs: intRange(500, 120_000).default(10_000),
+    /** Logins in flight at once per batch. */
+    concurrency: intRange(1, 256).default(16),
+  })
+  .default({ method: 'none', user: 'root', port: 22, address: 'private', timeoutMs: 10_000, concurrency: 16 });
+
 export const targetSchema = z.strictObject({
   name: resourceName,
   account: resourceName,
@@ -148,7 +168,25 @@ export const targetSchema = z.strictObject({
   dryRunPreflight: booleanField.default(true),
   maxPasswordAgeDays: positiveNumber(3650).optional(),
   notify: z.array(resourceName, { error: 'a list of notification channel names (service config notifications.channels)' }).default([]),
+  verify: verifySchema,
+  keepCandidates: intRange(3, 10).default(3),
 });
+
+/** Verification by login, per target (`verify:` in a job file). */
+export interface VerifyConfig {
+  /** `ssh`: log in with the expected password after it should be in effect. @defaultValue `none` */
+  readonly method: 'ssh' | 'none';
+  /** @defaultValue `root` */
+  readonly user: string;
+  /** @defaultValue 22 */
+  readonly port: number;
+  /** @defaultValue `private` */
+  readonly address: 'private' | 'public' | 'floating';
+  /** One login attempt, connect to authenticated. @defaultValue 10000 */
+  readonly timeoutMs: number;
+  /** Logins in flight at once per batch. @defaultValue 16 */
+  readonly concurrency: number;
+}
 
 /** Which servers a target rotates: `serverIds` ∪ (servers matching ALL given filters). */
 export interface TargetSelector {
@@ -193,6 +231,15 @@ export interface TargetConfig {
    * events besides those with `targets: all`. @defaultValue []
    */
   readonly notify: readonly string[];
+  /** Verification by login. @defaultValue method `none` */
+  readonly verify: VerifyConfig;
+  /**
+   * Accepted passwords kept labelled while none is verified (3 to 10). With verification off, a
+   * password leaves its label once it is older than the last `keepCandidates` (restart policy
+   * soft/hard), or the server is skipped `awaiting-restart` (policy none) until a restart.
+   * @defaultValue 3
+   */
+  readonly keepCandidates: number;
   /** The job file it came from (relative to the working directory when inside it). */
   readonly file: string;
 }

@@ -110,6 +110,39 @@ export const EcsClientErrorCode = {
   contradictoryAnswer: 'CONTRADICTORY_ANSWER',
   /** A server missing from the answer of an accepted batch call. */
   notInResponse: 'NOT_IN_RESPONSE',
+  /** An answer larger than the call's cap: not read further, the connection destroyed. */
+  responseTooLarge: 'RESPONSE_TOO_LARGE',
+} as const;
+
+/** Codes of verification by login (src/rotation/verify-server.ts, src/adapters/ssh/). */
+export const VerificationCode = {
+  /** Accepted and restarted, but the new password does not log in (the in-guest reset did not apply it). */
+  notInEffect: 'NOT_IN_EFFECT',
+  /** The server refused every labelled password: the one in effect is not in the vault. */
+  noLabelledPasswordLogsIn: 'NO_LABELLED_PASSWORD_LOGS_IN',
+  /** The vault holds no labelled password for the server yet. */
+  noLabelledPassword: 'NO_LABELLED_PASSWORD',
+  /** Windows servers are not verified by SSH. */
+  windows: 'WINDOWS',
+  /** The OS type is unknown, so is the login to verify. */
+  osTypeUnknown: 'OS_TYPE_UNKNOWN',
+  /** The ECS detail lists no address of the configured kind. */
+  noAddress: 'NO_ADDRESS',
+  /** The target's `verify.method` is none. */
+  verifyOff: 'VERIFY_OFF',
+  /** The server refused the password. */
+  loginRefused: 'LOGIN_REFUSED',
+  /** The host key differs from the one recorded on first contact; no password was sent. */
+  hostKeyChanged: 'HOST_KEY_CHANGED',
+  /** The recorded host key could not be read; no password was sent. */
+  hostKeyStoreUnavailable: 'HOST_KEY_STORE_UNAVAILABLE',
+  /** No SSH handshake, or no answer to the login, within the timeout. */
+  timeout: 'TIMEOUT',
+  aborted: 'ABORTED',
+  /** The connection closed before the login finished. */
+  connectionClosed: 'CONNECTION_CLOSED',
+  /** An SSH protocol error without a socket code. */
+  sshError: 'SSH_ERROR',
 } as const;
 
 /** Reason codes of `skipped`, `busy` and `unknown` outcomes (ServerOutcome.code) set by the rotation. */

@@ -1,14 +1,16 @@
 /**
  * Honest outcomes (invariant 5, docs/architecture.md): each requested server ends a run as exactly one.
- * - rotated: accepted and, with a restart policy, restarted;
+ * - verified: accepted, and the new password was proven in effect by a login (verification by login);
+ * - rotated-unverified: accepted and restarted, but no login proved it (verification off, or the
+ *   server could not be reached / is Windows); earlier candidates stay labelled;
  * - pending-restart: accepted; the new password takes effect at the next restart;
  * - failed: a definite rejection, with Huawei's code;
  * - unknown: sent, no definite answer; the next attempt resends the same password;
  * - skipped: ineligible (reason given);
  * - busy: held by another in-flight run.
- * "Accepted" is never reported as "verified".
+ * "Accepted" (or "restarted") is never reported as "verified".
  */
-export const OUTCOME_KINDS = ['rotated', 'pending-restart', 'failed', 'unknown', 'skipped', 'busy'] as const;
+export const OUTCOME_KINDS = ['verified', 'rotated-unverified', 'pending-restart', 'failed', 'unknown', 'skipped', 'busy'] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 export interface ServerOutcome {
@@ -22,3 +24,6 @@ export interface ServerOutcome {
   /** Vault version id of the password this outcome concerns. */
   versionId?: string | undefined;
 }
+
+/** Outcomes that mean Huawei accepted the new password (a success for `consecutiveFailures`, `lastSuccessAt` and the CLI's exit code). */
+export const ACCEPTED_OUTCOMES: readonly OutcomeKind[] = ['verified', 'rotated-unverified', 'pending-restart'];

@@ -17,4 +17,15 @@ export interface EcsServer {
   tags: Record<string, string>;
   locked: boolean;
   enterpriseProjectId: string | undefined;
+  /** IPv4 addresses from the detail's `addresses` (undefined when the answer had none, e.g. a list view). */
+  addresses?: ServerAddresses | undefined;
+}
+
+/**
+ * A server's IPv4 addresses by Huawei's `OS-EXT-IPS:type`: `fixed` are its private (VPC) addresses,
+ * `floating` its elastic (public) IPs bound to a NIC.
+ */
+export interface ServerAddresses {
+  fixed: string[];
+  floating: string[];
 }

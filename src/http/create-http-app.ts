@@ -6,6 +6,9 @@
  * - `/metrics`: the same figures for Prometheus (plus process metrics);
  * - `POST /api/targets/:target/runs` `{serverIds?, dryRun?, restartPolicy?}`: enqueue a manual run (only when not
  *   `readOnly`: then 405), answered `202 {runId}`.
+ * - `POST /api/targets/:target/verify` `{serverIds?}`: verification by login on its own, run by this process when it
+ *   has the worker role (else 501); answered `200 {target, servers: [{serverId, result, versionId?, labels?, code?, reason?}]}`.
+ *   It moves labels (a verified password frees older candidates), so it is refused when `readOnly` (405).
  * Nothing served here can hold a password: job data, return values and progress carry ids and
  * outcome codes only (src/queue/job-schemas.ts), and the outcome store holds no secret.
  *
@@ -39,6 +42,8 @@ import { clientErrorHandler } from './client-errors.js';
 import { defaultAllowedHosts, hostAllowList } from './host-allow-list.js';
 import { jsonBody } from './json-body.js';
 import { createMetricsRegistry } from './metrics.js';
+import { RotatorError } from '../domain/rotator-error.js';
+import type { ServerVerificationReport } from '../rotation/verify-target.js';
 import { originCheck } from './origin-check.js';
 import { securityHeaders } from './security-headers.js';
 import { tokenAuth } from './token-auth.js';
@@ -54,6 +59,14 @@ const ManualRunBody = z.strictObject({
     .optional(),
   dryRun: z.boolean().optional(),
   restartPolicy: z.enum(['none', 'soft', 'hard']).optional(),
+});
+
+const VerifyBody = z.strictObject({
+  serverIds: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an ECS server id'))
+    .min(1)
+    .max(10_000)
+    .optional(),
 });
 
 /** Options of {@link createHttpApp}. */
@@ -83,6 +96,8 @@ export interface HttpAppOptions {
   auth?: { mode: 'none' } | { mode: 'token'; token: string };
   /** Resolves true when dependencies (Redis) answer. */
   ready(): Promise<boolean>;
+  /** Verification by login on its own; undefined in a process without the worker role (no vault here). */
+  verifyTarget?: ((target: string, serverIds: readonly string[] | undefined) => Promise<ServerVerificationReport[]>) | undefined;
   /**
    * Host names (no port) the server answers to. @defaultValue `defaultAllowedHosts('127.0.0.1')`:
    * localhost, 127.0.0.1 and ::1. The service passes the bind address's defaults plus `http.allowedHosts`.
@@ -219,6 +234,39 @@ export function createHttpApp(options: HttpAppOptions): Express {
     });
     options.logger.info({ runId, via: 'http' }, 'http: manual run enqueued');
     res.status(202).json({ runId });
+  });
+
+  app.post('/api/targets/:target/verify', ...jsonBody({ limit: '4mb' }), async (req, res) => {
+    if (readOnly) {
+      res.status(405).json({ error: 'read-only', message: 'http.readOnly is true: verification moves labels and cannot be started over HTTP' });
+      return;
+    }
+    const name = String(req.params.target);
+    const target = options.targets.find((t) => t.name === name);
+    if (!target || !target.enabled) {
+      res.status(404).json({ error: 'unknown-target', message: `target: ${JSON.stringify(name)} is not a configured, enabled target` });
+      return;
+    }
+    if (options.verifyTarget === undefined) {
+      res.status(501).json({ error: 'no-worker', message: 'this process has no worker role (no vault): send the request to a process that has it' });
+      return;
+    }
+    const body = VerifyBody.safeParse(req.body ?? {});
+    if (!body.success) {
+      res.status(400).json({ error: 'bad-request', message: describeIssues(body.error) });
+      return;
+    }
+    try {
+      const servers = await options.verifyTarget(name, body.data.serverIds);
+      options.logger.info({ target: name, servers: servers.length, via: 'http' }, 'http: verification finished');
+      res.json({ target: name, servers });
+    } catch (error) {
+      if (error instanceof RotatorError && !error.retryable) {
+        res.status(400).json({ error: error.code, message: error.message });
+        return;
+      }
+      throw error;
+    }
   });
 
   // The status page (`/`, `/targets/…`, `/servers/…`): behind the token when auth is on. Its "rotate

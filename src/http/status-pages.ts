@@ -95,7 +95,8 @@ function resultPill(result: RunRecord['result']): SafeHtml {
 function counts(r: RunRecord): string {
   const c = r.counts;
   return [
-    `rotated ${c.rotated}`,
+    `verified ${c.verified}`,
+    c['rotated-unverified'] ? `rotated-unverified ${c['rotated-unverified']}` : '',
     c['pending-restart'] ? `pending-restart ${c['pending-restart']}` : '',
     c.failed ? `failed ${c.failed}` : '',
     c.unknown ? `unknown ${c.unknown}` : '',

@@ -46,7 +46,7 @@ export function slackRequest(n: Notification): WireRequest {
     const c = n.run.counts;
     lines.push(
       `*run* \`${mrkdwn(n.run.runId)}\` (${n.run.trigger}${n.run.dryRun ? ', dry run' : ''}): ${n.run.result}, ${n.run.servers} servers in ${n.run.durationSeconds}s`,
-      `rotated ${c.rotated} · pending-restart ${c['pending-restart']} · failed ${c.failed} · unknown ${c.unknown} · skipped ${c.skipped} · busy ${c.busy}`,
+      `verified ${c.verified} · rotated-unverified ${c['rotated-unverified']} · pending-restart ${c['pending-restart']} · failed ${c.failed} · unknown ${c.unknown} · skipped ${c.skipped} · busy ${c.busy}`,
     );
     if (n.run.error) lines.push(`error: ${mrkdwn(n.run.error)}`);
     if (n.run.problemServers.length > 0) lines.push(`servers: ${n.run.problemServers.map((id) => `\`${mrkdwn(id)}\``).join(', ')}`);

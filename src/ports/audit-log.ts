@@ -1,5 +1,5 @@
 /** The steps of one batch, named after the AWS rotation protocol (see rotation-design.md). */
-export const AUDIT_STEPS = ['plan', 'createSecret', 'setSecret', 'finishSecret', 'restart', 'record'] as const;
+export const AUDIT_STEPS = ['plan', 'createSecret', 'setSecret', 'finishSecret', 'restart', 'verify', 'record'] as const;
 export type AuditStep = (typeof AUDIT_STEPS)[number];
 
 /** One event per step and server. Ids, codes and outcomes only: never a password. */

@@ -3,7 +3,7 @@
  * (so it shows on the dashboard and reaches `rotator rotate --wait`). Holds ids, outcome kinds and
  * codes only.
  */
-import { OUTCOME_KINDS } from '../domain/outcome.js';
+import { ACCEPTED_OUTCOMES, OUTCOME_KINDS } from '../domain/outcome.js';
 import type { OutcomeKind, ServerOutcome } from '../domain/outcome.js';
 
 /** The shape of the rotation core's `BatchSummary` (src/rotation/run-batch.ts), as the queue sees it. */
@@ -38,7 +38,7 @@ export interface RunSummary {
    */
   failedBatches: FailedBatch[];
   /**
-   * Per-server outcomes: every server that did not end `rotated`/`pending-restart` first, then the
+   * Per-server outcomes: every server that did not end `verified`/`rotated-unverified`/`pending-restart` first, then the
    * others, ordered by batch then request order, at most `maxListed` (the return value lives in
    * Redis; a fleet of 100k servers must not make it huge). `counts` always covers every server.
    */
@@ -77,7 +77,7 @@ export function aggregateRunSummary(input: {
       counts[o.outcome] += 1;
       total += 1;
       // Bounded memory: keep at most maxListed of each kind while streaming, trim at the end.
-      if (o.outcome === 'rotated' || o.outcome === 'pending-restart') {
+      if (ACCEPTED_OUTCOMES.includes(o.outcome)) {
         if (problems.length + fine.length < maxListed) fine.push(o);
       } else if (problems.length < maxListed) {
         problems.push(o);
@@ -102,11 +102,11 @@ export function aggregateRunSummary(input: {
 }
 
 /**
- * Whether a run fully succeeded: every server `rotated`, or `pending-restart` when the target's
+ * Whether a run fully succeeded: every server `verified` or `rotated-unverified`, or `pending-restart` when the target's
  * restart policy is `none` (then pending-restart is the expected end state), and no batch failed.
  */
 export function runSucceeded(summary: RunSummary, restartPolicy: 'none' | 'soft' | 'hard'): boolean {
   if (summary.failedBatches.length > 0) return false;
-  const ok = summary.counts.rotated + (restartPolicy === 'none' ? summary.counts['pending-restart'] : 0);
+  const ok = summary.counts.verified + summary.counts['rotated-unverified'] + (restartPolicy === 'none' ? summary.counts['pending-restart'] : 0);
   return ok === summary.servers;
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/index.js';
-import { createHttpApp } from '../http/create-http-app.js';
+import { createHttpApp, type HttpAppOptions } from '../http/create-http-app.js';
 import { defaultAllowedHosts } from '../http/host-allow-list.js';
 import { startHttpServer } from '../http/http-server.js';
 import type { RunningHttpServer } from '../http/http-server.js';
@@ -30,6 +30,8 @@ export async function startDashboardRole(deps: {
   /** The process's metrics registry; the fleet gauges are added to it. */
   metricsRegistry: Registry;
   clock: Pick<Clock, 'now'>;
+  /** Verification on its own, when this process also has the worker role (it needs the vault). */
+  verifyTarget?: HttpAppOptions['verifyTarget'];
 }): Promise<RunningHttpServer> {
   const { config, redis, logger } = deps;
   const app = createHttpApp({
@@ -44,6 +46,7 @@ export async function startDashboardRole(deps: {
     auth: deps.httpToken === undefined ? { mode: 'none' } : { mode: 'token', token: deps.httpToken },
     ready: async () => (await redis.ping()) === 'PONG',
     logger,
+    verifyTarget: deps.verifyTarget,
     allowedHosts: [...defaultAllowedHosts(config.service.http.host), ...config.service.http.allowedHosts],
     allowedOrigins: config.service.http.allowedOrigins,
   });

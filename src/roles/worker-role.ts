@@ -8,8 +8,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createVault } from '../adapters/create-vault.js';
 import { createEcsClientRegistry } from '../adapters/huawei-ecs/ecs-client-registry.js';
-import { RedisNotificationStore, RedisRateLimiter, RedisServerLocks } from '../adapters/redis/index.js';
+import { RedisHostKeyStore, RedisNotificationStore, RedisRateLimiter, RedisServerLocks } from '../adapters/redis/index.js';
 import type { RedisRunHistory } from '../adapters/redis/index.js';
+import { SshPasswordVerifier } from '../adapters/ssh/ssh-password-verifier.js';
 import { startNotifications, type Notifications } from '../notifications/start-notifications.js';
 import { instrumentEcsApi, instrumentRotateBatch, instrumentVault } from '../observability/instrumented-ports.js';
 import { observeRuns } from '../observability/run-observer.js';
@@ -23,10 +24,10 @@ import type { Vault } from '../ports/vault.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { startRotationWorkers } from '../queue/rotation-workers.js';
 import type { RotationWorkers } from '../queue/rotation-workers.js';
+import { createRotationService, type RotationService } from '../rotation/rotation-service.js';
 import { batchJobId } from '../domain/job-ids.js';
 import { RunJobDataSchema } from '../queue/job-schemas.js';
 import { createBatchAdmission } from '../rotation/batch-admission.js';
-import { createRotationService } from '../rotation/rotation-service.js';
 import { startSimulator } from '../simulator/simulator.js';
 import type { RunningSimulator } from '../simulator/simulator.js';
 
@@ -63,6 +64,8 @@ export interface WorkerRole {
   readonly vault: Vault;
   readonly workers: RotationWorkers;
   readonly notifications: Notifications;
+  /** Verification by login on its own (the HTTP API's verify endpoint). */
+  readonly verifyTarget: RotationService['verifyTarget'];
 }
 
 export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole> {
@@ -78,10 +81,14 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
   if (service.simulator.enabled && usesSimulator) {
     const sim = service.simulator;
     const account = service.accounts.find((a) => a.endpoint === SIMULATOR_ENDPOINT);
+    const verifiesBySsh = config.targets.some((t) => t.enabled && config.account(t.account).endpoint === SIMULATOR_ENDPOINT && t.verify.method === 'ssh');
     const started = await startSimulator({
       host: sim.host,
       port: deps.simulatorPort ?? sim.port,
       fleet: { count: sim.servers, seed: sim.seed },
+      // The simulated servers' SSH endpoints, for targets that verify by login. Tests start the
+      // simulator on port 0: its SSH endpoints then take a free port too.
+      ...(verifiesBySsh ? { ssh: { port: deps.simulatorPort === 0 ? 0 : sim.sshPort } } : {}),
       ...(account ? { projectId: account.projectId, region: account.region } : {}),
     });
     simulator = started;
@@ -130,6 +137,15 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     logger,
     lockTtlMs: service.limits.lockTtlMs,
     rebootDeadlineMs: deps.rebootDeadlineMs,
+    // Host keys of every server, recorded on first contact (fingerprints only), shared by all workers.
+    verifier: new SshPasswordVerifier({ hostKeys: new RedisHostKeyStore({ redis, keyPrefix: prefix }), clock }),
+    // A simulator account's servers answer SSH on the embedded simulator's port, whatever the job file says.
+    verifyFor: (target) => {
+      const ssh = simulator?.ssh;
+      const settings = target.verify;
+      if (settings === undefined || ssh === undefined || config.account(target.account).endpoint !== SIMULATOR_ENDPOINT) return settings;
+      return { ...settings, port: ssh.port };
+    },
   });
   // Every batch job, whoever enqueued it, is checked against its run and target before anything happens.
   const admitBatch = createBatchAdmission({
@@ -179,5 +195,5 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
   deps.onClose(() => workers.close(service.limits.shutdownGraceMs));
   await workers.waitUntilReady();
   logger.info({ concurrency: service.limits.workerConcurrency }, 'worker: listening for runs and batches');
-  return { simulator, vault, workers, notifications };
+  return { simulator, vault, workers, notifications, verifyTarget: rotation.verifyTarget };
 }

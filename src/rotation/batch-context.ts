@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { AuditEvent, AuditStep } from '../ports/audit-log.js';
 import type { BatchDeps, BatchInput } from './batch-input.js';
 import type { ServerWork } from './server-work.js';
+import { DEFAULT_KEEP_CANDIDATES, type CandidatePolicy } from './labels.js';
+import { loginTargetOf, type VerifySettings } from './verify-server.js';
 
 /** What every step of one batch execution shares: its ports, its input, its logger, its audit buffer. */
 export interface BatchContext {
@@ -35,4 +37,24 @@ export function audit(
 export async function flushAudit(ctx: BatchContext): Promise<void> {
   const events = ctx.pendingAudit.splice(0);
   await ctx.deps.audit.append(events);
+}
+
+/**
+ * The label policy (labels.ts) for a server: verification counts only where a login is possible (a
+ * Windows server, or one without the configured address, is treated as verification off).
+ */
+export function candidatePolicy(ctx: BatchContext, work?: ServerWork): CandidatePolicy {
+  const settings = verifySettings(ctx);
+  const verifiable = settings !== undefined && (work?.server === undefined || 'address' in loginTargetOf(work.server, settings));
+  return {
+    keep: ctx.input.target.keepCandidates ?? DEFAULT_KEEP_CANDIDATES,
+    verification: verifiable,
+    restartPolicy: ctx.input.target.restartPolicy,
+  };
+}
+
+/** The target's verification settings when it verifies by login (and a verifier was given). */
+export function verifySettings(ctx: BatchContext): VerifySettings | undefined {
+  const settings = ctx.input.target.verify;
+  return settings?.method === 'ssh' && ctx.deps.verifier !== undefined ? settings : undefined;
 }

@@ -14,7 +14,10 @@ import type { EcsApi } from '../ports/ecs-api.js';
 import type { OutcomeStore } from '../ports/outcome-store.js';
 import type { RandomSource } from '../ports/random-source.js';
 import type { ServerLocks } from '../ports/server-locks.js';
+import type { PasswordVerifier } from '../ports/password-verifier.js';
 import type { Vault } from '../ports/vault.js';
+import { DEFAULT_KEEP_CANDIDATES, MAX_KEEP_CANDIDATES } from './labels.js';
+import type { VerifySettings } from './verify-server.js';
 
 export type RestartPolicy = 'none' | 'soft' | 'hard';
 
@@ -28,6 +31,10 @@ export interface BatchTarget {
   restartPolicy: RestartPolicy;
   /** Send a `dry_run` reset before writing any secret. */
   dryRunPreflight: boolean;
+  /** Verification by login. @defaultValue method `none` */
+  verify?: VerifySettings | undefined;
+  /** Accepted passwords kept labelled while none is verified (labels.ts). @defaultValue DEFAULT_KEEP_CANDIDATES (3) */
+  keepCandidates?: number | undefined;
 }
 
 export interface BatchInput {
@@ -55,6 +62,13 @@ export interface BatchDeps {
   rebootPollIntervalMs?: number;
   /** Per-server lock time-to-live; renewed every third of it while the batch runs. @defaultValue 120000 */
   lockTtlMs?: number;
+  /** Logs in with candidate passwords; required when the target's `verify.method` is `ssh`. */
+  verifier?: PasswordVerifier | undefined;
+  /**
+   * Pause before trying a verification again that found the server unreachable right after its
+   * reboot (sshd may come up some seconds after the reboot job ends); 2 more tries. @defaultValue 5000
+   */
+  verifyRetryDelayMs?: number | undefined;
 }
 
 export interface BatchSummary {
@@ -82,4 +96,6 @@ export function validateBatchInput(input: BatchInput): void {
   }
   if (input.serverIds.some((id) => typeof id !== 'string' || id.length === 0)) bad('serverIds', 'non-empty strings');
   if (!['none', 'soft', 'hard'].includes(input.target.restartPolicy)) bad('target.restartPolicy', 'none, soft or hard');
+  const keep = input.target.keepCandidates ?? DEFAULT_KEEP_CANDIDATES;
+  if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP_CANDIDATES) bad('target.keepCandidates', `an integer from 1 to ${MAX_KEEP_CANDIDATES}`);
 }

@@ -2,25 +2,37 @@
  * Staging-label rules of one server's secret: the single place that says which label keeps which
  * password, and why no password that may log in is ever left without a label (invariant 1).
  *
- * | label                    | on                                                                 | leaves it when                                   |
- * |--------------------------|--------------------------------------------------------------------|--------------------------------------------------|
- * | AWSPENDING               | the password stored before a reset call, until its outcome is known | accepted (promote drops it) or definitely rejected by a call that first sent it |
- * | AWSCURRENT               | the last password Huawei accepted (the one in effect after the next restart) | the next accepted password is promoted (compare-and-swap) |
- * | AWSPREVIOUS              | the version AWSCURRENT left                                         | AWSCURRENT moves again                           |
- * | ROTATOR_UNCONFIRMED_1..3 | each accepted password not yet known to be in effect (the server may have restarted out of band, so any of them may log in now) | a later-or-equal accepted password is confirmed active (reboot success) |
- * | ROTATOR_ACTIVE           | the last password known to be in effect (confirmed by a reboot after its acceptance) | a newer password is confirmed active |
+ * A *candidate* is an accepted password not yet proven by a login: it holds a
+ * `ROTATOR_UNCONFIRMED_k` slot (k = 1..keepCandidates, default 3). `ROTATOR_ACTIVE` is on the last
+ * password that was *verified* to log in (a login, never a reboot job: Huawei's in-guest reset can
+ * fail without telling the API caller, and the reboot then brings the old password back up).
  *
- * Consequences:
- * - Restart policy `none`: every rotation adds one UNCONFIRMED slot; with all 3 taken the server is
- *   skipped (`awaiting-restart`) rather than given a 4th password we could not keep labelled. A run
- *   with restart policy soft/hard on such a server resends the AWSCURRENT password (phase `confirm`,
- *   no new password) and reboots, which confirms it active and frees the slots. The password in
- *   effect before the first managed rotation was never known to the vault: nothing keeps it.
- * - A server with AWSPENDING from an earlier attempt (outcome unknown) is sent THAT password again
- *   before anything new; it never gets a different password while the first one's fate is unknown.
- * - A rejected resend of such an inherited pending password does not drop it (the earlier, unanswered
- *   call may have been accepted), except for `Ecs.0011`: a password that breaks the rules was never set.
- * - AWSCURRENT is only moved by `promote`; the rotation never removes it.
+ * Rules, event → labels after (the README has the same table):
+ *
+ * | event | labels after |
+ * |---|---|
+ * | new password stored before the reset | AWSPENDING on it (moved off any older pending version) |
+ * | reset accepted | it takes a free unconfirmed slot; AWSCURRENT moves to it (compare-and-swap), AWSPREVIOUS to the version AWSCURRENT left; AWSPENDING dropped |
+ * | reset accepted, every slot taken, verification off, restart policy soft/hard | it takes an extra slot (N + 1 held until its reboot) |
+ * | reboot job succeeded after such a slide (verification off) | candidates older than the newest N leave their slots (they are older than the last N) |
+ * | every slot taken, verification on or restart policy none, or N + 1 held (at plan time) | no new password: `confirm` (resend AWSCURRENT + reboot + verify or trim) with soft/hard, else `awaiting-restart` |
+ * | reset definitely rejected, password first sent by this execution | AWSPENDING dropped (never set) |
+ * | reset rejected on a resend of an inherited pending password (any code, `Ecs.0011` included) | AWSPENDING kept: the earlier, unanswered call may have been accepted |
+ * | reset outcome unknown / vault failed after the reset | AWSPENDING kept; the next run resends the same password |
+ * | reboot job succeeded | ROTATOR_RESTARTED on the version (replay marker only); no other label moves (a reboot is not proof), except the trim above |
+ * | password W verified to log in (login probe `works`) | ROTATOR_ACTIVE moves to W; unconfirmed slots of W and of every version created strictly before W are removed; newer candidates keep theirs (one of them may be staged for the next restart) |
+ * | expected password refused, none of the labelled ones works | nothing moves (alert: `NO_LABELLED_PASSWORD_LOGS_IN`) |
+ * | verification unreachable / unverifiable | nothing moves |
+ *
+ * Why dropping slots older than a verified W is safe: W logs in now, so W was applied by a reset
+ * and activated by a later restart. A candidate accepted before W that had been applied was staged
+ * before W was, and W's own reset replaced it as the staged password: it can neither be in effect now
+ * nor after the next restart. Versions created at the same instant as W are kept (no order known).
+ *
+ * AWSCURRENT is only moved by `promote`; the rotation never removes it. The password in effect before
+ * the first managed rotation was never known to the vault: nothing keeps it.
+ *
+ * Also:
  * - AWSCURRENT only ever names a password Huawei accepted, from a secret's first rotation on: a
  *   first reset that is rejected, unanswered or never sent leaves no version holding AWSCURRENT (the
  *   port's `describe` shows none). On AWS this needs care, because AWS attaches AWSCURRENT to a
@@ -34,15 +46,21 @@
  *   before rotator may still be the one in effect (`isFirstRotation`).
  */
 import type { SecretDescription, SecretVersionInfo } from '../ports/vault.js';
-import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING } from '../ports/vault.js';
+import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../ports/vault.js';
 
-/** How many accepted-but-unconfirmed passwords a server may have before it must be restarted. */
-export const UNCONFIRMED_SLOT_COUNT = 3;
+/** Default number of unverified candidates kept labelled (the target's `keepCandidates`). */
+export const DEFAULT_KEEP_CANDIDATES = 3;
+/** Most candidates a target may keep (`keepCandidates` is 3 to this). */
+export const MAX_KEEP_CANDIDATES = 10;
 
-export const UNCONFIRMED_LABELS: readonly string[] = Array.from(
-  { length: UNCONFIRMED_SLOT_COUNT },
-  (_, i) => `ROTATOR_UNCONFIRMED_${i + 1}`,
-);
+/** Marks the version after whose acceptance a reboot job succeeded: lets a replay skip a second reboot. Not proof of anything. */
+export const LABEL_RESTARTED = 'ROTATOR_RESTARTED';
+
+/**
+ * Every slot label that may exist: N + 1 are used while a slide waits for its reboot, and a target
+ * may have lowered `keepCandidates` (slots above it still count as candidates).
+ */
+export const UNCONFIRMED_LABELS: readonly string[] = Array.from({ length: MAX_KEEP_CANDIDATES + 1 }, (_, i) => `ROTATOR_UNCONFIRMED_${i + 1}`);
 
 export function isUnconfirmedLabel(label: string): boolean {
   return UNCONFIRMED_LABELS.includes(label);
@@ -66,18 +84,96 @@ export function usedUnconfirmedSlots(description: SecretDescription | undefined)
   return used;
 }
 
-/** The first free slot label, or undefined when all are taken. */
-export function freeUnconfirmedSlot(description: SecretDescription | undefined): string | undefined {
-  const used = new Set(usedUnconfirmedSlots(description).map((s) => s.label));
-  return UNCONFIRMED_LABELS.find((l) => !used.has(l));
+/** The first free slot label among the first `keep`, or undefined when they are all taken. */
+export function freeUnconfirmedSlot(description: SecretDescription | undefined, keep: number = DEFAULT_KEEP_CANDIDATES): string | undefined {
+  const used = usedUnconfirmedSlots(description);
+  if (used.length >= keep) return undefined;
+  const taken = new Set(used.map((s) => s.label));
+  return UNCONFIRMED_LABELS.find((l) => !taken.has(l));
 }
 
 export function holdsUnconfirmedSlot(version: SecretVersionInfo | undefined): boolean {
   return version?.labels.some(isUnconfirmedLabel) ?? false;
 }
 
-export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING };
+export interface CandidatePolicy {
+  /** The target's `keepCandidates`. */
+  keep: number;
+  /** Whether the target verifies by login (`verify.method` ssh). */
+  verification: boolean;
+  restartPolicy: 'none' | 'soft' | 'hard';
+}
 
+/**
+ * Plan time: may this server receive a new password now?
+ * - `slot`: a slot is free;
+ * - `slide`: all N taken, verification off, the server is rebooted after the reset: the new one takes
+ *   an extra slot, and once its reboot succeeded the candidates older than the newest N leave theirs
+ *   (`candidatesBeyondWindow`); never before the reboot, when an older one may still be the one in effect;
+ * - `confirm`: all taken and the server is rebooted, but either verification is on (only a login frees
+ *   slots) or an earlier slide's reboot did not finish (more than N held): resend AWSCURRENT, reboot,
+ *   then verify or trim;
+ * - `awaiting-restart`: all taken with restart policy none.
+ */
+export function admission(description: SecretDescription | undefined, policy: CandidatePolicy): 'slot' | 'slide' | 'confirm' | 'awaiting-restart' {
+  if (freeUnconfirmedSlot(description, policy.keep) !== undefined) return 'slot';
+  if (policy.restartPolicy === 'none') return 'awaiting-restart';
+  if (policy.verification) return 'confirm';
+  return usedUnconfirmedSlots(description).length === policy.keep ? 'slide' : 'confirm';
+}
+
+/** The slot an accepted version takes: its own, a free one among the first N, or (sliding) an extra one; undefined when none is allowed. */
+export function slotForAccepted(description: SecretDescription | undefined, versionId: string, policy: CandidatePolicy): string | undefined {
+  const own = versionById(description, versionId)?.labels.find(isUnconfirmedLabel);
+  if (own !== undefined) return own;
+  const free = freeUnconfirmedSlot(description, policy.keep);
+  if (free !== undefined) return free;
+  if (admission(description, policy) !== 'slide') return undefined;
+  return freeUnconfirmedSlot(description, MAX_KEEP_CANDIDATES + 1);
+}
+
+/**
+ * Verification off, after a successful reboot that made `expected` the password expected in effect:
+ * the candidates older than the newest `keep` (counting `expected`) leave their slots. `expected` is
+ * never among them.
+ */
+export function candidatesBeyondWindow(description: SecretDescription | undefined, keep: number, expected: string): { label: string; versionId: string }[] {
+  const used = usedUnconfirmedSlots(description).sort((a, b) => b.version.createdAt - a.version.createdAt);
+  const others = used.filter((s) => s.version.versionId !== expected);
+  const room = Math.max(0, keep - (used.length - others.length));
+  return others.slice(room).map((s) => ({ label: s.label, versionId: s.version.versionId }));
+}
+
+/** Label changes once `versionId` is verified to log in now (the table's "verified" row). */
+export function labelsAfterVerified(
+  description: SecretDescription | undefined,
+  versionId: string,
+): { moveActive: boolean; removeSlots: { label: string; versionId: string }[] } {
+  const verified = versionById(description, versionId);
+  const moveActive = !(verified?.labels.includes(LABEL_ACTIVE) ?? false);
+  if (verified === undefined) return { moveActive, removeSlots: [] };
+  const removeSlots = usedUnconfirmedSlots(description)
+    .filter((s) => s.version.versionId === versionId || s.version.createdAt < verified.createdAt)
+    .map((s) => ({ label: s.label, versionId: s.version.versionId }));
+  return { moveActive, removeSlots };
+}
+
+/** Labels whose versions may log in (now or after a restart): the ones verification tries. */
+export const LOGIN_CANDIDATE_LABELS: readonly string[] = [LABEL_ACTIVE, LABEL_CURRENT, LABEL_PREVIOUS, ...UNCONFIRMED_LABELS];
+
+/**
+ * The versions to try, in order: `expected` first (if labelled), then newest first. AWSPENDING is
+ * not tried: its outcome is unknown and it is kept and resent anyway.
+ */
+export function verificationOrder(description: SecretDescription | undefined, expected: string | undefined): SecretVersionInfo[] {
+  const versions = (description?.versions ?? []).filter((v) => v.labels.some((l) => LOGIN_CANDIDATE_LABELS.includes(l)));
+  versions.sort((a, b) => b.createdAt - a.createdAt);
+  const first = versions.findIndex((v) => v.versionId === expected);
+  if (first > 0) versions.unshift(...versions.splice(first, 1));
+  return versions;
+}
+
+export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS };
 /** Whether `version` holds a label that only an accepted password gets (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot). */
 function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
   return version.labels.some((l) => l === LABEL_CURRENT || l === LABEL_ACTIVE || isUnconfirmedLabel(l));

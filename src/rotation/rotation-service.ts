@@ -18,6 +18,9 @@ import type { Vault } from '../ports/vault.js';
 import type { BatchSummary, RestartPolicy } from './batch-input.js';
 import { resolveTargetServers, type ResolvedServer, type ServerSelector } from './resolve-servers.js';
 import { runBatch } from './run-batch.js';
+import type { PasswordVerifier } from '../ports/password-verifier.js';
+import type { VerifySettings } from './verify-server.js';
+import { verifyTarget, type ServerVerificationReport } from './verify-target.js';
 
 /** A target as the use cases need it (the config's `TargetConfig` is one). */
 export interface RotationTarget {
@@ -32,6 +35,10 @@ export interface RotationTarget {
   readonly uniquePerServer: boolean;
   readonly restartPolicy: RestartPolicy;
   readonly dryRunPreflight: boolean;
+  /** Verification by login. @defaultValue method `none` */
+  readonly verify?: VerifySettings | undefined;
+  /** Accepted passwords kept labelled while none is verified (labels.ts). @defaultValue 3 */
+  readonly keepCandidates?: number | undefined;
 }
 
 /** Where an account's servers and secrets live. */
@@ -61,6 +68,12 @@ export interface RotationServiceDeps {
   rebootDeadlineMs?: number | undefined;
   /** How often a reboot job is polled. @defaultValue the ECS client's */
   rebootPollIntervalMs?: number | undefined;
+  /** Logs in with candidate passwords (targets with `verify.method: ssh`). */
+  verifier?: PasswordVerifier | undefined;
+  /** Pause before retrying a verification that found a just-rebooted server unreachable. @defaultValue runBatch's (5000) */
+  verifyRetryDelayMs?: number | undefined;
+  /** A target's effective verification settings (e.g. the embedded simulator's SSH port). @defaultValue `target.verify` */
+  verifyFor?: ((target: RotationTarget) => VerifySettings | undefined) | undefined;
 }
 
 /** What `planRun` is asked: a run of `target`, of all its servers or of the operator's list. */
@@ -102,12 +115,15 @@ export interface BatchRequest {
  */
 export type RotateBatch = (request: BatchRequest, context: { signal: AbortSignal | undefined }) => Promise<BatchSummary>;
 
+/** Verification by login on its own, of a target's servers (all of them, or the operator's list). */
+export type VerifyTargetUseCase = (target: string, serverIds: readonly string[] | undefined) => Promise<ServerVerificationReport[]>;
 /** Every server id of a target now: its selector resolved as `planRun` resolves it (batch admission). */
 export type TargetMembers = (targetName: string, signal: AbortSignal | undefined) => Promise<ReadonlySet<string>>;
 
 export interface RotationService {
   readonly planRun: PlanRun;
   readonly rotateBatch: RotateBatch;
+  readonly verifyTarget: VerifyTargetUseCase;
   readonly targetMembers: TargetMembers;
 }
 
@@ -155,6 +171,8 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
         ...(deps.lockTtlMs !== undefined ? { lockTtlMs: deps.lockTtlMs } : {}),
         ...(deps.rebootDeadlineMs !== undefined ? { rebootDeadlineMs: deps.rebootDeadlineMs } : {}),
         ...(deps.rebootPollIntervalMs !== undefined ? { rebootPollIntervalMs: deps.rebootPollIntervalMs } : {}),
+        verifier: deps.verifier,
+        ...(deps.verifyRetryDelayMs !== undefined ? { verifyRetryDelayMs: deps.verifyRetryDelayMs } : {}),
       },
       {
         runId: request.runId,
@@ -169,8 +187,31 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
           uniquePerServer: target.uniquePerServer,
           restartPolicy: request.restartPolicy ?? target.restartPolicy,
           dryRunPreflight: target.dryRunPreflight,
+          verify: verifyOf(target),
+          keepCandidates: target.keepCandidates,
         },
       },
+    );
+  };
+
+  const verifyOf = (target: RotationTarget): VerifySettings | undefined => (deps.verifyFor ? deps.verifyFor(target) : target.verify);
+
+  const verifyTargetNow: VerifyTargetUseCase = async (name, serverIds) => {
+    const target = targetNamed(name);
+    const account = deps.account(target.account);
+    const ecs = deps.ecsFor(target.account);
+    const settings = verifyOf(target) ?? { method: 'none', user: 'root', port: 22, address: 'private', timeoutMs: 10_000, concurrency: 16 };
+    if (deps.verifier === undefined) throw serviceError(ServiceErrorCode.invalidBatch, 'verification needs a verifier, and this service was built without one');
+    let ids: string[];
+    if (serverIds === undefined) {
+      ids = [];
+      for await (const id of idsOf(resolveTargetServers(ecs, target.selector, {}))) ids.push(id);
+    } else {
+      ids = [...serverIds];
+    }
+    return verifyTarget(
+      { ecs, vault: deps.vault, verifier: deps.verifier, locks: deps.locks, logger: deps.logger },
+      { target: { name: target.name, region: account.region, projectId: account.projectId, verify: settings }, serverIds: ids },
     );
   };
 
@@ -179,7 +220,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     return membersOf(resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal }));
   };
 
-  return { planRun, rotateBatch, targetMembers };
+  return { planRun, rotateBatch, targetMembers, verifyTarget: verifyTargetNow };
 }
 
 async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<string>> {

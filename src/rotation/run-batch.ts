@@ -18,15 +18,16 @@
  *
  * Labels and why no password is ever lost: ./labels.ts.
  */
-import { HuaweiCode, OutcomeCode } from '../domain/error-codes.js';
+import { setMaxListeners } from 'node:events';
+import { HuaweiCode, OutcomeCode, ServiceErrorCode } from '../domain/error-codes.js';
 import { batchJobId } from '../domain/job-ids.js';
 import { RotatorError } from '../domain/rotator-error.js';
 import type { BatchContext } from './batch-context.js';
-import { allThrottled } from './batch-failures.js';
+import { allThrottled, errorCode } from './batch-failures.js';
 import { summarizeBatch, validateBatchInput, type BatchDeps, type BatchInput, type BatchSummary } from './batch-input.js';
 import { FIRST_GENERATION } from './batch-token.js';
 import { startLockRenewal } from './lock-renewal.js';
-import { settle, unsettled } from './server-work.js';
+import { settle, unsettled, type ServerWork } from './server-work.js';
 import { createSecret } from './steps/create-secret.js';
 import { dropLostLocks } from './steps/drop-lost-locks.js';
 import { finishSecret } from './steps/finish-secret.js';
@@ -42,6 +43,12 @@ export const THROTTLED_RETRY_AFTER_MS = 30_000;
 
 export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<BatchSummary> {
   validateBatchInput(input);
+  if (input.target.verify?.method === 'ssh' && deps.verifier === undefined) {
+    throw new RotatorError({ code: ServiceErrorCode.invalidBatch, message: `target ${input.target.name} verifies by ssh but no verifier was given to runBatch`, retryable: false });
+  }
+  // Every concurrent ECS call and SSH login listens on the job's signal for its own abort (up to
+  // the verification concurrency plus the ECS calls in flight): more than Node's default warning level of 10.
+  if (deps.signal !== undefined) setMaxListeners(Math.max(64, (input.target.verify?.concurrency ?? 0) + 32), deps.signal);
   const logger = deps.logger.child({ runId: input.runId, batchIndex: input.batchIndex, target: input.target.name });
   const ctx: BatchContext = { deps, input, logger, pendingAudit: [] };
   const ids = [...new Set(input.serverIds)];
@@ -52,8 +59,10 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
   const { held, busy } = await deps.locks.acquireMany(ids, owner, ttl);
   // From here on, every exit releases the locks this call holds.
   const renewal = startLockRenewal({ locks: deps.locks, clock: deps.clock, logger }, held, owner, ttl);
+  let works: ServerWork[] | undefined;
+  let recorded = false;
   try {
-    const works = await plan(ctx, ids, new Set(busy));
+    works = await plan(ctx, ids, new Set(busy));
     deps.signal?.throwIfAborted();
 
     if (input.dryRun) {
@@ -73,6 +82,7 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     const throttled = allThrottled(works);
     await restart(ctx, works);
     const outcomes = await record(ctx, works);
+    recorded = true;
     if (throttled) {
       throw new RotatorError({
         code: HuaweiCode.throttled,
@@ -84,8 +94,40 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     const summary = summarizeBatch(input, outcomes);
     logger.info({ step: 'record', counts: summary.counts }, 'batch finished');
     return summary;
+  } catch (error) {
+    // Exactly one outcome per server whatever failed: what this execution reached is recorded
+    // before the error goes up (the job may be retried, and its replay then records again).
+    if (works !== undefined && !input.dryRun && !recorded) await recordAfterFailure(ctx, works, error);
+    throw error;
   } finally {
     await renewal.stop();
     await deps.locks.releaseMany(held, owner);
+  }
+}
+
+/**
+ * Settles every open server after a step threw: a server whose reset call went out is `unknown` (its
+ * password stays pending; the next attempt resends the same one), the others `failed` (nothing was
+ * changed on them). Recording is best effort: when Redis is the thing that failed, the job's replay
+ * records instead.
+ */
+async function recordAfterFailure(ctx: BatchContext, works: ServerWork[], error: unknown): Promise<void> {
+  const code = errorCode(error);
+  for (const work of unsettled(works)) {
+    if (work.sent) {
+      settle(work, 'unknown', {
+        code,
+        versionId: work.version?.versionId ?? work.acceptedVersionId,
+        requestId: work.requestId,
+        reason: `the batch stopped after this server's reset call (${code}); its password stays pending and the next attempt resends or verifies it`,
+      });
+    } else {
+      settle(work, 'failed', { code, reason: `the batch stopped before this server was reset (${code}); nothing was changed on it` });
+    }
+  }
+  try {
+    await record(ctx, works);
+  } catch (recordError) {
+    ctx.logger.error({ step: 'record', code: errorCode(recordError) }, 'outcomes could not be recorded after a failed batch; the retry records them');
   }
 }

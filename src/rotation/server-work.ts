@@ -15,8 +15,8 @@ import type { SecretDescription, SecretKey } from '../ports/vault.js';
  * - `accepted`: this batch's password holds an unconfirmed slot: Huawei accepted it, promote it;
  * - `promoted`: this batch's password is AWSCURRENT already: only the restart/record remain;
  * - `confirm`: every unconfirmed slot is taken and the restart policy reboots: send the AWSCURRENT
- *   password again (no new password, so no new possibly-active one) and reboot, which confirms it
- *   active and frees the slots; the next run rotates normally.
+ *   password again (no new password, so no new possibly-active one), reboot, and verify it by login
+ *   (or, verification off, trim the candidates beyond the last N): see labels.ts.
  */
 export type ServerPhase = 'new' | 'resend' | 'accepted' | 'promoted' | 'confirm';
 
@@ -44,6 +44,8 @@ export interface ServerWork {
   firstRotation: boolean;
   /** How the last reset call of this execution classified the server. */
   reset: ServerResetResult | undefined;
+  /** A reset call naming this server went out in this execution (its outcome may be unknown). */
+  sent: boolean;
   outcome: ServerOutcome | undefined;
 }
 

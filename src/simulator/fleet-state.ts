@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RebootType } from '../ports/ecs-api.js';
 import type { SimServer, SimServerSpec } from './sim-server.js';
 import type { SeededRandom } from './seeded-random.js';
+import { simAddressOf } from './ssh-endpoints.js';
 
 export type JobStatus = 'INIT' | 'RUNNING' | 'SUCCESS' | 'FAIL';
 
@@ -51,6 +52,7 @@ export class FleetState {
       const createdAt = now - (specs.length - i) * 60_000;
       const server: SimServer = {
         ...spec,
+        address: simAddressOf(i),
         tags: { ...spec.tags },
         createdAt,
         updatedAt: createdAt,

@@ -19,6 +19,8 @@ export interface SimServerSpec {
 
 /** The simulator's state of one server. Passwords stay inside the simulator process. */
 export interface SimServer extends SimServerSpec {
+  /** Its fixed (private) address: a loopback address of its own, where its SSH endpoint listens (ssh-endpoints.ts). */
+  address: string;
   createdAt: number;
   updatedAt: number;
   /** The password that logs in now. */
@@ -104,10 +106,12 @@ export function huaweiServerJson(server: SimServer, projectId: string, region: s
       os_bit: '64',
       image_name: server.osType === 'Windows' ? 'Windows Server 2022 Datacenter 64bit' : 'Ubuntu 22.04 server 64bit',
       charging_mode: '0',
-      vpc_id: '5d8a1c2e-0000-4000-8000-000000000001',
+      vpc_id: SIM_VPC_ID,
     },
     flavor: { id: 's6.large.2', name: 's6.large.2', vcpus: '2', ram: '4096', disk: '0' },
-    addresses: {},
+    addresses: {
+      [SIM_VPC_ID]: [{ version: 4, addr: server.address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': macOf(server.address) }],
+    },
     key_name: null,
     'OS-EXT-AZ:availability_zone': `${region}a`,
     'OS-EXT-STS:vm_state': VM_STATE[server.status] ?? server.status.toLowerCase(),
@@ -115,4 +119,11 @@ export function huaweiServerJson(server: SimServer, projectId: string, region: s
     'OS-EXT-STS:task_state': server.status === 'REBOOT' ? 'rebooting' : server.status === 'HARD_REBOOT' ? 'rebooting_hard' : '',
     'OS-SRV-USG:launched_at': new Date(server.createdAt).toISOString().replace('Z', '000'),
   };
+}
+
+const SIM_VPC_ID = '5d8a1c2e-0000-4000-8000-000000000001';
+
+function macOf(address: string): string {
+  const [, , c, d] = address.split('.').map(Number);
+  return `fa:16:3e:77:${(c ?? 0).toString(16).padStart(2, '0')}:${(d ?? 0).toString(16).padStart(2, '0')}`;
 }

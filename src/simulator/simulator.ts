@@ -27,6 +27,8 @@ import type { SeededRandom } from './seeded-random.js';
 import { viewOf } from './sim-server.js';
 import type { SimServerView } from './sim-server.js';
 import { TokenBucket } from './token-bucket.js';
+import { startSshEndpoints } from './ssh-endpoints.js';
+import type { SshEndpoints } from './ssh-endpoints.js';
 
 export interface SimulatorOptions {
   /** Interface to bind. Keep loopback unless a container network needs otherwise. @defaultValue '127.0.0.1' */
@@ -51,6 +53,12 @@ export interface SimulatorOptions {
   faults?: SimulatorFaultsPatch;
   /** @defaultValue the wall clock */
   clock?: Clock;
+  /**
+   * SSH endpoints for the Linux servers (ssh-endpoints.ts): each on its own loopback address (its
+   * fixed address in the ECS detail), all on `port`, accepting `root` with the password in effect now.
+   * @defaultValue off
+   */
+  ssh?: { port?: number | undefined } | undefined;
 }
 
 export interface RunningSimulator {
@@ -82,6 +90,8 @@ export interface RunningSimulator {
    * assert "never two different passwords for one unknown outcome" without seeing any password.
    */
   receivedSequence(serverId: string): { password: number; applied: boolean; at: number }[];
+  /** The SSH endpoints, when started with `ssh`. */
+  readonly ssh: SshEndpoints | undefined;
 }
 
 /** Starts a local, faithful-enough Huawei ECS API on `http://host:port`. */
@@ -129,7 +139,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return state.servers.get(id);
   };
 
-  const core: InspectionTarget & Omit<RunningSimulator, 'url' | 'port' | 'projectId' | 'region' | 'close'> = {
+  const core: InspectionTarget & Omit<RunningSimulator, 'url' | 'port' | 'projectId' | 'region' | 'close' | 'ssh'> = {
     info: () => ({ projectId, region, accessKeys: (options.credentials ?? [DEMO_CREDENTIALS]).map((c) => c.accessKey), partialFailureMode }),
     servers: () => {
       state.settle(clock.now());
@@ -299,7 +309,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       if (!res.headersSent) sendJson(res, ecsError(500, 'Common.0001', 'Internal server error'));
     });
   });
-  const { url, port } = await listen(server, options);
+  const ssh =
+    options.ssh === undefined
+      ? undefined
+      : await startSshEndpoints({
+          servers: state.order.flatMap((s, index) => (s.osType === 'Linux' ? [{ id: s.id, index }] : [])),
+          check: (serverId, password) => core.login(serverId, password)?.now === true,
+          port: options.ssh.port,
+        });
+  let listening: { url: string; port: number };
+  try {
+    listening = await listen(server, options);
+  } catch (error) {
+    await ssh?.close();
+    throw error;
+  }
+  const { url, port } = listening;
 
   let closed: Promise<void> | undefined;
   return {
@@ -308,11 +333,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     port,
     projectId,
     region,
+    ssh,
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         closing.abort();
         server.close(() => resolve());
         server.closeAllConnections();
-      })),
+      }).then(() => ssh?.close())),
   };
 }

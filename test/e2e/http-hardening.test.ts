@@ -33,7 +33,7 @@ async function serve(options: Partial<HttpAppOptions> = {}) {
     queues,
     outcomes: {
       listTargets: async () => [],
-      countTarget: async () => ({ rotated: 0, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 }),
+      countTarget: async () => ({ verified: 0, 'rotated-unverified': 0, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 }),
       // The status page and the metrics read states too (an empty store here).
       listTarget: async function* () {},
       getServer: async () => undefined,

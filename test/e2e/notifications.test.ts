@@ -128,7 +128,7 @@ describe('notifications: webhook (signed, retried) and Slack-compatible, per tar
 
   it('a server turning overdue: signed webhook, delivered after two 503s, recorded', async () => {
     const run = await p.run('web', 60_000);
-    expect(run.summary.counts).toMatchObject({ rotated: 2, skipped: 1 });
+    expect(run.summary.counts).toMatchObject({ 'rotated-unverified': 2, skipped: 1 });
     const overdue = await hook.waitFor((r) => r.body.event === 'server-overdue' && r.body.target === 'web', 'server-overdue for web');
     expect(signatureValid(overdue, SECRET)).toBe(true);
     expect(signatureValid(overdue, 'another-secret')).toBe(false);
@@ -168,7 +168,7 @@ describe('notifications: webhook (signed, retried) and Slack-compatible, per tar
 
   it('recovery: the db servers rotate, both channels hear it', async () => {
     const run = await p.run('db', 60_000);
-    expect(run.summary.counts.rotated).toBe(2);
+    expect(run.summary.counts['rotated-unverified']).toBe(2);
     const recovered = await hook.waitFor((r) => r.body.event === 'server-recovered' && r.body.target === 'db', 'server-recovered for db');
     expect(signatureValid(recovered, SECRET)).toBe(true);
     expect((recovered.body.servers as { listed: { serverId: string }[] }).listed.map((s) => s.serverId).sort()).toEqual([...dbIds].sort());

@@ -87,15 +87,15 @@ describe('operators: metrics, dashboard, alerts, report after real runs', () => 
   });
 
   it('the runs ended as arranged', () => {
-    expect(countKinds(web.outcomes)).toEqual({ rotated: 5, skipped: 1 });
-    expect(db.summary.counts.rotated + db.summary.counts['pending-restart']).toBe(0);
+    expect(countKinds(web.outcomes)).toEqual({ 'rotated-unverified': 5, skipped: 1 });
+    expect(db.summary.counts['rotated-unverified'] + db.summary.counts['pending-restart']).toBe(0);
     expect(db.summary.counts.unknown + db.summary.counts.failed + db.summary.failedBatches.length).toBeGreaterThan(0);
   });
 
   it('records each run once in the run history, with its result', async () => {
     const [w] = await p.service.runHistory.recent('web', 5);
     expect(w).toMatchObject({ runId: web.runId, target: 'web', result: 'succeeded', servers: 6, dryRun: false });
-    expect(w!.counts).toMatchObject({ rotated: 5, skipped: 1 });
+    expect(w!.counts).toMatchObject({ 'rotated-unverified': 5, skipped: 1 });
     expect(w!.finishedAt).toBeGreaterThanOrEqual(w!.enqueuedAt);
     const [d] = await p.service.runHistory.recent('db', 5);
     expect(d).toMatchObject({ runId: db.runId, target: 'db', result: 'partial' });
@@ -108,7 +108,7 @@ describe('operators: metrics, dashboard, alerts, report after real runs', () => 
     const all = samples(metricsText);
     const value = (name: string, labels: Record<string, string>): number | undefined =>
       all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-    expect(value('rotator_rotations_total', { target: 'web', outcome: 'rotated' })).toBe(5);
+    expect(value('rotator_rotations_total', { target: 'web', outcome: 'rotated-unverified' })).toBe(5);
     expect(value('rotator_rotations_total', { target: 'web', outcome: 'skipped' })).toBe(1);
     expect(value('rotator_runs_total', { target: 'web', result: 'succeeded' })).toBe(1);
     expect(value('rotator_runs_total', { target: 'db', result: 'partial' })).toBe(1);
@@ -128,7 +128,7 @@ describe('operators: metrics, dashboard, alerts, report after real runs', () => 
     expect(value('rotator_password_age_seconds_count', { target: 'web' })).toBe(5);
     expect(value('rotator_password_age_max_seconds', { target: 'web' })).toBeLessThan(300);
     expect(value('rotator_password_max_age_policy_seconds', { target: 'web' })).toBe(2 * 86_400);
-    expect(value('rotator_servers', { target: 'web', outcome: 'rotated' })).toBe(5);
+    expect(value('rotator_servers', { target: 'web', outcome: 'rotated-unverified' })).toBe(5);
     expect(value('rotator_queue_jobs', { queue: 'runs', state: 'completed' })).toBe(2);
     expect(metricsText).toContain('# TYPE rotator_throttle_pauses_total counter');
     expect(metricsText).toContain('# TYPE rotator_notifications_total counter');

@@ -38,6 +38,8 @@ export interface PipelineTarget {
   schedule?: string;
   maxPasswordAgeDays?: number;
   notify?: string[];
+  /** `ssh`: verify by login through the simulator's SSH endpoints (start it with `ssh`). */
+  verify?: 'ssh' | 'none';
 }
 
 export interface PipelineOptions {
@@ -60,6 +62,8 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** Backoff between notification attempts. */
   notificationBackoff?: { baseDelayMs: number; maxDelayMs: number };
+  /** The HTTP API's `readOnly`. @defaultValue true */
+  httpReadOnly?: boolean;
 }
 
 export interface RunResult {
@@ -152,7 +156,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
                 file: { path: join(dir, 'unused.json.enc') },
                 awsSecretsManager: { region: 'eu-west-1', endpoint: emulator!.url, writesPerSecond: 1000, maxAttempts: 5 },
               },
-        http: { host: '127.0.0.1', port: 0, auth: { mode: 'none' }, readOnly: true },
+        http: { host: '127.0.0.1', port: 0, auth: { mode: 'none' }, readOnly: options.httpReadOnly ?? true },
         limits: { workerConcurrency: options.workerConcurrency ?? 2, shutdownGraceMs: 5000 },
         scheduler: { catchUp: false },
         simulator: { enabled: false },
@@ -175,6 +179,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           dryRunPreflight: t.dryRunPreflight ?? false,
           ...(t.maxPasswordAgeDays === undefined ? {} : { maxPasswordAgeDays: t.maxPasswordAgeDays }),
           ...(t.notify === undefined ? {} : { notify: t.notify }),
+          ...(t.verify === 'ssh'
+            ? { verify: { method: 'ssh', user: 'root', port: sim.ssh?.port ?? 22, address: 'private', timeoutMs: 5_000, concurrency: 8 } }
+            : {}),
         }),
       );
     }

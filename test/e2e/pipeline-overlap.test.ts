@@ -164,7 +164,7 @@ async function readAudit(p: Pipeline): Promise<AuditEntry[]> {
 }
 
 /**
- * A server both runs rotated: their in-flight intervals on it (audit events) do not overlap, and the
+ * A server both runs 'rotated-unverified': their in-flight intervals on it (audit events) do not overlap, and the
  * vault's order (AWSPREVIOUS then AWSCURRENT) is the order the server received the passwords in.
  */
 async function expectSerialised(p: Pipeline, audit: AuditEntry[], id: string, a: { runId: string }, b: { runId: string }): Promise<void> {
@@ -220,8 +220,8 @@ describe('overlapping targets', () => {
       const inB = b.outcomes.get(s.id);
       const runs = [inA && { run: a, o: inA }, inB && { run: b, o: inB }].filter((x) => x !== undefined);
       expect(runs.length, s.id).toBe(shared.includes(s.id) ? 2 : 1);
-      for (const { o } of runs) expect(['rotated', 'busy'], `${s.id} ${o.outcome} ${o.code ?? ''}`).toContain(o.outcome);
-      const rotatedBy = runs.filter((x) => x.o.outcome === 'rotated');
+      for (const { o } of runs) expect(['rotated-unverified', 'busy'], `${s.id} ${o.outcome} ${o.code ?? ''}`).toContain(o.outcome);
+      const rotatedBy = runs.filter((x) => x.o.outcome === 'rotated-unverified');
       expect(rotatedBy.length, s.id).toBeGreaterThanOrEqual(1);
       for (const { o } of runs.filter((x) => x.o.outcome === 'busy')) expect(o.code).toBe('busy');
       // Received passwords: one distinct password per run that rotated the server, nothing from a busy run.
@@ -240,7 +240,7 @@ describe('overlapping targets', () => {
     for (const id of serialised) await expectSerialised(p, audit, id, a, b);
     for (const id of exclusive) {
       const runs = [a, b].filter((r) => r.outcomes.has(id));
-      const rotatedBy = runs.find((r) => r.outcomes.get(id)!.outcome === 'rotated')!;
+      const rotatedBy = runs.find((r) => r.outcomes.get(id)!.outcome === 'rotated-unverified')!;
       const current = (await p.vault.getVersion(p.keyOf(id), { label: LABEL_CURRENT }))!;
       expect(current.value.runId, id).toBe(rotatedBy.runId);
       // The busy run (if the server is shared) wrote nothing for it and reset nothing.
@@ -281,8 +281,8 @@ describe('overlapping targets', () => {
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
       const audit = await readAudit(p);
       for (const id of releasedIds) {
-        expect(sa.outcomes.find((o) => o.serverId === id)?.outcome, `${id} in run A`).toBe('rotated');
-        expect(sb.outcomes.find((o) => o.serverId === id)?.outcome, `${id} in run B`).toBe('rotated');
+        expect(sa.outcomes.find((o) => o.serverId === id)?.outcome, `${id} in run A`).toBe('rotated-unverified');
+        expect(sb.outcomes.find((o) => o.serverId === id)?.outcome, `${id} in run B`).toBe('rotated-unverified');
         await expectSerialised(p, audit, id, { runId: runA }, { runId: runB });
         const current = (await p.vault.getVersion(p.keyOf(id), { label: LABEL_CURRENT }))!;
         expect(current.value.runId, `${id}: run B, started later, holds AWSCURRENT`).toBe(runB);
@@ -322,8 +322,8 @@ describe('overlapping targets', () => {
       }
       const { runId: runB } = await p.service.queues.enqueueManualRun('big-b', { uuid: randomUUID() });
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
-      expect(sa.counts.rotated).toBe(20);
-      expect(sb.counts).toMatchObject({ busy: 10, rotated: 10 });
+      expect(sa.counts['rotated-unverified']).toBe(20);
+      expect(sb.counts).toMatchObject({ busy: 10, 'rotated-unverified': 10 });
       for (const o of sb.outcomes) {
         if (shared.includes(o.serverId)) {
           expect(o, o.serverId).toMatchObject({ outcome: 'busy', code: 'busy' });
@@ -333,7 +333,7 @@ describe('overlapping targets', () => {
           expect(current.value.runId).toBe(runA);
           expect(p.sim.login(o.serverId, current.value.password)!.now).toBe(true);
         } else {
-          expect(o.outcome, o.serverId).toBe('rotated');
+          expect(o.outcome, o.serverId).toBe('rotated-unverified');
         }
       }
       const audit = await readAudit(p);
@@ -344,7 +344,7 @@ describe('overlapping targets', () => {
         { runId: runA, summary: sa, batches: [], outcomes: new Map(sa.outcomes.map((o) => [o.serverId, o])) },
         { runId: runB, summary: sb, batches: [], outcomes: new Map(sb.outcomes.map((o) => [o.serverId, o])) },
       );
-      expect(countKinds(new Map(sb.outcomes.map((o) => [o.serverId, o])))).toEqual({ busy: 10, rotated: 10 });
+      expect(countKinds(new Map(sb.outcomes.map((o) => [o.serverId, o])))).toEqual({ busy: 10, 'rotated-unverified': 10 });
       await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
     } finally {
       reader.disconnect();

@@ -35,8 +35,8 @@ function rotated(batch: { runId: string; batchIndex: number; serverIds: string[]
   return {
     runId: batch.runId,
     batchIndex: batch.batchIndex,
-    outcomes: batch.serverIds.map((serverId) => ({ serverId, outcome: 'rotated' as const })),
-    counts: { rotated: batch.serverIds.length, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 },
+    outcomes: batch.serverIds.map((serverId) => ({ serverId, outcome: 'rotated-unverified' as const })),
+    counts: { verified: 0, 'rotated-unverified': batch.serverIds.length, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 },
   };
 }
 
@@ -109,7 +109,7 @@ describe('run jobs fan out batch jobs', () => {
     const summary = await h.runToEnd(runId);
     expect(summary.servers).toBe(5);
     expect(summary.batches).toBe(3);
-    expect(summary.counts.rotated).toBe(5);
+    expect(summary.counts['rotated-unverified']).toBe(5);
     expect(summary.failedBatches).toEqual([]);
     expect(summary.outcomes.map((o) => o.serverId)).toEqual(fleet(5));
     const children = await h.queues.batches.getJobs(['completed']);
@@ -218,7 +218,7 @@ describe('failures and retries', () => {
     const { runId } = await h.queues.enqueueManualRun('web');
     const summary = await h.runToEnd(runId);
     expect(calls).toBe(3);
-    expect(summary.counts.rotated).toBe(1);
+    expect(summary.counts['rotated-unverified']).toBe(1);
     const batch = (await h.queues.batches.getJob(`${runId}|b0`))!;
     // BullMQ counts the successful attempt too: 1 means neither throttled try spent one.
     expect(batch.attemptsMade).toBe(1);
@@ -241,7 +241,7 @@ describe('failures and retries', () => {
     const { runId } = await h.queues.enqueueManualRun('web');
     const summary = await h.runToEnd(runId);
     expect(calls).toBe(1);
-    expect(summary.counts.rotated).toBe(2);
+    expect(summary.counts['rotated-unverified']).toBe(2);
     expect(summary.servers).toBe(3);
     expect(summary.failedBatches).toEqual([{ batchIndex: 1, reason: 'APIGW.0301: signature rejected', servers: 1 }]);
   });
@@ -274,7 +274,7 @@ describe('failures and retries', () => {
     const { runId } = await h.queues.enqueueManualRun('web');
     const summary = await h.runToEnd(runId);
     expect(summary.failedBatches).toHaveLength(1);
-    expect(summary.counts.rotated).toBe(0);
+    expect(summary.counts['rotated-unverified']).toBe(0);
     expect((await h.queues.batches.getJob(`${runId}|b0`))!.attemptsMade).toBe(2);
   });
 

@@ -89,9 +89,9 @@ describe('RedisOutcomeStore', () => {
     expect(s1?.lastSuccessAt).toBeUndefined();
 
     const [ok] = await store.recordMany([
-      { target: 'web', runId: 'r3', at: 3000, outcome: { serverId: 's1', outcome: 'rotated', versionId: 'v9' } },
+      { target: 'web', runId: 'r3', at: 3000, outcome: { serverId: 's1', outcome: 'rotated-unverified', versionId: 'v9' } },
     ]);
-    expect(ok).toMatchObject({ status: 'rotated', consecutiveFailures: 0, lastSuccessAt: 3000, versionId: 'v9', errorCode: undefined });
+    expect(ok).toMatchObject({ status: 'rotated-unverified', consecutiveFailures: 0, lastSuccessAt: 3000, versionId: 'v9', errorCode: undefined });
     expect(ok?.failingSince).toBeUndefined();
 
     expect(await store.getServer('s2')).toMatchObject({ status: 'pending-restart', target: 'web', lastSuccessAt: 1000 });
@@ -99,7 +99,7 @@ describe('RedisOutcomeStore', () => {
     const listed: string[] = [];
     for await (const s of store.listTarget('web')) listed.push(s.serverId);
     expect(listed.sort()).toEqual(['s1', 's2']);
-    expect(await store.countTarget('web')).toEqual({ rotated: 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
+    expect(await store.countTarget('web')).toEqual({ verified: 0, 'rotated-unverified': 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
     expect(await store.listTargets()).toEqual(['db', 'web']);
   });
 });

@@ -331,14 +331,14 @@ describe('Redis dies mid-run and comes back empty', () => {
 
           // Invariant 5: run 2's outcome matches the server.
           count(`run 2 outcome ${o.outcome}`);
-          expect(['rotated', 'pending-restart', 'busy'], `${id}: run 2 outcome ${o.outcome} (${o.code ?? ''})`).toContain(o.outcome);
-          if (o.outcome === 'rotated' || o.outcome === 'pending-restart') {
+          expect(['rotated-unverified', 'pending-restart', 'busy'], `${id}: run 2 outcome ${o.outcome} (${o.code ?? ''})`).toContain(o.outcome);
+          if (o.outcome === 'rotated-unverified' || o.outcome === 'pending-restart') {
             const sent = versions.find((v) => v.versionId === o.versionId);
             expect(sent, `${id}: run 2's version is in the vault`).toBeDefined();
             expect(sim.wasReceived(id, sent!.value.password), `${id}: run 2's password was received`).toBe(true);
             const login = sim.login(id, sent!.value.password)!;
             expect(login.afterRestart, `${id}: run 2's password takes effect`).toBe(true);
-            if (o.outcome === 'rotated') {
+            if (o.outcome === 'rotated-unverified') {
               expect(login.now, `${id}: rotated means restarted, the password logs in now`).toBe(true);
               expect(sim.server(id)!.status).toBe('ACTIVE');
             }
@@ -347,7 +347,7 @@ describe('Redis dies mid-run and comes back empty', () => {
       } finally {
         await vault.close();
       }
-      expect(report['run 2 outcome rotated'] ?? 0, 'run 2 rotated servers').toBeGreaterThan(0);
+      expect(report['run 2 outcome rotated-unverified'] ?? 0, 'run 2 rotated servers').toBeGreaterThan(0);
       // The case this test is about did happen: passwords of run 1 with an unknown outcome, resent by run 2.
       expect(report['run 2 resent the pending password of run 1'] ?? 0, 'run 2 resent pending passwords').toBeGreaterThan(0);
       console.info(`redis-outage: ${JSON.stringify(report)}`);

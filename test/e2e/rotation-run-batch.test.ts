@@ -24,6 +24,9 @@ import type { EcsApi } from '../../src/ports/ecs-api.js';
 import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS, type SecretKey, type Vault } from '../../src/ports/vault.js';
 import { batchToken } from '../../src/rotation/batch-token.js';
 import { UNCONFIRMED_LABELS } from '../../src/rotation/labels.js';
+import type { VerifySettings } from '../../src/rotation/verify-server.js';
+import { RedisHostKeyStore } from '../../src/adapters/redis/redis-host-key-store.js';
+import { SshPasswordVerifier } from '../../src/adapters/ssh/ssh-password-verifier.js';
 import type { BatchDeps, BatchInput, BatchSummary, BatchTarget } from '../../src/rotation/batch-input.js';
 import { runBatch } from '../../src/rotation/run-batch.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
@@ -50,6 +53,7 @@ const summaries: BatchSummary[] = [];
 async function freshSimulator(): Promise<RunningSimulator> {
   return startSimulator({
     rebootDurationMs: 30,
+    ssh: { port: 0 },
     fleet: {
       kind: 'servers',
       servers: [
@@ -128,6 +132,8 @@ function deps(overrides: Partial<BatchDeps> = {}): BatchDeps {
     logger,
     rebootDeadlineMs: 10_000,
     rebootPollIntervalMs: 20,
+    verifier: new SshPasswordVerifier({ hostKeys: new RedisHostKeyStore({ redis, keyPrefix: prefix }), clock: systemClock, timeoutMs: 4_000 }),
+    verifyRetryDelayMs: 50,
     ...overrides,
   };
 }
@@ -143,6 +149,11 @@ function target(overrides: Partial<BatchTarget> = {}): BatchTarget {
     dryRunPreflight: false,
     ...overrides,
   };
+}
+
+/** Verification by login through the simulator's SSH endpoints (Windows servers are unverifiable). */
+function sshVerify(): VerifySettings {
+  return { method: 'ssh', user: 'root', port: sim.ssh!.port, address: 'private', timeoutMs: 4_000, concurrency: 4 };
 }
 
 function input(runId: string, t: BatchTarget, serverIds = ALL): BatchInput {
@@ -209,21 +220,43 @@ describe('runBatch', () => {
     expect(history.map((e) => e.step).reverse()).toEqual(['plan', 'createSecret', 'setSecret', 'finishSecret', 'restart', 'record']);
   });
 
-  it('uniquePerServer with soft restart: a password per server, in effect now, confirmed active', async () => {
-    const summary = await run(deps(), input('run-unique-1', target({ uniquePerServer: true, restartPolicy: 'soft' })));
-    expect(summary.counts.rotated).toBe(3);
+  it('uniquePerServer with soft restart and verification: a password per server, in effect now, proven by login', async () => {
+    const summary = await run(deps(), input('run-unique-1', target({ uniquePerServer: true, restartPolicy: 'soft', verify: sshVerify() })));
+    // Linux servers are verified by an SSH login; the Windows one cannot be (rotated-unverified, its candidate kept).
+    expect(summary.counts.verified).toBe(2);
+    expect(outcomeOf(summary, WINDOWS_C)).toMatchObject({ outcome: 'rotated-unverified', code: 'WINDOWS' });
     const passwords = await Promise.all(ALL.map((id) => passwordWithLabel(id, LABEL_CURRENT)));
     expect(new Set(passwords).size).toBe(3);
     for (const [i, id] of ALL.entries()) {
       expect(sim.login(id, passwords[i] as string)).toEqual({ now: true, afterRestart: true });
       const labels = await labelsOf(id);
+      if (id === WINDOWS_C) {
+        expect(labels[LABEL_ACTIVE]).toBeUndefined();
+        expect(labels[UNCONFIRMED_LABELS[0] as string]).toBe(labels[LABEL_CURRENT]);
+        continue;
+      }
       expect(labels[LABEL_ACTIVE]).toBe(labels[LABEL_CURRENT]);
       for (const slot of UNCONFIRMED_LABELS) expect(labels[slot]).toBeUndefined();
     }
   });
 
+  it('soft restart without verification: rotated-unverified, and a reboot job moves no label but the replay marker', async () => {
+    const summary = await run(deps(), input('run-unverified-1', target({ restartPolicy: 'soft' }), [LINUX_A]));
+    expect(outcomeOf(summary, LINUX_A)).toMatchObject({ outcome: 'rotated-unverified' });
+    expect(outcomeOf(summary, LINUX_A)?.reason).toMatch(/not verified by login/);
+    const labels = await labelsOf(LINUX_A);
+    expect(labels[LABEL_ACTIVE]).toBeUndefined();
+    expect(labels['ROTATOR_RESTARTED']).toBe(labels[LABEL_CURRENT]);
+    expect(labels[UNCONFIRMED_LABELS[0] as string]).toBe(labels[LABEL_CURRENT]);
+    // A replay of the finished batch does not reboot again.
+    const reboots = (): number => Object.values(sim.counters().requests['batchReboot'] ?? {}).reduce((a, b) => a + b, 0);
+    expect(reboots()).toBe(1);
+    await run(deps(), input('run-unverified-1', target({ restartPolicy: 'soft' }), [LINUX_A]));
+    expect(reboots()).toBe(1);
+  });
+
   it('restart none keeps the password that logs in now labelled across further rotations, and stops at the slot limit', async () => {
-    await run(deps(), input('run-keep-1', target({ restartPolicy: 'soft' }), [LINUX_A]));
+    await run(deps(), input('run-keep-1', target({ restartPolicy: 'soft', verify: sshVerify() }), [LINUX_A]));
     const active = (await passwordWithLabel(LINUX_A, LABEL_ACTIVE)) as string;
     expect(sim.login(LINUX_A, active)?.now).toBe(true);
 
@@ -239,7 +272,7 @@ describe('runBatch', () => {
     const labels = await labelsOf(LINUX_A);
     expect(labels[LABEL_CURRENT]).toBe(versions[2]);
     expect(labels[LABEL_PREVIOUS]).toBe(versions[1]);
-    expect(UNCONFIRMED_LABELS.map((l) => labels[l])).toEqual(versions);
+    expect(UNCONFIRMED_LABELS.slice(0, 3).map((l) => labels[l])).toEqual(versions);
     const newest = (await passwordWithLabel(LINUX_A, LABEL_CURRENT)) as string;
     expect(sim.login(LINUX_A, newest)).toEqual({ now: false, afterRestart: true });
 
@@ -254,15 +287,15 @@ describe('runBatch', () => {
   });
 
   it('a soft run on a server whose unconfirmed slots are full confirms the last password instead of adding one, then rotates normally', async () => {
-    await run(deps(), input('run-fill-0', target({ restartPolicy: 'soft' }), [LINUX_A]));
+    await run(deps(), input('run-fill-0', target({ restartPolicy: 'soft', verify: sshVerify() }), [LINUX_A]));
     for (const runId of ['run-fill-1', 'run-fill-2', 'run-fill-3']) await run(deps(), input(runId, target(), [LINUX_A]));
     const newest = await vault.getVersion(keyOf(LINUX_A), { label: LABEL_CURRENT });
     expect(sim.login(LINUX_A, newest!.value.password)).toEqual({ now: false, afterRestart: true });
     const received = sim.receivedSequence(LINUX_A).length;
 
-    const confirm = await run(deps(), input('run-confirm', target({ restartPolicy: 'soft' }), [LINUX_A]));
-    expect(outcomeOf(confirm, LINUX_A)).toMatchObject({ outcome: 'rotated', versionId: newest!.versionId });
-    expect(outcomeOf(confirm, LINUX_A)?.reason).toMatch(/confirmed in effect/);
+    const confirm = await run(deps(), input('run-confirm', target({ restartPolicy: 'soft', verify: sshVerify() }), [LINUX_A]));
+    expect(outcomeOf(confirm, LINUX_A)).toMatchObject({ outcome: 'verified', versionId: newest!.versionId });
+    expect(outcomeOf(confirm, LINUX_A)?.reason).toMatch(/a login proved it in effect/);
     // The same password was sent again (no new one), and it logs in now.
     const sequence = sim.receivedSequence(LINUX_A);
     expect(sequence).toHaveLength(received + 1);
@@ -272,7 +305,7 @@ describe('runBatch', () => {
     expect(labels[LABEL_ACTIVE]).toBe(newest!.versionId);
     expect(labels[LABEL_CURRENT]).toBe(newest!.versionId);
     expect(labels[LABEL_PENDING]).toBeUndefined();
-    expect(UNCONFIRMED_LABELS.map((l) => labels[l])).toEqual([undefined, undefined, undefined]);
+    expect(UNCONFIRMED_LABELS.map((l) => labels[l]).filter((v) => v !== undefined)).toEqual([]);
 
     const next = await run(deps(), input('run-after-confirm', target(), [LINUX_A]));
     expect(outcomeOf(next, LINUX_A)?.outcome).toBe('pending-restart');
@@ -380,7 +413,7 @@ describe('runBatch', () => {
     const after = sim.counters().requests;
     const essentials = (s: BatchSummary) => s.outcomes.map((o) => ({ serverId: o.serverId, outcome: o.outcome, versionId: o.versionId }));
     expect(essentials(again)).toEqual(essentials(first));
-    expect(again.counts.rotated).toBe(3);
+    expect(again.counts['rotated-unverified']).toBe(3);
     expect(after.batchResetPasswords).toEqual(before.batchResetPasswords);
     expect(after.batchReboot).toEqual(before.batchReboot);
     expect(await Promise.all(ALL.map(labelsOf))).toEqual(labelsBefore);
@@ -400,7 +433,10 @@ describe('runBatch', () => {
         return vault.promote(...args);
       },
     });
-    await expect(run(deps({ vault: crashing }), input('run-crash', t))).rejects.toMatchObject({ code: 'SIMULATED_CRASH' });
+    // Every server still gets an outcome: the one whose promotion failed is unknown, its password pending.
+    const first = await run(deps({ vault: crashing }), input('run-crash', t));
+    expect(first.outcomes.filter((o) => o.outcome === 'unknown')).toEqual([expect.objectContaining({ code: 'SIMULATED_CRASH' })]);
+    expect(first.counts['pending-restart']).toBe(2);
     // Locks were released on the way out.
     expect(await new RedisServerLocks({ redis, keyPrefix: prefix }).holder(LINUX_A)).toBeUndefined();
     const resumed = await run(deps(), input('run-crash', t));

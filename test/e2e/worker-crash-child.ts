@@ -34,6 +34,8 @@ import type { Vault } from '../../src/ports/vault.js';
 import { RotationQueues } from '../../src/queue/rotation-queues.js';
 import { startRotationWorkers } from '../../src/queue/rotation-workers.js';
 import { createRotationService, type RotateBatch, type RotationTarget } from '../../src/rotation/rotation-service.js';
+import { RedisHostKeyStore } from '../../src/adapters/redis/redis-host-key-store.js';
+import { SshPasswordVerifier } from '../../src/adapters/ssh/ssh-password-verifier.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { createRedis } from '../helpers/redis.js';
 import type { ChildTarget, CrashSpec } from './worker-crash-protocol.js';
@@ -114,6 +116,8 @@ const ecs = createEcsClient(
   { clock: systemClock, random: cryptoRandom, logger },
 );
 const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+// Verification by login through the parent's simulator: its label moves (ROTATOR_ACTIVE, slots freed) are crash points too.
+const verifier = new SshPasswordVerifier({ hostKeys: new RedisHostKeyStore({ redis, keyPrefix: prefix }), clock: systemClock, timeoutMs: 5_000 });
 const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });
 const audit = new RedisAuditLog({ redis, keyPrefix: prefix });
 
@@ -177,6 +181,7 @@ const rotationTargets = new Map(
       uniquePerServer: t.uniquePerServer,
       restartPolicy: t.restartPolicy,
       dryRunPreflight: false,
+      verify: { method: 'ssh', user: 'root', port: Number(env('SSH_PORT')), address: 'private', timeoutMs: 5_000, concurrency: 8 },
     },
   ]),
 );
@@ -196,6 +201,8 @@ const service = createRotationService({
   logger,
   rebootPollIntervalMs: 100,
   rebootDeadlineMs: 20_000,
+  verifier,
+  verifyRetryDelayMs: 200,
 });
 
 const rotateBatch: RotateBatch = (request, context) => batchWhere.run(`${request.target}:b${request.batchIndex}`, () => service.rotateBatch(request, context));

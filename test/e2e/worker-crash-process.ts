@@ -17,6 +17,8 @@ export interface WorkerChildEnv {
   PROJECT_ID: string;
   LOCK_MS: string;
   STALLED_MS: string;
+  /** The simulator's SSH port: the child's targets verify by login through it. */
+  SSH_PORT: string;
 }
 
 export interface WorkerChild {

@@ -88,16 +88,16 @@ describe('instrumented ports', () => {
       runId: 'run|web|x',
       batchIndex: 0,
       outcomes: [
-        { serverId: 'a', outcome: 'rotated' },
-        { serverId: 'b', outcome: 'rotated' },
+        { serverId: 'a', outcome: 'rotated-unverified' },
+        { serverId: 'b', outcome: 'rotated-unverified' },
         { serverId: 'c', outcome: 'failed', code: 'Ecs.0605' },
       ],
-      counts: { rotated: 2, 'pending-restart': 0, failed: 1, unknown: 0, skipped: 0, busy: 0 },
+      counts: { verified: 0, 'rotated-unverified': 2, 'pending-restart': 0, failed: 1, unknown: 0, skipped: 0, busy: 0 },
     };
     const input = { runId: 'run|web|x', target: 'web', batchIndex: 0, serverIds: ['a', 'b', 'c'], dryRun: false };
     const context = { signal: undefined };
     await instrumentRotateBatch(async () => result, metrics)(input, context);
-    expect(await value(metrics, 'rotator_rotations_total', { target: 'web', outcome: 'rotated' })).toBe(2);
+    expect(await value(metrics, 'rotator_rotations_total', { target: 'web', outcome: 'rotated-unverified' })).toBe(2);
     expect(await value(metrics, 'rotator_rotations_total', { target: 'web', outcome: 'failed' })).toBe(1);
     const throttled = new RotatorError({ code: 'APIGW.0308', message: 'throttled', retryable: true, retryAfterMs: 7000, httpStatus: 429 });
     await expect(instrumentRotateBatch(async () => Promise.reject(throttled), metrics)(input, context)).rejects.toBe(throttled);

@@ -72,7 +72,7 @@ describe('notification delivery', () => {
     const n = runFailedNotification(
       {
         runId: 'run|web|manual-1', target: 'web', trigger: 'manual', dryRun: false, result: 'partial', enqueuedAt: 0, finishedAt: 61_000, servers: 3,
-        counts: { rotated: 2, 'pending-restart': 0, failed: 1, unknown: 0, skipped: 0, busy: 0 }, failedBatches: 0, problemServers: ['<srv>'],
+        counts: { verified: 0, 'rotated-unverified': 2, 'pending-restart': 0, failed: 1, unknown: 0, skipped: 0, busy: 0 }, failedBatches: 0, problemServers: ['<srv>'],
       },
       Date.UTC(2026, 0, 1),
     );

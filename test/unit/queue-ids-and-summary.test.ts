@@ -73,35 +73,37 @@ describe('run summary', () => {
       target: 'web',
       trigger: 'manual',
       dryRun: false,
-      servers: 5,
+      servers: 6,
       batches: [
         batch(1, [{ serverId: 'c', outcome: 'failed', code: 'Ecs.0613' }]),
         batch(0, [
-          { serverId: 'a', outcome: 'rotated' },
+          { serverId: 'a', outcome: 'rotated-unverified' },
           { serverId: 'b', outcome: 'pending-restart' },
+          { serverId: 'd', outcome: 'verified' },
         ]),
       ],
       failedBatches: [{ batchIndex: 2, reason: 'APIGW.0301: x', servers: 2 }],
     });
-    expect(s.counts).toEqual({ rotated: 1, 'pending-restart': 1, failed: 1, unknown: 0, skipped: 0, busy: 0 });
+    // verified and rotated-unverified are counted apart: an accepted reset is never reported as verified.
+    expect(s.counts).toEqual({ verified: 1, 'rotated-unverified': 1, 'pending-restart': 1, failed: 1, unknown: 0, skipped: 0, busy: 0 });
     expect(s.batches).toBe(3);
-    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c', 'a', 'b']); // problems first
+    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c', 'a', 'b', 'd']); // problems first
     expect(runSucceeded(s, 'none')).toBe(false);
   });
 
   it('bounds the listed outcomes but not the counts', () => {
-    const many = Array.from({ length: 50 }, (_, i) => ({ serverId: `s${i}`, outcome: i % 10 === 0 ? ('unknown' as const) : ('rotated' as const) }));
+    const many = Array.from({ length: 50 }, (_, i) => ({ serverId: `s${i}`, outcome: i % 10 === 0 ? ('unknown' as const) : ('rotated-unverified' as const) }));
     const s = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 10 });
     expect(s.outcomes).toHaveLength(10);
     expect(s.outcomes.slice(0, 5).every((o) => o.outcome === 'unknown')).toBe(true);
     expect(s.outcomesOmitted).toBe(40);
-    expect(s.counts.rotated + s.counts.unknown).toBe(50);
+    expect(s.counts['rotated-unverified'] + s.counts.unknown).toBe(50);
   });
 
   it('succeeds when every server rotated, or pending-restart under restart policy none', () => {
     const s = aggregateRunSummary({
       runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 2,
-      batches: [batch(0, [{ serverId: 'a', outcome: 'rotated' }, { serverId: 'b', outcome: 'pending-restart' }])],
+      batches: [batch(0, [{ serverId: 'a', outcome: 'rotated-unverified' }, { serverId: 'b', outcome: 'pending-restart' }])],
       failedBatches: [],
     });
     expect(runSucceeded(s, 'none')).toBe(true);

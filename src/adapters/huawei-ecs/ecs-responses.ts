@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EcsJob, EcsJobStatus } from '../../ports/ecs-api.js';
-import type { EcsServer, OsType } from '../../domain/server.js';
+import type { EcsServer, OsType, ServerAddresses } from '../../domain/server.js';
 
 /**
  * Shapes of Huawei's success answers, checked before use: a malformed answer becomes an
@@ -17,6 +17,8 @@ export const serverSchema = z.object({
   tags: z.array(z.string()).nullish(),
   locked: z.boolean().nullish(),
   enterprise_project_id: nullableString,
+  // Read leniently: an address entry we do not understand is skipped, never a failure of the call.
+  addresses: z.record(z.string(), z.array(z.unknown()).nullish()).nullish().catch(undefined),
 });
 
 export const listServersSchema = z.object({
@@ -86,7 +88,26 @@ export function toEcsServer(raw: z.infer<typeof serverSchema>): EcsServer {
     // server is refused with Ecs.0605 (a definite, harmless answer).
     locked: raw.locked ?? false,
     enterpriseProjectId: raw.enterprise_project_id ?? undefined,
+    addresses: raw.addresses ? toAddresses(raw.addresses) : undefined,
   };
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
+/** `{"<vpc id>": [{"addr", "version", "OS-EXT-IPS:type": "fixed" | "floating"}]}` → IPv4 addresses by type. */
+function toAddresses(raw: Record<string, unknown[] | null | undefined>): ServerAddresses {
+  const out: ServerAddresses = { fixed: [], floating: [] };
+  for (const entries of Object.values(raw)) {
+    for (const entry of entries ?? []) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const e = entry as Record<string, unknown>;
+      if (typeof e.addr !== 'string' || !IPV4.test(e.addr)) continue;
+      const type = e['OS-EXT-IPS:type'];
+      if (type === 'floating') out.floating.push(e.addr);
+      else if (type === 'fixed' || type === undefined) out.fixed.push(e.addr);
+    }
+  }
+  return out;
 }
 
 function toOsType(value: unknown): OsType | undefined {

@@ -27,6 +27,11 @@ export function parseErrorBody(text: string, secrets: readonly string[]): Parsed
   } catch {
     return undefined;
   }
+  return readErrorBody(json, secrets);
+}
+
+/** As `parseErrorBody`, on an answer already parsed (a 2xx reset answer is parsed once, not twice). */
+export function readErrorBody(json: unknown, secrets: readonly string[]): ParsedErrorBody | undefined {
   if (!isObject(json)) return undefined;
   const scrub = (value: unknown): string | undefined => (typeof value === 'string' ? scrubRemoteText(value, secrets) : undefined);
 

@@ -87,10 +87,24 @@ export function sendHttpRequest(request: HttpExchangeRequest): Promise<HttpExcha
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const tooLarge = (what: string): void =>
+        // Stop reading and destroy the socket: the rest of the body is never received, buffered or parsed.
+        fail(
+          new TransportError(
+            EcsClientErrorCode.responseTooLarge,
+            `${where}: answer of ${what} exceeds the ${request.maxResponseBytes}-byte limit for this call (HTTP ${res.statusCode ?? 0}); not read further`,
+          ),
+        );
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > request.maxResponseBytes) {
+        tooLarge(`${declared} bytes (Content-Length)`);
+        return;
+      }
       res.on('data', (chunk: Buffer) => {
+        if (settled) return;
         size += chunk.length;
         if (size > request.maxResponseBytes) {
-          fail(new TransportError('RESPONSE_TOO_LARGE', `${where}: answer larger than ${request.maxResponseBytes} bytes`));
+          tooLarge(`more than ${size - chunk.length} bytes`);
           return;
         }
         chunks.push(chunk);

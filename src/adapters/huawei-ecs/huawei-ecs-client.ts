@@ -17,7 +17,7 @@ import type { RandomSource } from '../../ports/random-source.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 import type { EcsServer } from '../../domain/server.js';
 import { EcsApiError } from './ecs-api-error.js';
-import { parseErrorBody, scrubRemoteText } from './error-body.js';
+import { parseErrorBody, readErrorBody, scrubRemoteText } from './error-body.js';
 import { sendHttpRequest, TransportError } from './http-transport.js';
 import type { HttpExchangeResponse } from './http-transport.js';
 import { DEFAULT_ECS_RETRY_POLICY, isRetryableFailure, parseRetryAfter, retryDelay } from './retry-policy.js';
@@ -64,7 +64,14 @@ export interface HuaweiEcsClientOptions {
   random: RandomSource;
   /** Receives one line per failed attempt: operation, attempt, status, code, request id, delay. Never bodies or headers. */
   logger: Logger;
-  /** Largest answer accepted. @defaultValue 64 MiB */
+  /**
+   * Largest answer read from a server list page (1000 servers with tags and metadata are a few MB).
+   * Every other answer (reset, reboot, job, flag, one server) is capped at the smaller of this and
+   * {@link MAX_SMALL_RESPONSE_BYTES}. A larger answer fails with code `RESPONSE_TOO_LARGE`: reading
+   * stops at the cap and the connection is destroyed, so a garbage body from a proxy costs at most
+   * the cap in memory and in JSON parse time, never a stall of the worker's event loop.
+   * @defaultValue 16 MiB
+   */
   maxResponseBytes?: number | undefined;
   /** Connections kept open per client. @defaultValue 64 */
   maxSockets?: number | undefined;
@@ -74,6 +81,14 @@ export interface HuaweiEcsClientOptions {
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;
 export const DEFAULT_TIMEOUT_MS = 15_000;
+/** Default cap of a server list page answer. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/**
+ * Cap of every answer other than a list page. The largest legitimate one is a 1000-server reset
+ * answer with an `internalError` entry per server (about 300 KB); 1 MiB leaves room and keeps a
+ * JSON parse of it in the low milliseconds.
+ */
+export const MAX_SMALL_RESPONSE_BYTES = 1024 * 1024;
 
 interface ApiRequest {
   operation: string;
@@ -85,6 +100,8 @@ interface ApiRequest {
   /** Strings to scrub from anything remote we keep (the password of a reset call). */
   secrets?: readonly string[];
   signal?: AbortSignal | undefined;
+  /** Only the server list reads answers larger than MAX_SMALL_RESPONSE_BYTES. */
+  large?: boolean;
 }
 
 /**
@@ -141,7 +158,11 @@ export class HuaweiEcsClient implements EcsApi {
     this.clock = options.clock;
     this.random = options.random;
     this.logger = options.logger;
-    this.maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
+    const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isInteger(maxResponseBytes) || maxResponseBytes < 1024) {
+      throw invalidArgument(`maxResponseBytes: expected an integer of at least 1024, found ${maxResponseBytes}`);
+    }
+    this.maxResponseBytes = maxResponseBytes;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
     this.#agent = base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
@@ -179,7 +200,7 @@ export class HuaweiEcsClient implements EcsApi {
       // A 2xx answer may also carry `internalError` (a partial failure in the 200 mode).
       const json = parseJsonOrThrow(operation, res);
       const parsed = validate(operation, res, batchResetSuccessSchema, json);
-      const extra = parseErrorBody(res.body.toString('utf8'), input.password ? [input.password] : []);
+      const extra = readErrorBody(json, input.password ? [input.password] : []);
       answer = {
         kind: 'answered',
         acceptedIds: parsed.response.map((r) => r.id),
@@ -219,6 +240,7 @@ export class HuaweiEcsClient implements EcsApi {
         operation,
         method: 'GET',
         path: 'cloudservers/detail',
+        large: true,
         query: [['limit', String(limit)], ['offset', String(page)], ...filters],
         signal: options?.signal,
       });
@@ -329,7 +351,7 @@ export class HuaweiEcsClient implements EcsApi {
           timeoutMs: this.timeoutMs,
           signal: request.signal,
           agent: this.#agent,
-          maxResponseBytes: this.maxResponseBytes,
+          maxResponseBytes: request.large === true ? this.maxResponseBytes : Math.min(this.maxResponseBytes, MAX_SMALL_RESPONSE_BYTES),
         });
       } catch (thrown) {
         if (!(thrown instanceof TransportError)) throw thrown;

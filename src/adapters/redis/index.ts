@@ -4,3 +4,4 @@ export { RedisAuditLog } from './redis-audit-log.js';
 export { RedisRateLimiter } from './redis-rate-limiter.js';
 export { RedisRunHistory } from './redis-run-history.js';
 export { RedisNotificationStore } from './redis-notification-log.js';
+export { RedisHostKeyStore } from './redis-host-key-store.js';

@@ -13,7 +13,7 @@ local failures = tonumber(redis.call('HGET', KEYS[1], 'consecutiveFailures') or 
 if status == 'failed' or status == 'unknown' then
   failures = failures + 1
   if failures == 1 then redis.call('HSET', KEYS[1], 'failingSince', ARGV[2]) end
-elseif status == 'rotated' or status == 'pending-restart' then
+elseif status == 'verified' or status == 'rotated-unverified' or status == 'pending-restart' then
   failures = 0
   redis.call('HSET', KEYS[1], 'lastSuccessAt', ARGV[2])
   redis.call('HDEL', KEYS[1], 'failingSince')

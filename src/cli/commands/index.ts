@@ -8,10 +8,11 @@ import * as status from './status.js';
 import * as history from './history.js';
 import * as report from './report.js';
 import * as vault from './vault.js';
+import * as verify from './verify.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Subcommands in the order `--help` lists them. Each module adds one command (or a group). */
-export const commandModules: CommandModule[] = [run, rotate, status, report, history, simulator, ecs, vault, configCheck];
+export const commandModules: CommandModule[] = [run, rotate, status, report, history, verify, simulator, ecs, vault, configCheck];

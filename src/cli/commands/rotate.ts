@@ -1,13 +1,13 @@
 /**
  * `rotator rotate <target>`: enqueues a manual run through the queue (workers of `rotator run` do
  * the work). With `--wait`: a progress bar (servers done / total) and the summary table.
- * Exit codes with --wait: 0 when every server ended `rotated` (or `pending-restart` under restart
+ * Exit codes with --wait: 0 when every server ended `verified` or `rotated-unverified` (or `pending-restart` under restart
  * policy `none`, where that is the expected end state), 2 when some did not, 1 on error.
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { OUTCOME_KINDS } from '../../domain/outcome.js';
+import { ACCEPTED_OUTCOMES, OUTCOME_KINDS } from '../../domain/outcome.js';
 import { closeRedisConnection, connectRedis, createRedisConnection } from '../../queue/redis-connection.js';
 import { RotationQueues } from '../../queue/rotation-queues.js';
 import { startRunWatcher } from '../../queue/run-watcher.js';
@@ -24,7 +24,7 @@ export function renderRunSummary(summary: RunSummary): string {
     `run ${summary.runId}: ${summary.servers} server(s) in ${summary.batches} batch(es)${summary.dryRun ? ' (dry run: nothing changed)' : ''}`,
   );
   lines.push(renderTable(['outcome', 'servers'], OUTCOME_KINDS.map((k) => [k, String(summary.counts[k])])));
-  const problems = summary.outcomes.filter((o) => o.outcome !== 'rotated' && o.outcome !== 'pending-restart');
+  const problems = summary.outcomes.filter((o) => !ACCEPTED_OUTCOMES.includes(o.outcome));
   if (problems.length > 0) {
     lines.push(renderTable(['server', 'outcome', 'code', 'reason'], problems.map((o) => [o.serverId, o.outcome, o.code ?? '-', o.reason ?? ''])));
   }

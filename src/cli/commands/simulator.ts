@@ -58,6 +58,7 @@ interface SimulatorCliOptions {
   resetProbability: number;
   hangProbability: number;
   notApplied: number;
+  sshPort?: number;
 }
 
 export function register(program: Command): void {
@@ -95,6 +96,11 @@ export function register(program: Command): void {
     .option('--reset-probability <p>', 'probability of a connection reset', fraction('--reset-probability'), 0)
     .option('--hang-probability <p>', 'probability of a call never answered', fraction('--hang-probability'), 0)
     .option('--not-applied <p>', 'probability that an accepted reset is never applied in the guest', fraction('--not-applied'), 0)
+    .option(
+      '--ssh-port <port>',
+      'serve SSH for the Linux servers on this port (each on its own loopback address 127.77.x.y, its fixed address; 0: any free port)',
+      integer('--ssh-port', 0, 65535),
+    )
     .action(async (opts: SimulatorCliOptions) => {
       const rate = opts.throttleRps ?? 200;
       const faults: SimulatorFaultsPatch = {
@@ -128,6 +134,7 @@ export function register(program: Command): void {
               shutoffFraction: opts.shutoffFraction,
             },
         faults,
+        ...(opts.sshPort === undefined ? {} : { ssh: { port: opts.sshPort } }),
       });
       const servers = sim.servers();
       process.stdout.write(
@@ -142,6 +149,7 @@ export function register(program: Command): void {
           `  point an account at it: endpoint ${sim.url}, projectId ${sim.projectId}, region ${sim.region},`,
           `    credentials DEMO_CREDENTIALS from src/simulator/demo-credentials.ts`,
           `  inspection   ${sim.url}/__sim/servers, /__sim/counters, /__sim/faults (no passwords are ever shown)`,
+          ...(sim.ssh ? [`  ssh          port ${sim.ssh.port} on each Linux server's fixed address (127.77.x.y), user root, the password in effect now`] : []),
           'press Ctrl-C to stop',
           '',
         ].join('\n'),

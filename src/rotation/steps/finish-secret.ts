@@ -1,70 +1,131 @@
 import { HuaweiCode, OutcomeCode, VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
-import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { audit, candidatePolicy, flushAudit, type BatchContext } from '../batch-context.js';
+import { errorCode } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
-import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, versionById, versionWithLabel } from '../labels.js';
+import { freeUnconfirmedSlot, usedUnconfirmedSlots, LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionById, versionWithLabel } from '../labels.js';
 
 const VAULT_CONCURRENCY = 8;
+const PASSWORD_RULES_CODE = HuaweiCode.passwordRules;
 
 /**
- * Step 4, finishSecret (labels per ./labels.ts):
- * - accepted → an unconfirmed slot label, then promote (compare-and-swap of AWSCURRENT; AWSPREVIOUS
- *   follows; AWSPENDING dropped). A vault failure here is retried, then thrown for the job to retry:
- *   the slot and AWSPENDING still hold the password, and the re-run resumes at the promotion;
+ * Step 4, finishSecret (labels per ../labels.ts):
+ * - accepted → an unconfirmed slot label (a free one, or the oldest candidate's when the window
+ *   slides), then promote (compare-and-swap of AWSCURRENT; AWSPREVIOUS follows; AWSPENDING dropped);
  * - rejected → AWSPENDING dropped (the password was never set), except for a resend of an inherited
- *   pending password: its first, unanswered call may have been accepted, so it stays pending;
+ *   pending password, whatever the code (`Ecs.0011` included: a proxy may answer it, or Huawei's rules
+ *   may have changed since the first, unanswered call, which may have been accepted): it stays labelled;
  * - unknown → AWSPENDING kept: the next attempt sends the same password.
- * Accepted servers are not settled here: step 5 decides between `rotated` and `pending-restart`.
+ * A vault failure (after retries) settles that server `unknown`: Huawei may have accepted the password,
+ * which is still AWSPENDING, and the next run resends it. Other servers go on.
+ * Accepted servers are not settled here: step 5 decides between verified, rotated-unverified and pending-restart.
  */
 export async function finishSecret(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
   await mapLimit(unsettled(works), VAULT_CONCURRENCY, async (work) => {
-    if (work.phase === 'accepted' && work.acceptedVersionId !== undefined) {
-      await acceptVersion(ctx, work, work.acceptedVersionId);
-      return;
+    try {
+      await finishOne(ctx, work);
+    } catch (error) {
+      if (ctx.deps.signal?.aborted) throw error;
+      const versionId = work.version?.versionId ?? work.acceptedVersionId;
+      const code = errorCode(error);
+      settle(work, 'unknown', {
+        code,
+        versionId,
+        requestId: work.requestId,
+        reason:
+          `the vault could not record this server's reset answer (${code}); its password stays pending (AWSPENDING) and the next run ` +
+          'resends it (a server that accepted it takes it again)',
+      });
+      audit(ctx, 'finishSecret', work, 'vault-failed', { code, versionId });
     }
-    const version = work.version;
-    if (work.phase === 'promoted' || version === undefined) return;
-    const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: OutcomeCode.noResult, message: 'no classification for this server' };
-    if (result.kind === 'accepted') {
-      await acceptVersion(ctx, work, version.versionId);
-      return;
-    }
-    if (result.kind === 'rejected') {
-      const keep = version.inherited && result.code !== HuaweiCode.passwordRules;
-      if (!keep) await withVaultRetry(ctx, 'finishSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
+  });
+  await flushAudit(ctx);
+}
+
+async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {
+  if (work.phase === 'accepted' && work.acceptedVersionId !== undefined) {
+    await acceptVersion(ctx, work, work.acceptedVersionId);
+    return;
+  }
+  const version = work.version;
+  if (work.phase === 'promoted' || version === undefined) return;
+  const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: OutcomeCode.noResult, message: 'no classification for this server' };
+  if (result.kind === 'accepted') {
+    await acceptVersion(ctx, work, version.versionId);
+    return;
+  }
+  if (result.kind === 'rejected') {
+    if (version.inherited && result.code === PASSWORD_RULES_CODE && work.phase === 'resend') {
+      // regenerateOnce handled the others; this one is past its last generation: keep it, no new password.
       settle(work, 'failed', {
         code: result.code,
-        reason: keep
-          ? `${result.message} (pending password kept: an earlier attempt sent it without a definite answer)`
-          : result.message,
-        requestId: work.requestId,
         versionId: version.versionId,
+        requestId: work.requestId,
+        reason: `${result.message} (the pending password was sent before without a definite answer and may be in effect: it stays pending)`,
       });
-      audit(ctx, 'finishSecret', work, keep ? 'pending-kept' : 'pending-dropped', { code: result.code, versionId: version.versionId });
+      audit(ctx, 'finishSecret', work, 'pending-kept', { code: result.code, versionId: version.versionId });
       return;
     }
-    settle(work, 'unknown', {
+    const keep = version.inherited;
+    if (!keep) await withVaultRetry(ctx, 'finishSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
+    settle(work, 'failed', {
       code: result.code,
-      reason: `${result.message}; the password stays pending and is sent again on the next attempt`,
+      reason: keep ? `${result.message} (pending password kept: an earlier attempt sent it without a definite answer)` : result.message,
       requestId: work.requestId,
       versionId: version.versionId,
     });
-    audit(ctx, 'finishSecret', work, 'pending-kept', { code: result.code, versionId: version.versionId });
+    audit(ctx, 'finishSecret', work, keep ? 'pending-kept' : 'pending-dropped', { code: result.code, versionId: version.versionId });
+    return;
+  }
+  settle(work, 'unknown', {
+    code: result.code,
+    reason: `${result.message}; the password stays pending and is sent again on the next attempt`,
+    requestId: work.requestId,
+    versionId: version.versionId,
   });
-  await flushAudit(ctx);
+  audit(ctx, 'finishSecret', work, 'pending-kept', { code: result.code, versionId: version.versionId });
+}
+
+/**
+ * A resent inherited password answered `Ecs.0011`: it may still be in effect (the first call may have
+ * been accepted), so it is never dropped on this answer. With a free slot it becomes a candidate (kept
+ * like any accepted, unverified password) and leaves AWSPENDING, so that `regenerateOnce` can give the
+ * server a new password in this batch; without one it stays pending and the server fails this run.
+ */
+export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, versionId: string, message: string): Promise<void> {
+  const { vault } = ctx.deps;
+  const description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
+  const keep = candidatePolicy(ctx, work).keep;
+  const slot = freeUnconfirmedSlot(description, keep);
+  // Two free slots: one for the kept password, one for the new password that replaces it.
+  if (slot === undefined || usedUnconfirmedSlots(description).length + 2 > keep) {
+    settle(work, 'failed', {
+      code: PASSWORD_RULES_CODE,
+      versionId,
+      requestId: work.requestId,
+      reason: `${message} (the pending password was sent before without a definite answer and may be in effect: it stays pending; there is no room for a new candidate until a password is verified or the server restarts)`,
+    });
+    audit(ctx, 'finishSecret', work, 'pending-kept', { code: PASSWORD_RULES_CODE, versionId });
+    return;
+  }
+  await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
+  await withVaultRetry(ctx, 'finishSecret', () => vault.removeLabel(work.key, LABEL_PENDING, versionId));
+  work.description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
+  audit(ctx, 'finishSecret', work, 'kept-as-candidate', { code: PASSWORD_RULES_CODE, versionId, detail: `moved to ${slot}` });
 }
 
 async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: string): Promise<void> {
   const { vault } = ctx.deps;
   let description = work.description ?? (await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key)));
-  if (!holdsUnconfirmedSlot(versionById(description, versionId))) {
-    const slot = freeUnconfirmedSlot(description);
-    // plan refused servers without a free slot; a missing slot here means another writer, and the
+  const slot = slotForAccepted(description, versionId, candidatePolicy(ctx, work));
+  if (slot === undefined) {
+    // plan admitted the server with a free slot or a slide; none now means another writer, and the
     // version is still kept by AWSCURRENT below.
-    if (slot !== undefined) await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
-    else ctx.logger.warn({ step: 'finishSecret', serverId: work.serverId, versionId }, 'no free unconfirmed slot');
+    ctx.logger.warn({ step: 'finishSecret', serverId: work.serverId, versionId }, 'no unconfirmed slot for the accepted version');
+  } else if (!(versionById(description, versionId)?.labels.includes(slot) ?? false)) {
+    await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
   }
   for (let attempt = 1; ; attempt++) {
     const current = versionWithLabel(description, LABEL_CURRENT)?.versionId;

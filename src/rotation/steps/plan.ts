@@ -1,12 +1,13 @@
 import { OutcomeCode } from '../../domain/error-codes.js';
 import { checkEligibility } from '../eligibility.js';
-import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext } from '../batch-context.js';
 import { errorCode, mustStopBatch } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
-import { freeUnconfirmedSlot, holdsUnconfirmedSlot, isFirstRotation, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from '../labels.js';
+import { admission, holdsUnconfirmedSlot, isFirstRotation, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
+import { verifyServer } from '../verify-server.js';
 
 /** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
 const READ_CONCURRENCY = 8;
@@ -39,6 +40,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     acceptedVersionId: undefined,
     requestId: undefined,
     reset: undefined,
+    sent: false,
     firstRotation: true,
     outcome: undefined,
   }));
@@ -77,6 +79,33 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     }
   });
 
+  // Verification by login first (e.g. restart policy none: the previous run's password takes effect
+  // at an out-of-band restart): a candidate proven in effect frees the older ones' slots.
+  const settings = verifySettings(ctx);
+  const verifier = deps.verifier;
+  if (settings !== undefined && verifier !== undefined) {
+    await mapLimit(
+      unsettled(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && usedUnconfirmedSlots(w.description).length > 0),
+      settings.concurrency,
+      async (work) => {
+        if (work.server === undefined) return;
+        try {
+          const result = await verifyServer(
+            { vault: deps.vault, verifier, logger: ctx.logger, signal: deps.signal },
+            { key: work.key, server: work.server, settings, description: work.description },
+          );
+          audit(ctx, 'verify', work, result.kind, result.kind === 'verified' ? { versionId: result.versionId } : { code: result.code });
+          if (result.kind === 'verified') work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
+        } catch (error) {
+          if (deps.signal?.aborted) throw error;
+          // Labels are left as they were (every candidate kept); the admission below sees them all.
+          audit(ctx, 'verify', work, 'verify-error', { code: errorCode(error) });
+          work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
+        }
+      },
+    );
+  }
+
   // Eligibility only for servers that still need a reset: a server this batch already reset is
   // finished whatever its state now.
   await mapLimit(
@@ -101,24 +130,26 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         settle(work, 'skipped', { code: eligibility.code, reason: eligibility.reason });
         return;
       }
-      if (freeUnconfirmedSlot(work.description) === undefined) {
-        // No slot to keep one more possibly-active password in. With a reboot to come, settle the
-        // backlog instead of adding to it: resend AWSCURRENT's password and reboot (phase `confirm`).
-        const current = versionWithLabel(work.description, LABEL_CURRENT);
-        // A pending label on AWSCURRENT's own version is a confirmation cut short by a crash.
-        const confirming = work.phase === 'resend' && versionWithLabel(work.description, LABEL_PENDING)?.versionId === current?.versionId;
-        if (input.target.restartPolicy !== 'none' && (work.phase === 'new' || confirming) && current !== undefined) {
-          work.phase = 'confirm';
-          return;
-        }
-        settle(work, 'skipped', {
-          code: OutcomeCode.awaitingRestart,
-          reason:
-            `${UNCONFIRMED_SLOT_COUNT} accepted passwords are still unconfirmed (the server has not been rebooted by rotator since): ` +
-            'rotate it once with restart policy soft or hard (`rotator rotate <target> --restart soft`), which reboots it and ' +
-            'confirms the last one, before rotating it again',
-        });
+      const decision = admission(work.description, candidatePolicy(ctx, work));
+      if (decision === 'slot' || decision === 'slide') return;
+      // No slot to keep one more possibly-active password in. With a reboot to come, settle the
+      // backlog instead of adding to it: resend AWSCURRENT's password, reboot, then verify or trim (phase `confirm`).
+      const current = versionWithLabel(work.description, LABEL_CURRENT);
+      // A pending label on AWSCURRENT's own version is a confirmation cut short by a crash.
+      const confirming = work.phase === 'resend' && versionWithLabel(work.description, LABEL_PENDING)?.versionId === current?.versionId;
+      if (decision === 'confirm' && (work.phase === 'new' || confirming) && current !== undefined) {
+        work.phase = 'confirm';
+        return;
       }
+      const policy = candidatePolicy(ctx, work);
+      settle(work, 'skipped', {
+        code: OutcomeCode.awaitingRestart,
+        reason: !policy.verification
+          ? `${policy.keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
+            'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
+          : `${policy.keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +
+            '(`rotator verify <target> --servers <id>`), or restart it, before rotating it again',
+      });
     },
   );
 

@@ -6,25 +6,35 @@ import { unsettled, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { createSecret } from './create-secret.js';
 import { setSecret } from './set-secret.js';
+import { keepRefusedInherited } from './finish-secret.js';
 
 /**
  * Part of step 3 (setSecret): a definite `Ecs.0011` (the password broke Huawei's rules) gets one
- * new password: the regenerated generation, with its own token, stored and sent like the first.
+ * new password: the regenerated generation, with its own token, stored and sent like the first. A
+ * password first sent by this execution was never set: its AWSPENDING is dropped. An inherited
+ * pending password (sent before without a definite answer) may be in effect whatever this answer
+ * says (a proxy may answer it, Huawei's rules may have changed): it is kept as a candidate
+ * (finish-secret.ts `keepRefusedInherited`), or stays pending and gets no successor when there is no
+ * room for both.
  */
 export async function regenerateRejectedPasswords(ctx: BatchContext, works: ServerWork[]): Promise<void> {
-  const again = unsettled(works).filter(
+  const refused = unsettled(works).filter(
     (w) =>
       w.phase !== 'confirm' && // a confirmation resends an accepted password: never replace it here
       w.reset?.kind === 'rejected' && w.reset.code === HuaweiCode.passwordRules && w.version !== undefined && w.version.generation < MAX_GENERATION,
   );
-  if (again.length === 0) return;
-  ctx.logger.warn({ step: 'setSecret', servers: again.length }, `${HuaweiCode.passwordRules}: generating a new password once`);
-  for (const work of again) {
+  if (refused.length === 0) return;
+  ctx.logger.warn({ step: 'setSecret', servers: refused.length }, `${HuaweiCode.passwordRules}: generating a new password once`);
+  for (const work of refused) {
     const version = work.version;
-    if (version === undefined) continue;
-    // Safe even for an inherited version: a password that breaks the rules was never set.
-    await withVaultRetry(ctx, 'createSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
-    audit(ctx, 'finishSecret', work, 'pending-dropped', { code: HuaweiCode.passwordRules, versionId: version.versionId, detail: 'regenerating' });
+    if (version === undefined || work.reset?.kind !== 'rejected') continue;
+    if (version.inherited) {
+      await keepRefusedInherited(ctx, work, version.versionId, work.reset.message);
+      if (work.outcome !== undefined) continue;
+    } else {
+      await withVaultRetry(ctx, 'createSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
+      audit(ctx, 'finishSecret', work, 'pending-dropped', { code: HuaweiCode.passwordRules, versionId: version.versionId, detail: 'regenerating' });
+    }
     work.version = undefined;
     work.reset = undefined;
     work.phase = 'new';

@@ -26,6 +26,8 @@ export async function setSecret(ctx: BatchContext, works: readonly ServerWork[])
   await mapLimit(calls, CALL_CONCURRENCY, async ({ password, members }) => {
     ctx.deps.signal?.throwIfAborted();
     const byId = new Map(members.map((w) => [w.serverId, w]));
+    // From here on the call may reach Huawei: whatever happens next, these servers' outcome is at best unknown.
+    for (const work of members) work.sent = true;
     const answer = await ctx.deps.ecs.batchResetPasswords({ password, serverIds: members.map((w) => w.serverId) }, { signal: ctx.deps.signal });
     for (const result of answer.results) {
       const work = byId.get(result.serverId);
