@@ -45,7 +45,7 @@ export interface SecretsManagerEmulatorOptions {
   /**
    * AWS's per-account request quotas, enforced with ThrottlingException as AWS answers: "PutSecretValue,
    * UpdateSecret, UpdateSecretVersionStage … 50 requests per second combined" and "CreateSecret: 50
-   * per second" (Secrets Manager quotas page). Each bucket allows a burst of one second's worth.
+   * per second" (Secrets Manager quotas page). Each bucket allows a burst of one second's worth (at least 1).
    * @defaultValue no quota
    */
   writesPerSecond?: number | undefined;
@@ -118,8 +118,9 @@ export async function startSecretsManagerEmulator(
     const bucketName = SHARED_WRITE_QUOTA_OPERATIONS.includes(operation) ? 'writes' : operation === 'CreateSecret' ? 'create' : undefined;
     if (bucketName === undefined) return true;
     const t = Date.now();
-    const bucket = buckets.get(bucketName) ?? { tokens: quotaRate, at: t };
-    bucket.tokens = Math.min(quotaRate, bucket.tokens + ((t - bucket.at) / 1000) * quotaRate);
+    const capacity = Math.max(1, quotaRate);
+    const bucket = buckets.get(bucketName) ?? { tokens: capacity, at: t };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) / 1000) * quotaRate);
     bucket.at = t;
     buckets.set(bucketName, bucket);
     if (bucket.tokens < 1) return false;
