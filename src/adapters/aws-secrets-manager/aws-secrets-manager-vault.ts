@@ -4,7 +4,8 @@
  * port's semantics are AWS's own and this file mostly adds the compare-and-swap reading of
  * `UpdateSecretVersionStage` and the error translation.
  *
- * AWS calls made: CreateSecret (no value), PutSecretValue (always with VersionStages AWSPENDING
+ * AWS calls made: CreateSecret (no value; only after DescribeSecret found no such secret, see
+ * `existing`), PutSecretValue (always with VersionStages AWSPENDING
  * and our token), UpdateSecretVersionStage (always with RemoveFromVersionId when another version
  * holds the label), GetSecretValue (always naming VersionStage or VersionId), DescribeSecret,
  * ListSecretVersionIds, ListSecrets.
@@ -295,9 +296,26 @@ export function createAwsSecretsManagerVault(
     }
   }
 
+  /**
+   * Names of secrets known to exist. CreateSecret is a write (50/s per account, shared with every
+   * other writer) while DescribeSecret is a read (10,000/s): a secret that exists costs one read the
+   * first time this process sees it and nothing after; only a NotFound leads to CreateSecret. A
+   * name leaves the set when a write finds the secret gone (deleted out of band).
+   */
+  const existing = new Set<string>();
+
   const vault: Vault = {
     async ensureSecret(key) {
       const name = template.render(key);
+      if (existing.has(name)) return;
+      const described = await describeRaw(name);
+      if (described !== undefined) {
+        if (described.DeletedDate !== undefined) {
+          throw vaultError(VaultErrorCodes.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
+        }
+        existing.add(name);
+        return;
+      }
       try {
         await client.send(
           new CreateSecretCommand({
@@ -308,9 +326,13 @@ export function createAwsSecretsManagerVault(
           }),
         );
         logger?.debug({ op: 'CreateSecret', secret: name }, 'vault secret created');
+        existing.add(name);
       } catch (error) {
         const errorName = awsErrorName(error);
-        if (errorName === 'ResourceExistsException') return; // created before, or by a racing worker
+        if (errorName === 'ResourceExistsException') {
+          existing.add(name); // created meanwhile by a racing worker
+          return;
+        }
         const context = { operation: 'CreateSecret', secretName: name };
         if (errorName === 'InvalidRequestException') {
           const existing = await describeRaw(name);
@@ -345,6 +367,7 @@ export function createAwsSecretsManagerVault(
           throw vaultError(VaultErrorCodes.tokenReused, context, 'this version token already holds a different value (a caller bug: tokens are per batch and generation)', false, error);
         }
         if (errorName === 'ResourceNotFoundException') {
+          existing.delete(name);
           throw vaultError(VaultErrorCodes.secretNotFound, context, 'the secret does not exist (ensureSecret first)', false, error);
         }
         throw toVaultError(error, context);
