@@ -66,6 +66,35 @@ describe('RedisServerLocks', () => {
     expect(await locks.holder('s2')).toBe('me');
   });
 
+  it('takes, renews and releases a whole batch of locks in one call each, sending the script by SHA', async () => {
+    const client = createRedis();
+    try {
+      await client.ping(); // connected: no command of ours waits in the offline queue (and is counted twice)
+      const sent: string[] = [];
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((command: { name: string }) => {
+        sent.push(command.name);
+        return send(command as never);
+      }) as typeof client.sendCommand;
+      const locks = new RedisServerLocks({ redis: client, keyPrefix: prefix });
+      const ids = Array.from({ length: 300 }, (_, i) => `s${i}`);
+      await redis.set(`${prefix}:lock:s7`, 'someone-else');
+      const taken = await locks.acquireMany(ids, 'run-a|b0', 60_000);
+      expect(taken.busy).toEqual(['s7']);
+      expect(taken.held).toHaveLength(299);
+      expect((await locks.renewMany(taken.held, 'run-a|b0', 60_000)).lost).toEqual([]);
+      await locks.releaseMany(taken.held, 'run-a|b0');
+      // ioredis sends EVALSHA and falls back to EVAL (the full text) once when Redis does not know the script yet.
+      const scripts = sent.filter((name) => name === 'evalsha' || name === 'eval');
+      expect(scripts.filter((name) => name === 'evalsha')).toHaveLength(3);
+      expect(scripts.filter((name) => name === 'eval').length).toBeLessThanOrEqual(3);
+      expect(await locks.holder('s0')).toBeUndefined();
+      expect(await locks.holder('s7')).toBe('someone-else');
+    } finally {
+      await client.quit();
+    }
+  });
+
   it('rejects a non-positive TTL with a clear error', async () => {
     const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
     await expect(locks.acquireMany(['s1'], 'me', 0)).rejects.toThrow(/ttlMs must be a positive/);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { loadScript, type LoadedScript } from './redis-script.js';
 import { OUTCOME_KINDS, type OutcomeKind } from '../../domain/outcome.js';
 import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
 
@@ -38,11 +39,13 @@ export class RedisOutcomeStore implements OutcomeStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #pageSize: number;
+  readonly #record: LoadedScript;
 
   constructor(options: RedisOutcomeStoreOptions) {
     this.#redis = options.redis;
     this.#prefix = options.keyPrefix;
     this.#pageSize = options.pageSize ?? 500;
+    this.#record = loadScript(options.redis, 'rotatorOutcomeRecord', RECORD);
   }
 
   #serverKey(id: string): string {
@@ -63,18 +66,9 @@ export class RedisOutcomeStore implements OutcomeStore {
     return Promise.all(
       records.map(async (r) => {
         const o = r.outcome;
-        const flat = (await this.#redis.eval(
-          RECORD,
-          1,
-          this.#serverKey(o.serverId),
-          o.outcome,
-          String(r.at),
-          r.target,
-          r.runId,
-          o.versionId ?? '',
-          o.code ?? '',
-          o.reason ?? '',
-          o.requestId ?? '',
+        const flat = (await this.#record(
+          [this.#serverKey(o.serverId)],
+          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', o.reason ?? '', o.requestId ?? ''],
         )) as string[];
         return parseState(o.serverId, pairs(flat));
       }),
