@@ -152,6 +152,8 @@ export interface RotatorRunResult {
   /** Bytes of every Redis key under the run's prefix, after the run (default retention). */
   redisBytes: number;
   redisKeys: number;
+  /** Bytes per kind of key (audit stream, server states, batch jobs, run jobs, other). */
+  redisByKind: Record<string, number>;
 }
 
 /**
@@ -218,8 +220,8 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
     }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const workerPeakRss = await service.stop();
-    const { bytes, keys } = await redisUsage(redis, prefix);
-    return { seconds, summary, workerPeakRss, redisBytes: bytes, redisKeys: keys };
+    const { bytes, keys, byKind } = await redisUsage(redis, prefix);
+    return { seconds, summary, workerPeakRss, redisBytes: bytes, redisKeys: keys, redisByKind: byKind };
   } catch (error) {
     process.stderr.write(`service output (tail):\n${service.output().slice(-3000)}\n`);
     throw error;
@@ -232,19 +234,36 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
   }
 }
 
-async function redisUsage(redis: Redis, prefix: string): Promise<{ bytes: number; keys: number }> {
+/** What a key under the prefix holds, for the per-kind breakdown. */
+function kindOf(key: string, prefix: string): string {
+  const rest = key.slice(prefix.length + 1);
+  if (rest === 'audit') return 'audit stream';
+  if (rest.startsWith('server:')) return 'server states';
+  if (rest.startsWith('batches:')) return 'batch jobs';
+  if (rest.startsWith('runs:')) return 'run jobs';
+  return 'other';
+}
+
+async function redisUsage(redis: Redis, prefix: string): Promise<{ bytes: number; keys: number; byKind: Record<string, number> }> {
   let bytes = 0;
   let keys = 0;
+  const byKind: Record<string, number> = {};
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
     const pipeline = redis.pipeline();
     for (const key of found) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
-    for (const [, value] of (await pipeline.exec()) ?? []) bytes += Number(value ?? 0);
+    const answers = (await pipeline.exec()) ?? [];
+    answers.forEach(([, value], i) => {
+      const n = Number(value ?? 0);
+      bytes += n;
+      const kind = kindOf(found[i]!, prefix);
+      byKind[kind] = (byKind[kind] ?? 0) + n;
+    });
     keys += found.length;
   } while (cursor !== '0');
-  return { bytes, keys };
+  return { bytes, keys, byKind };
 }
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {

@@ -170,6 +170,12 @@ async function rotatorRun(sim: SimulatorSettings, service: Omit<ServiceSettings,
 
 const accepted = (f: RotatorFigures): number => f.summary.counts.rotated + f.summary.counts['pending-restart'];
 const perSecond = (servers: number, seconds: number): string => (servers / seconds).toFixed(1);
+const redisText = (f: RotatorFigures): string =>
+  `${Math.round(f.redisBytes / f.servers)} B (` +
+  Object.entries(f.redisByKind)
+    .map(([kind, bytes]) => `${kind} ${Math.round(bytes / f.servers)}`)
+    .join(', ') +
+  `; ${f.redisKeys} keys)`;
 const requestsText = (r: Record<string, number>): string =>
   Object.entries(r)
     .filter(([, n]) => n > 0)
@@ -215,7 +221,7 @@ async function benchScale(): Promise<void> {
     rates.push(servers / f.seconds);
     rows.push([
       servers, accepted(f), f.seconds.toFixed(1), perSecond(servers, f.seconds),
-      mib(f.workerPeakRss), mib(f.simulatorPeakRss), `${Math.round(f.redisBytes / servers)} B (${f.redisKeys} keys)`, requestsText(f.ecsRequests),
+      mib(f.workerPeakRss), mib(f.simulatorPeakRss), redisText(f), requestsText(f.ecsRequests),
     ]);
   }
   table(['servers', 'accepted', 'seconds', 'servers/s', 'worker peak RSS', 'simulator peak RSS', 'Redis bytes/server', 'ECS requests'], rows);

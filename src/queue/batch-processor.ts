@@ -33,13 +33,25 @@ export interface BatchProcessorDeps extends JobFailureOptions {
   logger: Logger;
 }
 
+/**
+ * The batch's return value as kept in Redis (on the batch job, and again on its run until the run
+ * is removed): accepted servers carry their id and outcome only (their version, request and the
+ * fixed reason live in the vault, the audit stream and the outcome store); the others keep every
+ * field, reason included.
+ */
+export function compactBatchResult(result: BatchResult): BatchResult {
+  return {
+    ...result,
+    outcomes: result.outcomes.map((o) => (o.outcome === 'rotated' || o.outcome === 'pending-restart' ? { serverId: o.serverId, outcome: o.outcome } : o)),
+  };
+}
+
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   return async function processBatch(job: Job, token?: string, signal?: AbortSignal): Promise<BatchResult> {
     const data = parseJobData(BatchJobDataSchema, job.data, 'batch job');
     const log = deps.logger.child({ runId: data.runId, batchIndex: data.batchIndex, jobId: job.id });
     try {
-      const result = await deps.rotateBatch(data, { signal, job });
-      return result;
+      return compactBatchResult(await deps.rotateBatch(data, { signal, job }));
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {
         // Graceful shutdown ran out of time and cancelled the batch: hand it back to the queue

@@ -143,9 +143,11 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
 
   if (input.target.dryRunPreflight || input.dryRun) await preflight(ctx, works);
 
+  // Audited: what plan decided for a server (settled, or resuming an earlier attempt); a server
+  // simply going on to a new password is audited by the steps that change something.
   for (const work of works) {
-    if (work.outcome !== undefined) audit(ctx, 'plan', work, work.outcome.outcome, { code: work.outcome.code, detail: work.outcome.reason });
-    else audit(ctx, 'plan', work, work.phase, { versionId: work.acceptedVersionId });
+    if (work.outcome !== undefined) audit(ctx, 'plan', work, work.outcome.outcome, { code: work.outcome.code });
+    else if (work.phase !== 'new') audit(ctx, 'plan', work, work.phase, { versionId: work.acceptedVersionId });
   }
   await flushAudit(ctx);
   return works;

@@ -19,11 +19,10 @@ export async function restart(ctx: BatchContext, works: readonly ServerWork[]): 
   const accepted = open(works).filter((w) => w.acceptedVersionId !== undefined);
   const policy = ctx.input.target.restartPolicy;
   if (policy === 'none') {
+    // Nothing is restarted, so nothing is audited here: the record step audits `pending-restart`.
     for (const work of accepted) {
       settle(work, 'pending-restart', { versionId: work.acceptedVersionId, requestId: work.requestId, reason: pendingReason(work) });
-      audit(ctx, 'restart', work, 'not-restarted', { versionId: work.acceptedVersionId, detail: 'restart policy none' });
     }
-    await flushAudit(ctx);
     return;
   }
 

@@ -128,6 +128,22 @@ describe('RedisOutcomeStore', () => {
     expect(await store.countTarget('web')).toEqual({ rotated: 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
     expect(await store.listTargets()).toEqual(['db', 'web']);
   });
+
+  it('keeps the reason of a failure, not the fixed one of an accepted server, and stores no empty field', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    await store.recordMany([
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's1', outcome: 'failed', code: 'Ecs.0613', reason: 'the plug-in is missing' } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's2', outcome: 'pending-restart', versionId: 'v1', reason: 'accepted by Huawei; takes effect at the next restart' } },
+    ]);
+    expect((await store.getServer('s1'))?.reason).toBe('the plug-in is missing');
+    expect((await store.getServer('s2'))?.reason).toBeUndefined();
+    expect(Object.keys(await redis.hgetall(`${prefix}:server:s2`)).sort()).toEqual(
+      ['consecutiveFailures', 'lastAttemptAt', 'lastSuccessAt', 'runId', 'status', 'target', 'versionId'],
+    );
+    // A later success clears the failure's code and reason rather than leaving them behind.
+    await store.recordMany([{ target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'rotated', versionId: 'v2' } }]);
+    expect(await store.getServer('s1')).toMatchObject({ status: 'rotated', errorCode: undefined, reason: undefined, versionId: 'v2' });
+  });
 });
 
 describe('RedisAuditLog', () => {

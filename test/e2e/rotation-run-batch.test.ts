@@ -205,7 +205,11 @@ describe('runBatch', () => {
     const state = await new RedisOutcomeStore({ redis, keyPrefix: prefix }).getServer(LINUX_A);
     expect(state).toMatchObject({ status: 'pending-restart', target: 'web', runId: 'run-shared-1', consecutiveFailures: 0 });
     const history = await new RedisAuditLog({ redis, keyPrefix: prefix }).readServerHistory(LINUX_A, 20);
-    expect(history.map((e) => e.step).reverse()).toEqual(['plan', 'createSecret', 'setSecret', 'finishSecret', 'restart', 'record']);
+    // One event per step that changed something (plan and restart changed nothing for it), codes not prose.
+    expect(history.map((e) => `${e.step} ${e.outcome}`).reverse()).toEqual(['createSecret stored', 'setSecret accepted', 'finishSecret promoted', 'record pending-restart']);
+    expect(history.every((e) => e.detail === undefined)).toBe(true);
+    // Accepted servers keep no prose in their state either (the fixed reason is not stored once per server).
+    expect(state?.reason).toBeUndefined();
   });
 
   it('uniquePerServer with soft restart: a password per server, in effect now, confirmed active', async () => {

@@ -18,9 +18,20 @@ elseif status == 'rotated' or status == 'pending-restart' then
   redis.call('HSET', KEYS[1], 'lastSuccessAt', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'status', status, 'lastAttemptAt', ARGV[2], 'target', ARGV[3], 'runId', ARGV[4],
-  'versionId', ARGV[5], 'errorCode', ARGV[6], 'reason', ARGV[7], 'requestId', ARGV[8],
   'consecutiveFailures', tostring(failures))
+-- Optional fields: absent rather than stored empty (a fleet's worth of empty fields adds up).
+local optional = { 'versionId', 'errorCode', 'reason', 'requestId' }
+for i, field in ipairs(optional) do
+  local value = ARGV[4 + i]
+  if value == '' then redis.call('HDEL', KEYS[1], field) else redis.call('HSET', KEYS[1], field, value) end
+end
 return redis.call('HGETALL', KEYS[1])`;
+
+/**
+ * Outcomes whose reason is not stored: it is a fixed sentence about the restart policy, and a fleet
+ * of them would hold the same prose once per server. Failures, skips and unknowns keep theirs.
+ */
+const ACCEPTED: ReadonlySet<OutcomeKind> = new Set<OutcomeKind>(['rotated', 'pending-restart']);
 
 export interface RedisOutcomeStoreOptions {
   redis: Redis;
@@ -68,7 +79,7 @@ export class RedisOutcomeStore implements OutcomeStore {
         const o = r.outcome;
         const flat = (await this.#record(
           [this.#serverKey(o.serverId)],
-          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', o.reason ?? '', o.requestId ?? ''],
+          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', ACCEPTED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
         )) as string[];
         return parseState(o.serverId, pairs(flat));
       }),
