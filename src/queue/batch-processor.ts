@@ -35,14 +35,17 @@ export interface BatchProcessorDeps extends JobFailureOptions {
 
 /**
  * The batch's return value as kept in Redis (on the batch job, and again on its run until the run
- * is removed): accepted servers carry their id and outcome only (their version, request and the
- * fixed reason live in the vault, the audit stream and the outcome store); the others keep every
- * field, reason included.
+ * is removed): accepted servers carry their id, outcome and version (the request id and the fixed
+ * reason live in the audit stream and in the code); the others keep every field, reason included.
  */
 export function compactBatchResult(result: BatchResult): BatchResult {
   return {
     ...result,
-    outcomes: result.outcomes.map((o) => (o.outcome === 'rotated' || o.outcome === 'pending-restart' ? { serverId: o.serverId, outcome: o.outcome } : o)),
+    outcomes: result.outcomes.map((o) =>
+      o.outcome === 'rotated' || o.outcome === 'pending-restart'
+        ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
+        : o,
+    ),
   };
 }
 

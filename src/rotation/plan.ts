@@ -1,4 +1,4 @@
-import { checkEligibility } from './eligibility.js';
+import { checkEligibility, type IneligibilityCode } from './eligibility.js';
 import {
   audit,
   errorCode,
@@ -97,7 +97,10 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   });
 
   // Eligibility only for servers that still need a reset: a server this batch already reset is
-  // finished whatever its state now.
+  // finished whatever its state now. The reset plug-in flag costs one rate-limited GET per server;
+  // when the dry_run preflight runs it answers the same question for the whole batch in one call
+  // (Ecs.0613/Ecs.0612 per server, see `preflight`), so the GET is only made without it.
+  const preflightRuns = input.target.dryRunPreflight || input.dryRun;
   await mapLimit(
     open(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
     READ_CONCURRENCY,
@@ -105,7 +108,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
       const server = work.server;
       if (server === undefined) return;
       let eligibility = checkEligibility(server, undefined);
-      if (eligibility.eligible) {
+      if (eligibility.eligible && !preflightRuns) {
         let flag: boolean;
         try {
           flag = await deps.ecs.getResetPasswordFlag(work.serverId, { signal: deps.signal });
@@ -141,7 +144,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     },
   );
 
-  if (input.target.dryRunPreflight || input.dryRun) await preflight(ctx, works);
+  if (preflightRuns) await preflight(ctx, works);
 
   // Audited: what plan decided for a server (settled, or resuming an earlier attempt); a server
   // simply going on to a new password is audited by the steps that change something.
@@ -153,7 +156,14 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   return works;
 }
 
-/** `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections fail the server before any secret is written. */
+/** Huawei's per-server codes for "the one-click reset plug-in is missing or unusable" (huawei-ecs-api.md). */
+const NO_PLUGIN_CODES: readonly string[] = ['Ecs.0612', 'Ecs.0613'];
+
+/**
+ * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections settle the server
+ * before any secret is written: a missing plug-in is ineligibility (`skipped no-reset-plugin`, as the
+ * flag would have said), anything else `failed` with Huawei's code.
+ */
 async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
   const candidates = open(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
   const byId = new Map(candidates.map((w) => [w.serverId, w]));
@@ -162,6 +172,11 @@ async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> 
     for (const r of result.results) {
       const work = byId.get(r.serverId);
       if (work === undefined || r.kind !== 'rejected') continue;
+      if (NO_PLUGIN_CODES.includes(r.code)) {
+        const code: IneligibilityCode = 'no-reset-plugin';
+        settle(work, 'skipped', { code, reason: `one-click password reset plug-in not installed or unusable (the dry-run preflight answered ${r.code})` });
+        continue;
+      }
       settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
     }
   }

@@ -33,9 +33,9 @@ export async function setSecret(ctx: BatchContext, works: readonly ServerWork[])
       if (work === undefined) continue;
       work.reset = result;
       work.requestId = answer.requestId;
+      // The version sent is the one createSecret audited for this server just before.
       audit(ctx, 'setSecret', work, result.kind, {
         code: result.kind === 'accepted' ? undefined : result.code,
-        versionId: work.version?.versionId,
         requestId: answer.requestId,
       });
     }

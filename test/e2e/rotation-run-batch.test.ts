@@ -430,6 +430,25 @@ describe('runBatch', () => {
     }
   });
 
+  it('with the dry-run preflight, the plug-in flag is not asked server by server: the preflight tells a missing plug-in', async () => {
+    sim.updateServer(LINUX_B, { plugin: false });
+    try {
+      const s = await run(deps(), input('run-preflight-plugin', target({ dryRunPreflight: true })));
+      expect(outcomeOf(s, LINUX_B)).toMatchObject({ outcome: 'skipped', code: 'no-reset-plugin' });
+      expect(outcomeOf(s, LINUX_B)?.reason).toMatch(/Ecs\.0613/);
+      expect(outcomeOf(s, LINUX_A)?.outcome).toBe('pending-restart');
+      expect(await vault.describe(keyOf(LINUX_B))).toBeUndefined(); // nothing written for it
+      expect(sim.receivedSequence(LINUX_B)).toHaveLength(0);
+      expect(sim.counters().requests.getResetPasswordFlag).toBeUndefined();
+      // Without the preflight, the flag is what keeps it from being sent a password.
+      const again = await run(deps(), input('run-no-preflight-plugin', target({ dryRunPreflight: false })));
+      expect(outcomeOf(again, LINUX_B)).toMatchObject({ outcome: 'skipped', code: 'no-reset-plugin' });
+      expect(sim.counters().requests.getResetPasswordFlag).toBeDefined();
+    } finally {
+      sim.updateServer(LINUX_B, { plugin: true });
+    }
+  });
+
   it('a dry run writes nothing and resets nothing', async () => {
     const s = await run(deps(), { ...input('run-dry', target()), dryRun: true });
     expect(s.counts.skipped).toBe(3);

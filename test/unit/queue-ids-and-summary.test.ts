@@ -111,7 +111,7 @@ describe('run summary', () => {
 });
 
 describe('compactBatchResult', () => {
-  it('keeps only id and outcome of accepted servers, and every field of the others', () => {
+  it('keeps only id, outcome and version of accepted servers, and every field of the others', () => {
     const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
     const compact = compactBatchResult({
       runId: 'run|t|x',
@@ -123,7 +123,11 @@ describe('compactBatchResult', () => {
         failed,
       ],
     });
-    expect(compact.outcomes).toEqual([{ serverId: 's1', outcome: 'pending-restart' }, { serverId: 's2', outcome: 'rotated' }, failed]);
+    expect(compact.outcomes).toEqual([
+      { serverId: 's1', outcome: 'pending-restart', versionId: 'v-1' },
+      { serverId: 's2', outcome: 'rotated', versionId: 'v-1' },
+      failed,
+    ]);
     expect(compact.counts).toEqual({ 'pending-restart': 1, rotated: 1, failed: 1 });
   });
 });
