@@ -136,15 +136,15 @@ export function register(program: Command): void {
             },
         faults,
       });
-      const servers = sim.servers();
+      const fleet = sim.fleetSummary();
       process.stdout.write(
         [
           `rotator simulator listening on ${sim.url}`,
           `  project id   ${sim.projectId}`,
           `  region       ${sim.region}`,
-          `  servers      ${servers.length} (${servers.filter((s) => s.osType === 'Windows').length} Windows, ` +
-            `${servers.filter((s) => s.locked).length} locked, ${servers.filter((s) => !s.plugin).length} without plug-in, ` +
-            `${servers.filter((s) => s.status === 'SHUTOFF').length} SHUTOFF)`,
+          `  servers      ${fleet.servers} (${fleet.windows} Windows, ` +
+            `${fleet.locked} locked, ${fleet.withoutPlugin} without plug-in, ` +
+            `${fleet.shutoff} SHUTOFF)`,
           `  credentials  the public DEMO credentials only (access key ${DEMO_CREDENTIALS.accessKey}; they protect nothing)`,
           `  point an account at it: endpoint ${sim.url}, projectId ${sim.projectId}, region ${sim.region},`,
           `    credentials DEMO_CREDENTIALS from src/simulator/demo-credentials.ts`,
