@@ -24,7 +24,7 @@ export interface RotationWorkersOptions extends JobFailureOptions {
   planRun: PlanRun;
   rotateBatch: RotateBatch;
   logger: Logger;
-  /** Batches processed at once by this process (config `limits.workerConcurrency`). @defaultValue 2 */
+  /** Batches processed at once by this process (config `limits.workerConcurrency`). @defaultValue 8 */
   concurrency?: number;
   /** Runs planned at once by this process. @defaultValue 2 */
   runConcurrency?: number;
@@ -85,7 +85,7 @@ export function startRotationWorkers(options: RotationWorkersOptions): RotationW
   const batchWorker = new Worker(
     BATCH_QUEUE,
     (job: Job, token?: string, signal?: AbortSignal) => batchProcessor(job, token, signal),
-    { ...common, concurrency: options.concurrency ?? 2 },
+    { ...common, concurrency: options.concurrency ?? 8 },
   );
   const runWorker = new Worker(
     RUN_QUEUE,

@@ -2,7 +2,8 @@ import { RotatorError } from '../domain/rotator-error.js';
 import { audit, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
 import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, versionById, versionWithLabel } from './labels.js';
 
-const VAULT_CONCURRENCY = 8;
+/** Vault calls in flight per batch: enough for the file vault to group a batch into a few commits; the AWS adapter's write limiter bounds its rate. */
+const VAULT_CONCURRENCY = 64;
 /** Huawei's code for "the password breaks the rules": such a password was never set anywhere. */
 export const PASSWORD_RULES_CODE = 'Ecs.0011';
 

@@ -15,7 +15,7 @@ import { batchToken, MAX_GENERATION } from './batch-token.js';
 import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from './labels.js';
 
 /** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
-const READ_CONCURRENCY = 8;
+const READ_CONCURRENCY = 16;
 /** Huawei accepts 1 to 1000 servers per batch call. */
 export const MAX_SERVERS_PER_CALL = 1000;
 
@@ -66,7 +66,14 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     if (busy.has(work.serverId)) settle(work, 'busy', { code: 'busy', reason: 'another in-flight run holds this server' });
   }
 
+  // The run's listing already described most servers (input.servers): only the others cost a GET.
+  const listed = new Map((input.servers ?? []).map((server) => [server.id, server]));
   await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+    const known = listed.get(work.serverId);
+    if (known !== undefined) {
+      work.server = known;
+      return;
+    }
     try {
       work.server = await deps.ecs.getServer(work.serverId, { signal: deps.signal });
     } catch (error) {

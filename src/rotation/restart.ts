@@ -3,7 +3,8 @@ import { audit, errorCode, flushAudit, mapLimit, mustStopBatch, open, settle, wi
 import { LABEL_ACTIVE, usedUnconfirmedSlots, versionById, versionWithLabel } from './labels.js';
 import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
 
-const VAULT_CONCURRENCY = 8;
+/** Vault calls in flight per batch: enough for the file vault to group a batch into a few commits; the AWS adapter's write limiter bounds its rate. */
+const VAULT_CONCURRENCY = 64;
 /** Default for `BatchDeps.rebootDeadlineMs`. */
 export const DEFAULT_REBOOT_DEADLINE_MS = 600_000;
 

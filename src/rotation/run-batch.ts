@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import { OUTCOME_KINDS, type OutcomeKind, type ServerOutcome } from '../domain/outcome.js';
 import { RotatorError } from '../domain/rotator-error.js';
+import type { EcsServer } from '../domain/server.js';
 import type { PasswordPolicy } from '../policy/password-policy.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { Clock } from '../ports/clock.js';
@@ -56,6 +57,12 @@ export interface BatchInput {
   batchIndex: number;
   /** 1 to 1000 server ids (duplicates are ignored). */
   serverIds: string[];
+  /**
+   * What the run's listing said of some of these servers (status, OS type, lock), so that plan needs
+   * no GET per server; a server not described here is read from ECS. It may be minutes old: the
+   * `dry_run` preflight (or the reset itself, which refuses per server) has the last word.
+   */
+  servers?: readonly EcsServer[] | undefined;
   dryRun: boolean;
 }
 
