@@ -22,6 +22,7 @@ import { systemClock } from './adapters/system-clock.js';
 import { SIMULATOR_ENDPOINT } from './config/index.js';
 import type { LoadedConfig, TargetConfig } from './config/index.js';
 import { RotatorError } from './domain/rotator-error.js';
+import type { EcsServer } from './domain/server.js';
 import { createHttpApp } from './http/create-http-app.js';
 import { startHttpServer } from './http/http-server.js';
 import type { RunningHttpServer } from './http/http-server.js';
@@ -30,6 +31,7 @@ import type { EcsApi } from './ports/ecs-api.js';
 import type { RandomSource } from './ports/random-source.js';
 import type { Vault } from './ports/vault.js';
 import type { RotateBatch } from './queue/batch-processor.js';
+import { serverOfListing } from './queue/job-schemas.js';
 import { closeRedisConnection, createRedisConnection } from './queue/redis-connection.js';
 import { RotationQueues } from './queue/rotation-queues.js';
 import { startRotationWorkers } from './queue/rotation-workers.js';
@@ -228,14 +230,20 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       const planRun: PlanRun = async (input, signal) => {
         const target = targetNamed(input.target);
         const ecs = ecsFor(target.account);
-        const resolved = resolveTargetServers(ecs, target.selector, { signal });
+        // Pages of 1000 (Huawei's maximum): the listing is the run's only per-server ECS read.
+        const resolved = resolveTargetServers(ecs, target.selector, { signal, pageSize: 1000 });
         if (input.serverIds === undefined) {
-          return { serverIds: idsOf(resolved), batchSize: target.batchSize };
+          return { serverIds: serversOf(resolved), batchSize: target.batchSize };
         }
         // An operator's list must stay inside the target: its policy and restart rules were
         // configured for those servers, not for any id typed on a command line.
         const members = new Set<string>();
-        for await (const r of resolved) members.add(r.kind === 'found' ? r.server.id : r.serverId);
+        const requested = new Set(input.serverIds);
+        const described = new Map<string, EcsServer>(); // only the requested ones: a target may be 100k servers
+        for await (const r of resolved) {
+          members.add(r.kind === 'found' ? r.server.id : r.serverId);
+          if (r.kind === 'found' && requested.has(r.server.id)) described.set(r.server.id, r.server);
+        }
         const foreign = input.serverIds.filter((id) => !members.has(id));
         if (foreign.length > 0) {
           throw configError(
@@ -243,7 +251,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
             `serverIds: ${foreign.length} id(s) are not servers of target ${target.name}: ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}`,
           );
         }
-        return { serverIds: input.serverIds, batchSize: target.batchSize };
+        return { serverIds: input.serverIds.map((id) => described.get(id) ?? id), batchSize: target.batchSize };
       };
 
       const rotateBatch: RotateBatch = async (input, { signal }) => {
@@ -267,6 +275,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
             runId: input.runId,
             batchIndex: input.batchIndex,
             serverIds: input.serverIds,
+            ...(input.servers === undefined ? {} : { servers: input.servers.map(serverOfListing) }),
             dryRun: input.dryRun,
             target: {
               name: target.name,
@@ -351,9 +360,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
 }
 
-async function* idsOf(resolved: AsyncIterable<{ kind: 'found'; server: { id: string } } | { kind: 'not-found'; serverId: string }>) {
-  // Not-found explicit ids go on to the batch, which records them `skipped` (not-found): honest outcomes.
-  for await (const r of resolved) yield r.kind === 'found' ? r.server.id : r.serverId;
+async function* serversOf(resolved: AsyncIterable<{ kind: 'found'; server: EcsServer } | { kind: 'not-found'; serverId: string }>) {
+  // Found servers go on with what the listing said of them (their batch needs no GET); not-found
+  // explicit ids go on as ids, and the batch records them `skipped` (not-found): honest outcomes.
+  for await (const r of resolved) yield r.kind === 'found' ? r.server : r.serverId;
 }
 
 /** The Redis URL without its password, for messages. */

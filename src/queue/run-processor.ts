@@ -13,17 +13,21 @@ import { WaitingChildrenError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { classifyJobFailure } from './job-failure.js';
-import { BatchResultSchema, RunJobDataSchema, parseJobData } from './job-schemas.js';
+import { BatchResultSchema, RunJobDataSchema, listedServerOf, parseJobData, type ListedServer } from './job-schemas.js';
+import type { EcsServer } from '../domain/server.js';
 import type { BatchJobData, RunJobData } from './job-schemas.js';
 import { BATCH_JOB_NAME } from './rotation-queues.js';
 import type { RotationQueues } from './rotation-queues.js';
 import { aggregateRunSummary } from './run-summary.js';
 import type { BatchResult, FailedBatch, RunSummary } from './run-summary.js';
 
-/** What the planner returns: the run's servers (ids) and how many share a batch. */
+/** What the planner returns: the run's servers and how many share a batch. */
 export interface RunPlan {
-  /** Server ids, each at most once (duplicates are dropped here anyway). */
-  serverIds: Iterable<string> | AsyncIterable<string>;
+  /**
+   * The servers, each at most once (duplicates are dropped here anyway): the server as the listing
+   * described it (handed to its batch, which then needs no GET for it), or only its id.
+   */
+  serverIds: Iterable<string | EcsServer> | AsyncIterable<string | EcsServer>;
   /** 1..1000 (config `batchSize`). */
   batchSize: number;
 }
@@ -63,6 +67,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const runId = job.id as string;
     const seen = new Set<string>();
     let current: string[] = [];
+    let listed: ListedServer[] = [];
     let pending: { name: string; data: BatchJobData; opts: ReturnType<RotationQueues['batchJobOptions']> }[] = [];
     let batches = 0;
     const flush = async (): Promise<void> => {
@@ -79,19 +84,23 @@ export function createRunProcessor(deps: RunProcessorDeps) {
           target: data.target,
           batchIndex,
           serverIds: current,
+          ...(listed.length > 0 ? { servers: listed } : {}),
           dryRun: data.dryRun,
           ...(data.restartPolicy === undefined ? {} : { restartPolicy: data.restartPolicy }),
         },
         opts: deps.queues.batchJobOptions(runId, batchIndex),
       });
       current = [];
+      listed = [];
       if (pending.length >= addChunk) await flush();
     };
     // Streams the planner's ids: memory holds one chunk of batches plus the id set.
-    for await (const id of plan.serverIds) {
+    for await (const item of plan.serverIds) {
+      const id = typeof item === 'string' ? item : item.id;
       if (seen.has(id)) continue;
       seen.add(id);
       current.push(id);
+      if (typeof item !== 'string') listed.push(listedServerOf(item));
       if (current.length >= plan.batchSize) await closeBatch();
     }
     await closeBatch();
