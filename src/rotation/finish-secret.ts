@@ -2,8 +2,8 @@ import { RotatorError } from '../domain/rotator-error.js';
 import { audit, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
 import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, versionById, versionWithLabel } from './labels.js';
 
-/** Vault calls in flight per batch: enough for the file vault to group a batch into a few commits; the AWS adapter's write limiter bounds its rate. */
-const VAULT_CONCURRENCY = 64;
+/** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
+const VAULT_CONCURRENCY = 1000;
 /** Huawei's code for "the password breaks the rules": such a password was never set anywhere. */
 export const PASSWORD_RULES_CODE = 'Ecs.0011';
 

@@ -14,8 +14,10 @@ import {
 import { batchToken, MAX_GENERATION } from './batch-token.js';
 import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from './labels.js';
 
-/** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
+/** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
 const READ_CONCURRENCY = 16;
+/** Vault describes in flight per batch: all of them (the file vault answers them from one catch-up of its files). */
+const VAULT_READ_CONCURRENCY = 1000;
 /** Huawei accepts 1 to 1000 servers per batch call. */
 export const MAX_SERVERS_PER_CALL = 1000;
 
@@ -84,7 +86,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     if (work.server === undefined) settle(work, 'skipped', { code: 'not-found', reason: 'ECS reports no such server' });
   });
 
-  await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+  await mapLimit(open(works), VAULT_READ_CONCURRENCY, async (work) => {
     work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
     const ours = tokensOfBatch(ctx, work.serverId);
     work.firstRotation = !(work.description?.versions.some((v) => !ours.has(v.versionId) && v.labels.length > 0) ?? false);

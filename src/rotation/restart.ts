@@ -3,8 +3,8 @@ import { audit, errorCode, flushAudit, mapLimit, mustStopBatch, open, settle, wi
 import { LABEL_ACTIVE, usedUnconfirmedSlots, versionById, versionWithLabel } from './labels.js';
 import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
 
-/** Vault calls in flight per batch: enough for the file vault to group a batch into a few commits; the AWS adapter's write limiter bounds its rate. */
-const VAULT_CONCURRENCY = 64;
+/** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
+const VAULT_CONCURRENCY = 1000;
 /** Default for `BatchDeps.rebootDeadlineMs`. */
 export const DEFAULT_REBOOT_DEADLINE_MS = 600_000;
 
