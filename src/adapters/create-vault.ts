@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { VaultConfig } from '../config/index.js';
+import { VaultErrorCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
 import type { Clock } from '../ports/clock.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
@@ -46,7 +47,7 @@ export async function createVault(config: VaultConfig, deps: CreateVaultDeps): P
     const keyFile = config.file.keyFile === undefined ? defaultKeyFile(cwd) : at(config.file.keyFile);
     if (deps.readOnly === true && !existsSync(path)) {
       throw new RotatorError({
-        code: 'VAULT_NOT_FOUND',
+        code: VaultErrorCode.notFound,
         message: `file vault: ${path} does not exist yet (nothing has been stored in it)`,
         retryable: false,
       });

@@ -6,6 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { ServiceErrorCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
 import { ConfigError, configIssue, type ConfigIssue } from './config-issue.js';
 import { planCredentials, type CredentialPlan, type CredentialSources, type ResolvedCredentials } from './credentials.js';
@@ -270,7 +271,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
     account(name) {
       const account = frozenService.accounts.find((a) => a.name === name);
       if (account === undefined) {
-        throw new RotatorError({ code: 'CONFIG_UNKNOWN_ACCOUNT', retryable: false, message: `no account named ${JSON.stringify(name)} in the service config` });
+        throw new RotatorError({ code: ServiceErrorCode.configUnknownAccount, retryable: false, message: `no account named ${JSON.stringify(name)} in the service config` });
       }
       return account;
     },
@@ -280,14 +281,14 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
       if (plan === undefined) {
         const source = credentialSources[accountName];
         const why = source !== undefined && 'problem' in source ? source.problem : `no account named ${JSON.stringify(accountName)} in the service config`;
-        throw new RotatorError({ code: 'CONFIG_CREDENTIALS_MISSING', retryable: false, message: `credentials of account ${accountName}: ${why}` });
+        throw new RotatorError({ code: ServiceErrorCode.configCredentialsMissing, retryable: false, message: `credentials of account ${accountName}: ${why}` });
       }
       try {
         return plan.resolve();
       } catch (error) {
         // The message names variables and files only (see env-secret.ts).
         throw new RotatorError({
-          code: 'CONFIG_CREDENTIALS_MISSING',
+          code: ServiceErrorCode.configCredentialsMissing,
           retryable: false,
           message: `credentials of account ${accountName}: ${(error as Error).message}`,
         });

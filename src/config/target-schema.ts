@@ -6,6 +6,7 @@
  * own refinements once one of its fields failed).
  */
 import { z } from 'zod';
+import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import {
   CHAR_CLASSES,
   DEFAULT_PASSWORD_POLICY,
@@ -141,7 +142,7 @@ export const targetSchema = z.strictObject({
   enabled: booleanField.default(true),
   selector: selectorSchema,
   passwordPolicy: policySchema,
-  batchSize: intRange(1, 1000).default(100),
+  batchSize: intRange(1, MAX_SERVERS_PER_CALL).default(100),
   uniquePerServer: booleanField.default(false),
   restartPolicy: enumField(['none', 'soft', 'hard'] as const).default('none'),
   dryRunPreflight: booleanField.default(true),

@@ -7,12 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { parseVaultKeyMaterial, VAULT_KEY_FILE_VARIABLE, VAULT_KEY_VARIABLE } from '../domain/vault-key-material.js';
 import type { Env } from './env-secret.js';
-
-export const VAULT_KEY_VARIABLE = 'ROTATOR_VAULT_KEY';
-export const VAULT_KEY_FILE_VARIABLE = 'ROTATOR_VAULT_KEY_FILE';
-const KEY_BYTES = 32;
-const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=$/;
 
 export type VaultKeySource =
   | { readonly kind: 'env'; readonly variable: string }
@@ -24,17 +20,11 @@ export type VaultKeyCheck =
   | { ok: true; source: VaultKeySource; read: () => Buffer | undefined }
   | { ok: false; problem: string };
 
-/** Parses key material without ever echoing it. */
-export function parseKeyMaterial(raw: Buffer, origin: string): Buffer {
-  if (raw.length === KEY_BYTES) return Buffer.from(raw);
-  const text = raw.toString('utf8').replace(/\s+/g, '');
-  if (!BASE64_32_BYTES.test(text)) {
-    throw new Error(
-      `${origin}: expected the base64 encoding of ${KEY_BYTES} bytes (44 characters ending in "=") or ${KEY_BYTES} raw bytes, ` +
-        `found ${raw.length} bytes (create a key with: openssl rand -base64 32)`,
-    );
-  }
-  return Buffer.from(text, 'base64');
+/** Parses key material without ever echoing it (the one parser: src/domain/vault-key-material.ts). */
+function parseKeyMaterial(raw: Buffer | string, origin: string): Buffer {
+  const parsed = parseVaultKeyMaterial(raw, origin);
+  if (!parsed.ok) throw new Error(parsed.problem);
+  return parsed.key;
 }
 
 export function checkVaultKey(env: Env, keyFile: string, cwd: string): VaultKeyCheck {
@@ -45,7 +35,7 @@ export function checkVaultKey(env: Env, keyFile: string, cwd: string): VaultKeyC
   }
   try {
     if (direct !== undefined && direct !== '') {
-      const key = parseKeyMaterial(Buffer.from(direct, 'utf8'), VAULT_KEY_VARIABLE);
+      const key = parseKeyMaterial(direct, VAULT_KEY_VARIABLE);
       return { ok: true, source: { kind: 'env', variable: VAULT_KEY_VARIABLE }, read: () => Buffer.from(key) };
     }
     if (fileVar !== undefined && fileVar !== '') {

@@ -1,5 +1,5 @@
 /**
- * Honest outcomes (invariant 5 of the design brief): each requested server ends a run as exactly one.
+ * Honest outcomes (invariant 5, docs/architecture.md): each requested server ends a run as exactly one.
  * - rotated: accepted and, with a restart policy, restarted;
  * - pending-restart: accepted; the new password takes effect at the next restart;
  * - failed: a definite rejection, with Huawei's code;

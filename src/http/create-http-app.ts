@@ -17,6 +17,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OutcomeKind } from '../domain/outcome.js';
+import type { OutcomeStore } from '../ports/outcome-store.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { describeIssues } from '../queue/job-schemas.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -32,16 +33,11 @@ const ManualRunBody = z.strictObject({
   restartPolicy: z.enum(['none', 'soft', 'hard']).optional(),
 });
 
-/** Read side of the outcome store that the status endpoint needs. */
-export interface StatusSource {
-  listTargets(): Promise<string[]>;
-  countTarget(target: string): Promise<Record<OutcomeKind, number>>;
-}
-
 /** Options of {@link createHttpApp}. */
 export interface HttpAppOptions {
   queues: RotationQueues;
-  outcomes: StatusSource;
+  /** The read side the status endpoint and the metrics need. */
+  outcomes: Pick<OutcomeStore, 'listTargets' | 'countTarget'>;
   /** Names of the configured targets (listed even before their first run). */
   targets: readonly { name: string; enabled: boolean; schedule: string; timezone: string }[];
   /** bull-board without retry/clean/remove buttons. @defaultValue true */

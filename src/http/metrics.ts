@@ -7,13 +7,13 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
-import type { StatusSource } from './create-http-app.js';
+import type { OutcomeStore } from '../ports/outcome-store.js';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'waiting-children', 'completed', 'failed'] as const;
 
 export function createMetricsRegistry(options: {
   queues: RotationQueues;
-  outcomes: StatusSource;
+  outcomes: Pick<OutcomeStore, 'listTargets' | 'countTarget'>;
   targets: readonly { name: string }[];
 }): Registry {
   const registry = new Registry();

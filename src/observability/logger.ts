@@ -167,11 +167,3 @@ function scrubChildBindings(child: Logger): void {
   const cleaned = JSON.stringify(scrubSecrets(parsed));
   holder[symbol] = cleaned === '{}' ? '' : `,${cleaned.slice(1, -1)}`;
 }
-
-/** Logger options from the service config's `logging` section (`format: auto` leaves the TTY check on). */
-export function loggerOptionsFromConfig(
-  logging: { level: Level | 'silent'; format: 'auto' | 'json' | 'pretty' },
-  name?: string,
-): CreateLoggerOptions {
-  return { level: logging.level, name, pretty: logging.format === 'auto' ? undefined : logging.format === 'pretty' };
-}

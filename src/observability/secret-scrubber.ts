@@ -11,7 +11,7 @@
 
 export const REDACTED = '[Redacted]';
 
-/** Keys whose value is a secret. The brief's list, plus credential-like names; see test/unit/logger.test.ts. */
+/** Keys whose value is a secret: password, secret, token and other credential-like names; see test/unit/logger.test.ts. */
 export const SECRET_KEY = /pass(word|wd|phrase)?|secret|token|authorization|^sk$|cookie|credential|private_?key|api_?key|signature/i;
 
 const MAX_DEPTH = 12;

@@ -1,23 +1,17 @@
 /**
- * The batch job's processor: parse, call the rotation use case, map its failure to BullMQ's control
- * flow (src/queue/job-failure.ts). The use case arrives as a function, so this module knows nothing
- * of vaults or ECS clients, and tests can drive the queue with a stand-in.
+ * The batch job's processor: parse, call the rotation use case (`rotateBatch` of
+ * src/rotation/rotation-service.ts), map its failure to BullMQ's control flow (src/queue/job-failure.ts).
+ * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
+ * drive the queue with a stand-in.
  */
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
-import { BatchJobDataSchema, parseJobData } from './job-schemas.js';
-import type { BatchJobData } from './job-schemas.js';
+import { BatchJobDataSchema, parseJobData, serverOfListing } from './job-schemas.js';
 import type { BatchResult } from './run-summary.js';
-
-/**
- * Rotates one batch (in production: `runBatch` of src/rotation/run-batch.ts with the target's
- * settings and the account's adapters). Must be safe to call again after a crash at any line.
- * Throws a `RotatorError` only when the batch must stop.
- */
-export type RotateBatch = (input: BatchJobData, context: { signal: AbortSignal | undefined; job: Job }) => Promise<BatchResult>;
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
@@ -54,7 +48,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     const data = parseJobData(BatchJobDataSchema, job.data, 'batch job');
     const log = deps.logger.child({ runId: data.runId, batchIndex: data.batchIndex, jobId: job.id });
     try {
-      return compactBatchResult(await deps.rotateBatch(data, { signal, job }));
+      // The listing's details travel as compact tuples in the job; the use case takes servers.
+      const { servers, ...request } = data;
+      return compactBatchResult(await deps.rotateBatch({ ...request, ...(servers === undefined ? {} : { servers: servers.map(serverOfListing) }) }, { signal }));
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {
         // Graceful shutdown ran out of time and cancelled the batch: hand it back to the queue

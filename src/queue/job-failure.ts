@@ -4,6 +4,7 @@
  * job to the queue without spending an attempt; anything else spends one attempt and backs off.
  */
 import { UnrecoverableError } from 'bullmq';
+import { isThrottleCode } from '../domain/error-codes.js';
 import { isRotatorError } from '../domain/rotator-error.js';
 
 export type JobFailure =
@@ -22,8 +23,6 @@ export interface JobFailureOptions {
   maxThrottleMs?: number;
 }
 
-/** Codes that mean "slow down" rather than "this attempt failed". */
-const THROTTLE_CODES = new Set(['APIGW.0308', 'Common.1503', 'ThrottlingException', 'TooManyRequestsException']);
 
 export function classifyJobFailure(error: unknown, options: JobFailureOptions = {}): JobFailure {
   if (error instanceof UnrecoverableError) return { kind: 'unrecoverable', error };
@@ -33,7 +32,7 @@ export function classifyJobFailure(error: unknown, options: JobFailureOptions = 
     // on the dashboard.
     return { kind: 'unrecoverable', error: new UnrecoverableError(`${error.code}: ${error.message}`) };
   }
-  const throttled = THROTTLE_CODES.has(error.code) || error.httpStatus === 429;
+  const throttled = isThrottleCode(error.code) || error.httpStatus === 429;
   if (throttled || error.retryAfterMs !== undefined) {
     const fallback = options.throttleFallbackMs ?? 5000;
     const max = options.maxThrottleMs ?? 300_000;

@@ -6,6 +6,7 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 import type { EcsServer } from '../domain/server.js';
 
@@ -66,9 +67,9 @@ export const BatchJobDataSchema = z.strictObject({
   runId: z.string().regex(/^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/, 'a run id like run|<target>|<slot>'),
   target: targetName,
   batchIndex: z.number().int().min(0),
-  serverIds: z.array(serverId).min(1).max(1000),
+  serverIds: z.array(serverId).min(1).max(MAX_SERVERS_PER_CALL),
   /** Listing details of some of `serverIds` (absent in jobs written by older releases). */
-  servers: z.array(ListedServerSchema).max(1000).optional(),
+  servers: z.array(ListedServerSchema).max(MAX_SERVERS_PER_CALL).optional(),
   dryRun: z.boolean(),
   restartPolicy,
 });

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { ServiceErrorCode } from '../domain/error-codes.js';
+import { RotatorError } from '../domain/rotator-error.js';
 
 /**
  * An ioredis client fit for BullMQ: `maxRetriesPerRequest: null` (a Worker refuses any other value,
@@ -18,4 +20,28 @@ export async function closeRedisConnection(client: Redis): Promise<void> {
     // Already closing or closed.
   }
   client.disconnect();
+}
+
+/** Fails fast (invariant 6) when Redis does not answer: the error names `redis.url` without its password. */
+export async function expectRedisAnswers(client: Redis, url: string): Promise<void> {
+  try {
+    await client.ping();
+  } catch (error) {
+    throw new RotatorError({
+      code: ServiceErrorCode.redisUnavailable,
+      message: `Redis does not answer at redis.url (${redactUrl(url)}): ${(error as Error).message}`,
+      retryable: true,
+    });
+  }
+}
+
+/** The Redis URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis.url';
+  }
 }

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { batchJobId, manualRunId, scheduledRunId } from './job-ids.js';
+import { batchJobId, manualRunId, scheduledRunId } from '../domain/job-ids.js';
 import { RunJobPayloadSchema, describeIssues } from './job-schemas.js';
 import type { BatchJobData, RunJobPayload } from './job-schemas.js';
 import type { RunSummary } from './run-summary.js';

@@ -6,12 +6,11 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createBatchProcessor } from './batch-processor.js';
-import type { RotateBatch } from './batch-processor.js';
+import type { PlanRun, RotateBatch } from '../rotation/rotation-service.js';
 import type { JobFailureOptions } from './job-failure.js';
 import { BATCH_QUEUE, RUN_QUEUE } from './rotation-queues.js';
 import type { RotationQueues } from './rotation-queues.js';
 import { createRunProcessor } from './run-processor.js';
-import type { PlanRun } from './run-processor.js';
 
 /** Options of {@link startRotationWorkers}. */
 export interface RotationWorkersOptions extends JobFailureOptions {

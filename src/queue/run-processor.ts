@@ -12,34 +12,15 @@
 import { WaitingChildrenError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { parseBatchJobId } from '../domain/job-ids.js';
+import type { PlanRun } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import { BatchResultSchema, RunJobDataSchema, listedServerOf, parseJobData, type ListedServer } from './job-schemas.js';
-import type { EcsServer } from '../domain/server.js';
 import type { BatchJobData, RunJobData } from './job-schemas.js';
 import { BATCH_JOB_NAME } from './rotation-queues.js';
 import type { RotationQueues } from './rotation-queues.js';
 import { aggregateRunSummary } from './run-summary.js';
 import type { BatchResult, FailedBatch, RunSummary } from './run-summary.js';
-
-/** What the planner returns: the run's servers and how many share a batch. */
-export interface RunPlan {
-  /**
-   * The servers, each at most once (duplicates are dropped here anyway): the server as the listing
-   * described it (handed to its batch, which then needs no GET for it), or only its id.
-   */
-  serverIds: Iterable<string | EcsServer> | AsyncIterable<string | EcsServer>;
-  /** 1..1000 (config `batchSize`). */
-  batchSize: number;
-}
-
-/**
- * Resolves a run's servers: the target's selector, or the operator's `serverIds` checked against
- * the target. Throws a `RotatorError` (non-retryable for an unknown target or foreign servers).
- */
-export type PlanRun = (
-  input: { target: string; serverIds: readonly string[] | undefined; dryRun: boolean },
-  signal: AbortSignal | undefined,
-) => Promise<RunPlan>;
 
 export interface RunProcessorDeps {
   queues: RotationQueues;
@@ -60,10 +41,8 @@ export function createRunProcessor(deps: RunProcessorDeps) {
   const addChunk = deps.addChunk ?? 100;
 
   async function fanOut(job: Job, data: RunJobData, signal: AbortSignal | undefined): Promise<RunJobData['fanOut']> {
+    // batchSize comes from the validated config (1 to MAX_SERVERS_PER_CALL); the job schema checks each batch again.
     const plan = await deps.planRun({ target: data.target, serverIds: data.serverIds, dryRun: data.dryRun }, signal);
-    if (!Number.isInteger(plan.batchSize) || plan.batchSize < 1 || plan.batchSize > 1000) {
-      throw new Error(`batchSize: expected an integer from 1 to 1000, found ${plan.batchSize}`);
-    }
     const runId = job.id as string;
     const seen = new Set<string>();
     let current: string[] = [];
@@ -119,10 +98,12 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const failures = await job.getIgnoredChildrenFailures();
     const failedBatches: FailedBatch[] = [];
     for (const [key, reason] of Object.entries(failures)) {
-      const index = /\|b(\d+)$/.exec(key)?.[1];
-      const child = index === undefined ? undefined : await deps.queues.batches.getJob(key.slice(key.lastIndexOf(':') + 1));
+      // The key is `<prefix>:batches:<batch job id>`; job ids hold no `:`.
+      const batchId = key.slice(key.lastIndexOf(':') + 1);
+      const parsed = parseBatchJobId(batchId);
+      const child = parsed === undefined ? undefined : await deps.queues.batches.getJob(batchId);
       failedBatches.push({
-        batchIndex: index === undefined ? -1 : Number(index),
+        batchIndex: parsed === undefined ? -1 : parsed.batchIndex,
         reason,
         servers: child?.data.serverIds.length,
       });

@@ -12,5 +12,9 @@ export function batchToken(input: { runId: string; batchIndex: number; generatio
   return createHash('sha256').update(parts.join('|')).digest('hex');
 }
 
-/** Generations a batch may use: 0, and 1 after a definite `Ecs.0011` (the password broke Huawei's rules). */
+/** The generation of a batch's first password. */
+export const FIRST_GENERATION = 0;
+/** The generation of the one new password a server gets after a definite `Ecs.0011` (the password broke Huawei's rules). */
+export const REGENERATED_GENERATION = 1;
+/** Generations a batch may use: first, and regenerated once (so the last is REGENERATED_GENERATION). */
 export const MAX_GENERATION = 1;

@@ -1,7 +1,8 @@
+import { OutcomeCode } from '../domain/error-codes.js';
 import type { EcsServer } from '../domain/server.js';
 
 /** Why a server is not rotated in this run (an outcome `skipped` with this code). */
-export type IneligibilityCode = 'locked' | 'status' | 'os-type-unknown' | 'no-reset-plugin';
+export type IneligibilityCode = (typeof OutcomeCode)['locked' | 'status' | 'osTypeUnknown' | 'noResetPlugin'];
 
 export type Eligibility = { eligible: true } | { eligible: false; code: IneligibilityCode; reason: string };
 
@@ -13,15 +14,15 @@ export type Eligibility = { eligible: true } | { eligible: false; code: Ineligib
  * `resetFlag` is `resetpwd_flag`, undefined when it was not asked (then not held against the server).
  */
 export function checkEligibility(server: EcsServer, resetFlag: boolean | undefined): Eligibility {
-  if (server.locked) return { eligible: false, code: 'locked', reason: 'server is locked' };
+  if (server.locked) return { eligible: false, code: OutcomeCode.locked, reason: 'server is locked' };
   if (server.status !== 'ACTIVE') {
-    return { eligible: false, code: 'status', reason: `status is ${server.status}, a reset needs ACTIVE` };
+    return { eligible: false, code: OutcomeCode.status, reason: `status is ${server.status}, a reset needs ACTIVE` };
   }
   if (server.osType === undefined) {
-    return { eligible: false, code: 'os-type-unknown', reason: 'metadata.os_type is missing or not Linux/Windows' };
+    return { eligible: false, code: OutcomeCode.osTypeUnknown, reason: 'metadata.os_type is missing or not Linux/Windows' };
   }
   if (resetFlag === false) {
-    return { eligible: false, code: 'no-reset-plugin', reason: 'one-click password reset plug-in not installed (resetpwd_flag False)' };
+    return { eligible: false, code: OutcomeCode.noResetPlugin, reason: 'one-click password reset plug-in not installed (resetpwd_flag False)' };
   }
   return { eligible: true };
 }

@@ -1,5 +1,6 @@
 import type { EcsServer } from '../domain/server.js';
 import type { EcsApi, ServerFilter } from '../ports/ecs-api.js';
+import { ServiceErrorCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
 
 /**
@@ -41,7 +42,7 @@ export async function* resolveTargetServers(
   const ids = (selector.serverIds ?? []).filter((id) => id.trim() !== '');
   if (ids.length === 0 && filter === undefined) {
     throw new RotatorError({
-      code: 'SELECTOR_EMPTY',
+      code: ServiceErrorCode.selectorEmpty,
       message: 'selector: expected at least one server id, or a tags, name or enterpriseProjectId filter (status alone only narrows)',
       retryable: false,
     });

@@ -17,7 +17,7 @@ import type { Logger as CronLogger } from 'node-cron';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
-import { scheduledRunId, slotOf } from '../queue/job-ids.js';
+import { scheduledRunId, slotOf } from '../domain/job-ids.js';
 import type { EnqueuedRun } from '../queue/rotation-queues.js';
 import { previousFireTime } from './previous-fire-time.js';
 

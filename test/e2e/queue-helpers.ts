@@ -21,7 +21,7 @@ export function redisClient(): Redis {
 }
 
 // Key scans, clean-up and the leak-scan dump are the shared ones (prefixes here are unique per test).
-export { deleteUnder, dumpUnder, keysUnder } from '../helpers/redis.js';
+export { deleteUnder, dumpUnder } from '../helpers/redis.js';
 
 export interface CapturedLogger {
   logger: Logger;

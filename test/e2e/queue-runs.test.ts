@@ -10,9 +10,9 @@ import { RotationQueues } from '../../src/queue/rotation-queues.js';
 import type { RotationQueuesOptions } from '../../src/queue/rotation-queues.js';
 import { startRotationWorkers } from '../../src/queue/rotation-workers.js';
 import type { RotationWorkers } from '../../src/queue/rotation-workers.js';
-import type { RotateBatch } from '../../src/queue/batch-processor.js';
-import type { PlanRun } from '../../src/queue/run-processor.js';
-import type { BatchResult, RunSummary } from '../../src/queue/run-summary.js';
+import type { PlanRun, RotateBatch } from '../../src/rotation/rotation-service.js';
+import type { RunSummary } from '../../src/queue/run-summary.js';
+import type { BatchSummary } from '../../src/rotation/batch-input.js';
 import { capturedLogger, deferred, deleteUnder, redisClient, uniquePrefix } from './queue-helpers.js';
 
 interface Harness {
@@ -31,7 +31,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function rotated(batch: { runId: string; batchIndex: number; serverIds: string[] }): BatchResult {
+function rotated(batch: { runId: string; batchIndex: number; serverIds: string[] }): BatchSummary {
   return {
     runId: batch.runId,
     batchIndex: batch.batchIndex,

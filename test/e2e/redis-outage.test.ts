@@ -211,11 +211,15 @@ describe('Redis dies mid-run and comes back empty', () => {
     await until('the first reset call of run 1 to be answered', () => resetsAnswered() > 0, 20_000);
 
     // Redis dies mid-run.
-    await redisA!.kill();
     const logAtKill = log.text().length;
+    // Subscribed before the kill: the command client's first reconnect attempt cannot be missed.
+    const reconnecting = new Promise<void>((resolve) => svc.redis.once('reconnecting', () => resolve()));
+    await redisA!.kill();
     const port = redisA!.port;
-    // A moment without Redis: the service keeps trying (ioredis reconnects, BullMQ workers retry).
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The outage as the service lives it: its command client reconnects, and the queues report
+    // their connection errors (through the logger). Only then does "no crash" say something.
+    await reconnecting;
+    await until('the queues to report the outage', () => logMessages(log.text().slice(logAtKill)).some((m) => m.msg === 'queue error'), 20_000);
     expect(crashes, 'no crash while Redis is down').toEqual([]);
     const logAtRestart = log.text().length;
 

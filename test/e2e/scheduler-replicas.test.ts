@@ -8,7 +8,7 @@ import { RotationQueues } from '../../src/queue/rotation-queues.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { nodeCronFactory } from '../../src/scheduler/scheduler.js';
 import type { CronFactory, ScheduledTarget, SchedulerOptions } from '../../src/scheduler/scheduler.js';
-import { slotOf } from '../../src/queue/job-ids.js';
+import { slotOf } from '../../src/domain/job-ids.js';
 import { capturedLogger, deleteUnder, fixedClock, redisClient, uniquePrefix } from './queue-helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];

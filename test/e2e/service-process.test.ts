@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { installShutdownSignals } from '../../src/main.js';
+import { installShutdownSignals } from '../../src/shutdown-signals.js';
 import { REDIS_URL, capturedLogger, deferred, deleteUnder, redisClient, uniquePrefix } from './queue-helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];

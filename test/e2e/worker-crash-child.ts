@@ -1,8 +1,10 @@
 /**
- * Child process of worker-crash.test.ts: a real worker (src/queue's BullMQ workers, the real rotation
- * core, the real file vault shared with the parent, real Redis, the parent's simulator over HTTP),
- * composed like src/main.ts does but with every side-effecting call of the vault, the ECS client,
- * the locks and the outcome store wrapped, so that the process stops dead at a chosen call.
+ * Child process of worker-crash.test.ts: a real worker (src/queue's BullMQ workers, the production
+ * rotation use cases built by src/rotation/rotation-service.ts's factory, the real file vault shared
+ * with the parent, real Redis, the parent's simulator over HTTP). Only the adapters differ from
+ * production: every side-effecting call of the vault, the ECS client, the locks and the outcome store
+ * is wrapped, so that the process stops dead at a chosen call. The batch a call belongs to is known
+ * through AsyncLocalStorage, entered around each batch: no copy of the wiring here.
  *
  * Protocol on stdout (no password ever; ids, labels and counters only):
  * - `ready` once both workers listen;
@@ -16,6 +18,7 @@
  * before or after the n-th call of `op` (or of any side-effecting call, `*`) made by this process
  * (for `target`'s batches only, when given).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeSync } from 'node:fs';
 import { pino } from 'pino';
 import { cryptoRandom } from '../../src/adapters/crypto-random.js';
@@ -28,12 +31,9 @@ import type { EcsApi } from '../../src/ports/ecs-api.js';
 import type { OutcomeStore } from '../../src/ports/outcome-store.js';
 import type { ServerLocks } from '../../src/ports/server-locks.js';
 import type { Vault } from '../../src/ports/vault.js';
-import type { RotateBatch } from '../../src/queue/batch-processor.js';
 import { RotationQueues } from '../../src/queue/rotation-queues.js';
 import { startRotationWorkers } from '../../src/queue/rotation-workers.js';
-import type { PlanRun } from '../../src/queue/run-processor.js';
-import { resolveTargetServers } from '../../src/rotation/resolve-servers.js';
-import { runBatch } from '../../src/rotation/run-batch.js';
+import { createRotationService, type RotateBatch, type RotationTarget } from '../../src/rotation/rotation-service.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { createRedis } from '../helpers/redis.js';
 import type { ChildTarget, CrashSpec } from './worker-crash-protocol.js';
@@ -68,8 +68,13 @@ const count = (key: string): number => {
   return n;
 };
 
+/** `<target>:b<batch>` of the batch being rotated, entered around each batch (see rotateBatch below). */
+const batchWhere = new AsyncLocalStorage<string>();
+
 /** Runs one side-effecting call, stopping before or after it when it is the crash point. */
-async function sideEffect<T>(op: string, where: string, run: () => Promise<T>): Promise<T> {
+async function sideEffect<T>(op: string, run: () => Promise<T>): Promise<T> {
+  const where = batchWhere.getStore();
+  if (where === undefined) throw new Error(`worker-crash-child: ${op} called outside a batch`);
   const n = ++calls;
   const target = where.slice(0, where.lastIndexOf(':'));
   const nOfOp = count(op);
@@ -112,13 +117,13 @@ const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
 const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });
 const audit = new RedisAuditLog({ redis, keyPrefix: prefix });
 
-function crashingVault(where: string): Vault {
+function crashingVault(): Vault {
   return {
-    ensureSecret: (key) => sideEffect('ensureSecret', where, () => vault.ensureSecret(key)),
-    putPending: (key, token, value) => sideEffect('putPending', where, () => vault.putPending(key, token, value)),
-    promote: (key, versionId, expected) => sideEffect('promote', where, () => vault.promote(key, versionId, expected)),
-    moveLabel: (key, label, versionId) => sideEffect(`moveLabel:${labelKind(label)}`, where, () => vault.moveLabel(key, label, versionId)),
-    removeLabel: (key, label, versionId) => sideEffect(`removeLabel:${labelKind(label)}`, where, () => vault.removeLabel(key, label, versionId)),
+    ensureSecret: (key) => sideEffect('ensureSecret', () => vault.ensureSecret(key)),
+    putPending: (key, token, value) => sideEffect('putPending', () => vault.putPending(key, token, value)),
+    promote: (key, versionId, expected) => sideEffect('promote', () => vault.promote(key, versionId, expected)),
+    moveLabel: (key, label, versionId) => sideEffect(`moveLabel:${labelKind(label)}`, () => vault.moveLabel(key, label, versionId)),
+    removeLabel: (key, label, versionId) => sideEffect(`removeLabel:${labelKind(label)}`, () => vault.removeLabel(key, label, versionId)),
     getVersion: (key, selector) => vault.getVersion(key, selector),
     describe: (key) => vault.describe(key),
     list: (filter) => vault.list(filter),
@@ -126,11 +131,11 @@ function crashingVault(where: string): Vault {
   };
 }
 
-function crashingEcs(where: string): EcsApi {
+function crashingEcs(): EcsApi {
   return {
     batchResetPasswords: (input, options) =>
-      input.dryRun === true ? ecs.batchResetPasswords(input, options) : sideEffect('batchResetPasswords', where, () => ecs.batchResetPasswords(input, options)),
-    batchReboot: (ids, type, options) => sideEffect('batchReboot', where, () => ecs.batchReboot(ids, type, options)),
+      input.dryRun === true ? ecs.batchResetPasswords(input, options) : sideEffect('batchResetPasswords', () => ecs.batchResetPasswords(input, options)),
+    batchReboot: (ids, type, options) => sideEffect('batchReboot', () => ecs.batchReboot(ids, type, options)),
     listServers: (filter, options) => ecs.listServers(filter, options),
     getServer: (id, options) => ecs.getServer(id, options),
     getResetPasswordFlag: (id, options) => ecs.getResetPasswordFlag(id, options),
@@ -139,18 +144,18 @@ function crashingEcs(where: string): EcsApi {
   };
 }
 
-function crashingLocks(where: string): ServerLocks {
+function crashingLocks(): ServerLocks {
   return {
     acquireMany: (ids, owner, ttl) => locks.acquireMany(ids, owner, ttl),
     renewMany: (ids, owner, ttl) => locks.renewMany(ids, owner, ttl),
-    releaseMany: (ids, owner) => sideEffect('releaseLocks', where, () => locks.releaseMany(ids, owner)),
+    releaseMany: (ids, owner) => sideEffect('releaseLocks', () => locks.releaseMany(ids, owner)),
     holder: (id) => locks.holder(id),
   };
 }
 
-function crashingOutcomes(where: string): OutcomeStore {
+function crashingOutcomes(): OutcomeStore {
   return {
-    recordMany: (records) => sideEffect('recordOutcomes', where, () => outcomes.recordMany(records)),
+    recordMany: (records) => sideEffect('recordOutcomes', () => outcomes.recordMany(records)),
     getServer: (id) => outcomes.getServer(id),
     listTarget: (target) => outcomes.listTarget(target),
     countTarget: (target) => outcomes.countTarget(target),
@@ -158,54 +163,42 @@ function crashingOutcomes(where: string): OutcomeStore {
   };
 }
 
-const targetNamed = (name: string): ChildTarget => {
-  const target = targets.find((t) => t.name === name);
-  if (!target) throw new Error(`worker-crash-child: unknown target ${name}`);
-  return target;
-};
-
-const planRun: PlanRun = async (input, signal) => {
-  const target = targetNamed(input.target);
-  async function* ids() {
-    for await (const r of resolveTargetServers(ecs, { serverIds: target.serverIds }, { signal })) yield r.kind === 'found' ? r.server.id : r.serverId;
-  }
-  return { serverIds: ids(), batchSize: target.batchSize };
-};
-
-const rotateBatch: RotateBatch = async (input, { signal }) => {
-  const target = targetNamed(input.target);
-  const where = `${target.name}:b${input.batchIndex}`;
-  return runBatch(
+/** The parent's targets as the use cases see them: explicit ids on the simulator's account. */
+const rotationTargets = new Map(
+  targets.map((t): [string, RotationTarget] => [
+    t.name,
     {
-      ecs: crashingEcs(where),
-      vault: crashingVault(where),
-      locks: crashingLocks(where),
-      outcomes: crashingOutcomes(where),
-      audit,
-      clock: systemClock,
-      random: cryptoRandom,
-      logger,
-      rebootPollIntervalMs: 100,
-      rebootDeadlineMs: 20_000,
-      ...(signal ? { signal } : {}),
+      name: t.name,
+      account: 'sim',
+      enabled: true,
+      selector: { serverIds: t.serverIds },
+      batchSize: t.batchSize,
+      passwordPolicy: DEFAULT_PASSWORD_POLICY,
+      uniquePerServer: t.uniquePerServer,
+      restartPolicy: t.restartPolicy,
+      dryRunPreflight: false,
     },
-    {
-      runId: input.runId,
-      batchIndex: input.batchIndex,
-      serverIds: input.serverIds,
-      dryRun: input.dryRun,
-      target: {
-        name: target.name,
-        region,
-        projectId,
-        passwordPolicy: DEFAULT_PASSWORD_POLICY,
-        uniquePerServer: target.uniquePerServer,
-        restartPolicy: target.restartPolicy,
-        dryRunPreflight: false,
-      },
-    },
-  );
-};
+  ]),
+);
+
+// The production factory, given the crashing adapters.
+const ecsWithCrashes = crashingEcs();
+const service = createRotationService({
+  target: (name) => rotationTargets.get(name),
+  account: () => ({ region, projectId }),
+  ecsFor: () => ecsWithCrashes,
+  vault: crashingVault(),
+  locks: crashingLocks(),
+  outcomes: crashingOutcomes(),
+  audit,
+  clock: systemClock,
+  random: cryptoRandom,
+  logger,
+  rebootPollIntervalMs: 100,
+  rebootDeadlineMs: 20_000,
+});
+
+const rotateBatch: RotateBatch = (request, context) => batchWhere.run(`${request.target}:b${request.batchIndex}`, () => service.rotateBatch(request, context));
 
 const queues = new RotationQueues({
   connection: redis,
@@ -218,7 +211,7 @@ const queues = new RotationQueues({
 const workers = startRotationWorkers({
   queues,
   connection: redis,
-  planRun,
+  planRun: service.planRun,
   rotateBatch,
   logger,
   // One batch at a time: the n-th call of this process is a well-defined point.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UnrecoverableError } from 'bullmq';
 import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
-import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/queue/job-ids.js';
+import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
 import { BatchJobDataSchema, parseJobData } from '../../src/queue/job-schemas.js';
 import { aggregateRunSummary, runSucceeded } from '../../src/queue/run-summary.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapLimit } from '../../src/rotation/batch-context.js';
+import { mapLimit } from '../../src/rotation/map-limit.js';
 import { batchToken } from '../../src/rotation/batch-token.js';
 import { freeUnconfirmedSlot, UNCONFIRMED_LABELS, usedUnconfirmedSlots } from '../../src/rotation/labels.js';
 import type { SecretDescription } from '../../src/ports/vault.js';

@@ -1,3 +1,4 @@
+import { VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError, isRotatorError } from '../../domain/rotator-error.js';
 
 /**
@@ -6,46 +7,31 @@ import { RotatorError, isRotatorError } from '../../domain/rotator-error.js';
  * Operation-specific meanings (ResourceExistsException on PutSecretValue is a reused token, …)
  * are decided by the vault before it falls back to this table.
  */
-export const VaultErrorCodes = {
-  throttled: 'VAULT_THROTTLED',
-  unavailable: 'VAULT_UNAVAILABLE',
-  accessDenied: 'VAULT_ACCESS_DENIED',
-  secretNotFound: 'VAULT_SECRET_NOT_FOUND',
-  secretDeleted: 'VAULT_SECRET_DELETED',
-  versionNotFound: 'VAULT_VERSION_NOT_FOUND',
-  tokenReused: 'VAULT_TOKEN_REUSED',
-  currentChanged: 'VAULT_CURRENT_CHANGED',
-  labelConflict: 'VAULT_LABEL_CONFLICT',
-  invalidRequest: 'VAULT_INVALID_REQUEST',
-  kms: 'VAULT_KMS_ERROR',
-  limitExceeded: 'VAULT_LIMIT_EXCEEDED',
-  requestFailed: 'VAULT_REQUEST_FAILED',
-} as const;
 
 const BY_NAME: Record<string, { code: string; retryable: boolean }> = {
-  ThrottlingException: { code: VaultErrorCodes.throttled, retryable: true },
-  TooManyRequestsException: { code: VaultErrorCodes.throttled, retryable: true },
-  Throttling: { code: VaultErrorCodes.throttled, retryable: true },
-  RequestLimitExceeded: { code: VaultErrorCodes.throttled, retryable: true },
-  InternalServiceError: { code: VaultErrorCodes.unavailable, retryable: true },
-  InternalFailure: { code: VaultErrorCodes.unavailable, retryable: true },
-  ServiceUnavailable: { code: VaultErrorCodes.unavailable, retryable: true },
-  TimeoutError: { code: VaultErrorCodes.unavailable, retryable: true },
-  RequestTimeout: { code: VaultErrorCodes.unavailable, retryable: true },
-  RequestTimeoutException: { code: VaultErrorCodes.unavailable, retryable: true },
-  AccessDeniedException: { code: VaultErrorCodes.accessDenied, retryable: false },
-  UnrecognizedClientException: { code: VaultErrorCodes.accessDenied, retryable: false },
-  InvalidSignatureException: { code: VaultErrorCodes.accessDenied, retryable: false },
-  IncompleteSignature: { code: VaultErrorCodes.accessDenied, retryable: false },
-  MissingAuthenticationToken: { code: VaultErrorCodes.accessDenied, retryable: false },
-  InvalidClientTokenId: { code: VaultErrorCodes.accessDenied, retryable: false },
-  ExpiredTokenException: { code: VaultErrorCodes.accessDenied, retryable: false },
-  CredentialsProviderError: { code: VaultErrorCodes.accessDenied, retryable: false },
-  ResourceNotFoundException: { code: VaultErrorCodes.secretNotFound, retryable: false },
-  DecryptionFailure: { code: VaultErrorCodes.kms, retryable: false },
-  EncryptionFailure: { code: VaultErrorCodes.kms, retryable: false },
+  ThrottlingException: { code: VaultErrorCode.throttled, retryable: true },
+  TooManyRequestsException: { code: VaultErrorCode.throttled, retryable: true },
+  Throttling: { code: VaultErrorCode.throttled, retryable: true },
+  RequestLimitExceeded: { code: VaultErrorCode.throttled, retryable: true },
+  InternalServiceError: { code: VaultErrorCode.unavailable, retryable: true },
+  InternalFailure: { code: VaultErrorCode.unavailable, retryable: true },
+  ServiceUnavailable: { code: VaultErrorCode.unavailable, retryable: true },
+  TimeoutError: { code: VaultErrorCode.unavailable, retryable: true },
+  RequestTimeout: { code: VaultErrorCode.unavailable, retryable: true },
+  RequestTimeoutException: { code: VaultErrorCode.unavailable, retryable: true },
+  AccessDeniedException: { code: VaultErrorCode.accessDenied, retryable: false },
+  UnrecognizedClientException: { code: VaultErrorCode.accessDenied, retryable: false },
+  InvalidSignatureException: { code: VaultErrorCode.accessDenied, retryable: false },
+  IncompleteSignature: { code: VaultErrorCode.accessDenied, retryable: false },
+  MissingAuthenticationToken: { code: VaultErrorCode.accessDenied, retryable: false },
+  InvalidClientTokenId: { code: VaultErrorCode.accessDenied, retryable: false },
+  ExpiredTokenException: { code: VaultErrorCode.accessDenied, retryable: false },
+  CredentialsProviderError: { code: VaultErrorCode.accessDenied, retryable: false },
+  ResourceNotFoundException: { code: VaultErrorCode.secretNotFound, retryable: false },
+  DecryptionFailure: { code: VaultErrorCode.kms, retryable: false },
+  EncryptionFailure: { code: VaultErrorCode.kms, retryable: false },
   // Secrets Manager uses it for quotas such as versions per secret, not for request rates.
-  LimitExceededException: { code: VaultErrorCodes.limitExceeded, retryable: false },
+  LimitExceededException: { code: VaultErrorCode.limitExceeded, retryable: false },
 };
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
@@ -110,10 +96,10 @@ export function toVaultError(error: unknown, context: ErrorContext): RotatorErro
   const networkCode = typeof sdk.code === 'string' && NETWORK_CODES.has(sdk.code) ? sdk.code : undefined;
   let rule = BY_NAME[name];
   if (!rule) {
-    if (status === 429) rule = { code: VaultErrorCodes.throttled, retryable: true };
-    else if (status !== undefined && status >= 500) rule = { code: VaultErrorCodes.unavailable, retryable: true };
-    else if (networkCode !== undefined) rule = { code: VaultErrorCodes.unavailable, retryable: true };
-    else rule = { code: VaultErrorCodes.requestFailed, retryable: false };
+    if (status === 429) rule = { code: VaultErrorCode.throttled, retryable: true };
+    else if (status !== undefined && status >= 500) rule = { code: VaultErrorCode.unavailable, retryable: true };
+    else if (networkCode !== undefined) rule = { code: VaultErrorCode.unavailable, retryable: true };
+    else rule = { code: VaultErrorCode.requestFailed, retryable: false };
   }
   const rawMessage = typeof sdk.message === 'string' ? sdk.message.slice(0, 300) : '';
   const detail = [name, status !== undefined ? `HTTP ${status}` : undefined, networkCode].filter(Boolean).join(', ');

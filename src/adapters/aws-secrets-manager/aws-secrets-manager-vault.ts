@@ -42,7 +42,8 @@ import {
   type VersionSelector,
 } from '../../ports/vault.js';
 import { TokenBucketRateLimiter } from '../token-bucket-rate-limiter.js';
-import { awsErrorName, toVaultError, vaultError, VaultErrorCodes, type ErrorContext } from './aws-error-mapping.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { awsErrorName, toVaultError, vaultError, type ErrorContext } from './aws-error-mapping.js';
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
 
@@ -111,7 +112,7 @@ export interface AwsSecretsManagerVaultDeps {
 }
 
 function configError(message: string): RotatorError {
-  return new RotatorError({ code: 'VAULT_CONFIG_INVALID', message, retryable: false });
+  return new RotatorError({ code: VaultErrorCode.configInvalid, message, retryable: false });
 }
 
 function positiveNumber(value: number | undefined, field: string, fallback: number, integer = false): number {
@@ -154,7 +155,7 @@ function validateOptions(options: AwsSecretsManagerVaultOptions): void {
 export function validateVersionToken(token: string, context: ErrorContext): void {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
     throw vaultError(
-      VaultErrorCodes.invalidRequest,
+      VaultErrorCode.invalidRequest,
       { ...context, versionId: undefined },
       `version token: expected 32 to 64 printable ASCII characters without spaces, found ${typeof token === 'string' ? `${token.length} characters` : typeof token}`,
     );
@@ -234,9 +235,9 @@ export function createAwsSecretsManagerVault(
   /** The staging labels of a live secret; VAULT_SECRET_NOT_FOUND when it does not exist. */
   async function stagesOf(name: string, operation: string): Promise<StageMap> {
     const response = await describeRaw(name);
-    if (!response) throw vaultError(VaultErrorCodes.secretNotFound, { operation, secretName: name }, 'the secret does not exist');
+    if (!response) throw vaultError(VaultErrorCode.secretNotFound, { operation, secretName: name }, 'the secret does not exist');
     if (response.DeletedDate !== undefined) {
-      throw vaultError(VaultErrorCodes.secretDeleted, { operation, secretName: name }, 'the secret is scheduled for deletion (RestoreSecret it first)');
+      throw vaultError(VaultErrorCode.secretDeleted, { operation, secretName: name }, 'the secret is scheduled for deletion (RestoreSecret it first)');
     }
     return stageMapOf(response);
   }
@@ -311,7 +312,7 @@ export function createAwsSecretsManagerVault(
       const described = await describeRaw(name);
       if (described !== undefined) {
         if (described.DeletedDate !== undefined) {
-          throw vaultError(VaultErrorCodes.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
+          throw vaultError(VaultErrorCode.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
         }
         existing.add(name);
         return;
@@ -337,7 +338,7 @@ export function createAwsSecretsManagerVault(
         if (errorName === 'InvalidRequestException') {
           const existing = await describeRaw(name);
           if (existing?.DeletedDate !== undefined) {
-            throw vaultError(VaultErrorCodes.secretDeleted, context, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)', false, error);
+            throw vaultError(VaultErrorCode.secretDeleted, context, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)', false, error);
           }
         }
         throw toVaultError(error, context);
@@ -364,11 +365,11 @@ export function createAwsSecretsManagerVault(
       } catch (error) {
         const errorName = awsErrorName(error);
         if (errorName === 'ResourceExistsException') {
-          throw vaultError(VaultErrorCodes.tokenReused, context, 'this version token already holds a different value (a caller bug: tokens are per batch and generation)', false, error);
+          throw vaultError(VaultErrorCode.tokenReused, context, 'this version token already holds a different value (a caller bug: tokens are per batch and generation)', false, error);
         }
         if (errorName === 'ResourceNotFoundException') {
           existing.delete(name);
-          throw vaultError(VaultErrorCodes.secretNotFound, context, 'the secret does not exist (ensureSecret first)', false, error);
+          throw vaultError(VaultErrorCode.secretNotFound, context, 'the secret does not exist (ensureSecret first)', false, error);
         }
         throw toVaultError(error, context);
       }
@@ -413,10 +414,10 @@ export function createAwsSecretsManagerVault(
       const current = holderOf(stages, LABEL_CURRENT);
       if (current !== versionId) {
         if (!(await versionExists(name, stages, versionId))) {
-          throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version');
+          throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
         }
         if (current !== expectedCurrent) {
-          throw vaultError(VaultErrorCodes.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`);
+          throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`);
         }
         try {
           // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId holds AWSCURRENT
@@ -428,7 +429,7 @@ export function createAwsSecretsManagerVault(
           const now = holderOf(fresh, LABEL_CURRENT);
           // A concurrent replay of this same promotion won: that is success.
           if (now !== versionId) {
-            throw vaultError(VaultErrorCodes.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
+            throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
           }
         }
       }
@@ -439,7 +440,7 @@ export function createAwsSecretsManagerVault(
       const name = template.render(key);
       const context: ErrorContext = { operation: 'removeLabel', secretName: name, versionId };
       if (label === LABEL_CURRENT) {
-        throw vaultError(VaultErrorCodes.invalidRequest, context, 'AWSCURRENT cannot be removed, only moved by promote');
+        throw vaultError(VaultErrorCode.invalidRequest, context, 'AWSCURRENT cannot be removed, only moved by promote');
       }
       const stages = await stagesOf(name, 'removeLabel');
       await removeIfHeld(name, label, versionId, stages, 'removeLabel');
@@ -449,10 +450,10 @@ export function createAwsSecretsManagerVault(
       const name = template.render(key);
       const context: ErrorContext = { operation: 'moveLabel', secretName: name, versionId };
       if (label === LABEL_CURRENT) {
-        throw vaultError(VaultErrorCodes.invalidRequest, context, 'AWSCURRENT moves only by promote (compare-and-swap)');
+        throw vaultError(VaultErrorCode.invalidRequest, context, 'AWSCURRENT moves only by promote (compare-and-swap)');
       }
       if (typeof label !== 'string' || label.length < 1 || label.length > 256) {
-        throw vaultError(VaultErrorCodes.invalidRequest, context, 'label: expected 1 to 256 characters');
+        throw vaultError(VaultErrorCode.invalidRequest, context, 'label: expected 1 to 256 characters');
       }
       // A racing move of the same label makes RemoveFromVersionId stale; re-read and try again.
       for (let attempt = 1; attempt <= 5; attempt += 1) {
@@ -460,19 +461,19 @@ export function createAwsSecretsManagerVault(
         const holder = holderOf(stages, label);
         if (holder === versionId) return;
         if (!(await versionExists(name, stages, versionId))) {
-          throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version');
+          throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
         }
         try {
           await updateStage(name, { VersionStage: label, MoveToVersionId: versionId, RemoveFromVersionId: holder });
           return;
         } catch (error) {
           if (awsErrorName(error) === 'ResourceNotFoundException') {
-            throw vaultError(VaultErrorCodes.versionNotFound, context, 'no such version (or secret)', false, error);
+            throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version (or secret)', false, error);
           }
           if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
         }
       }
-      throw vaultError(VaultErrorCodes.labelConflict, context, `label ${label} kept moving under concurrent updates`, true);
+      throw vaultError(VaultErrorCode.labelConflict, context, `label ${label} kept moving under concurrent updates`, true);
     },
 
     async *list(filter = {}) {

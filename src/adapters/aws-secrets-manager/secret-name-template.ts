@@ -1,3 +1,4 @@
+import { VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import type { SecretKey } from '../../ports/vault.js';
 
@@ -28,7 +29,7 @@ export interface SecretNameTemplate {
 }
 
 function configError(message: string): RotatorError {
-  return new RotatorError({ code: 'VAULT_CONFIG_INVALID', message, retryable: false });
+  return new RotatorError({ code: VaultErrorCode.configInvalid, message, retryable: false });
 }
 
 /** Parses and validates a template; throws `VAULT_CONFIG_INVALID` naming the problem. */
@@ -86,7 +87,7 @@ export function compileSecretNameTemplate(template: string): SecretNameTemplate 
         const value = key[segment.placeholder];
         if (typeof value !== 'string' || !VALUE_PATTERN.test(value)) {
           throw new RotatorError({
-            code: 'VAULT_INVALID_REQUEST',
+            code: VaultErrorCode.invalidRequest,
             message: `secret key field ${segment.placeholder}: expected 1-128 characters of A-Z a-z 0-9 _+=.@-, found ${JSON.stringify(String(value)).slice(0, 140)}`,
             retryable: false,
           });
@@ -94,7 +95,7 @@ export function compileSecretNameTemplate(template: string): SecretNameTemplate 
         name += value;
       }
       if (name.length > 512) {
-        throw new RotatorError({ code: 'VAULT_INVALID_REQUEST', message: `secret name longer than 512 characters: ${name.slice(0, 64)}…`, retryable: false });
+        throw new RotatorError({ code: VaultErrorCode.invalidRequest, message: `secret name longer than 512 characters: ${name.slice(0, 64)}…`, retryable: false });
       }
       return name;
     },

@@ -1,3 +1,4 @@
+import { VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import type { SecretPayload } from '../../ports/vault.js';
 
@@ -33,7 +34,7 @@ export function encodeSecretPayload(payload: SecretPayload): string {
 
 function invalid(where: string, problem: string): RotatorError {
   // Never quote the text: it holds a password.
-  return new RotatorError({ code: 'VAULT_PAYLOAD_INVALID', message: `secret value of ${where}: ${problem}`, retryable: false });
+  return new RotatorError({ code: VaultErrorCode.payloadInvalid, message: `secret value of ${where}: ${problem}`, retryable: false });
 }
 
 /** Parses a stored value; `where` names the secret and version in the error (never the value). */

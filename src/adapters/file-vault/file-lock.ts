@@ -26,7 +26,8 @@ import { link, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
-import { VaultErrorCode, ioError, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { ioError, vaultError } from './vault-errors.js';
 import { isProcessAlive } from './process-alive.js';
 
 const BREAK_LOCK_STALE_MS = 10_000;

@@ -41,7 +41,8 @@ import { removeOrphanTempFiles, writeFileAtomic } from './atomic-write.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 import * as documents from './vault-document.js';
 import type { StoredSecret, VaultDocument } from './vault-document.js';
-import { VaultErrorCode, ioError, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { ioError, vaultError } from './vault-errors.js';
 import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocument, sealDocument, snapshotId } from './vault-file-format.js';
 import { JOURNAL_HEADER_LENGTH, journalHeader, journalSnapshotId, openRecords, sealRecord } from './vault-journal.js';
 

@@ -18,7 +18,8 @@ import {
   type SecretVersion,
   type VersionSelector,
 } from '../../ports/vault.js';
-import { VaultErrorCode, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { vaultError } from './vault-errors.js';
 
 export const DOCUMENT_FORMAT = 1;
 

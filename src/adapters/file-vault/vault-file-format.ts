@@ -16,7 +16,8 @@
  * than "corrupt". Both are `VAULT_WRONG_KEY_OR_CORRUPT` and neither is ever "repaired" by writing.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { VaultErrorCode, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { vaultError } from './vault-errors.js';
 
 const MAGIC = Buffer.from('ROTVAULT', 'ascii');
 const FORMAT_VERSION = 1;

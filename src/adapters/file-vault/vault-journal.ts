@@ -29,7 +29,8 @@
  * the new snapshot was in place: that snapshot already holds all of it, so it is ignored.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { VaultErrorCode, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { vaultError } from './vault-errors.js';
 import type { DerivedVaultKey } from './vault-file-format.js';
 
 const MAGIC = Buffer.from('ROTJRNL1', 'ascii');

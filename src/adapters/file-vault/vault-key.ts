@@ -15,11 +15,11 @@ import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDirectory } from './atomic-write.js';
-import { VaultErrorCode, ioError, vaultError } from './vault-errors.js';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { parseVaultKeyMaterial, VAULT_KEY_FILE_VARIABLE, VAULT_KEY_VARIABLE } from '../../domain/vault-key-material.js';
+import { ioError, vaultError } from './vault-errors.js';
 import { VAULT_KEY_LENGTH } from './vault-file-format.js';
 
-export const VAULT_KEY_ENV = 'ROTATOR_VAULT_KEY';
-export const VAULT_KEY_FILE_ENV = 'ROTATOR_VAULT_KEY_FILE';
 
 export interface ResolveVaultKeyOptions {
   /** The environment to read ROTATOR_VAULT_KEY(_FILE) from (callers pass process.env). */
@@ -47,21 +47,11 @@ export interface ResolvedVaultKey {
   file?: string | undefined;
 }
 
-const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=$/;
-
 /** Parses a key given as base64 text (or, from a file, 32 raw bytes); `origin` names it in errors. */
-export function parseVaultKey(raw: Buffer | string, origin: string): Buffer {
-  if (Buffer.isBuffer(raw) && raw.length === VAULT_KEY_LENGTH) return Buffer.from(raw);
-  const text = (Buffer.isBuffer(raw) ? raw.toString('utf8') : raw).replace(/\s+/g, '');
-  if (!BASE64_32_BYTES.test(text)) {
-    // Say what was found without echoing any of it: it is (a malformed) key material.
-    throw vaultError(
-      VaultErrorCode.invalidKey,
-      `${origin}: expected the base64 encoding of ${VAULT_KEY_LENGTH} bytes (44 characters ending in "="), found ${text.length} characters` +
-        ' (create one with: openssl rand -base64 32)',
-    );
-  }
-  return Buffer.from(text, 'base64');
+function parseVaultKey(raw: Buffer | string, origin: string): Buffer {
+  const parsed = parseVaultKeyMaterial(raw, origin);
+  if (!parsed.ok) throw vaultError(VaultErrorCode.invalidKey, parsed.problem);
+  return parsed.key;
 }
 
 async function readKeyFile(file: string, origin: string): Promise<Buffer | undefined> {
@@ -87,20 +77,20 @@ async function exists(path: string): Promise<boolean> {
 
 export async function resolveVaultKey(options: ResolveVaultKeyOptions): Promise<ResolvedVaultKey> {
   const { env, keyFile, vaultPath, logger } = options;
-  const fromEnv = env[VAULT_KEY_ENV];
-  const envFileSetting = env[VAULT_KEY_FILE_ENV];
+  const fromEnv = env[VAULT_KEY_VARIABLE];
+  const envFileSetting = env[VAULT_KEY_FILE_VARIABLE];
   if (fromEnv !== undefined && fromEnv !== '' && envFileSetting !== undefined && envFileSetting !== '') {
     // Same rule as the config check (src/config/vault-key-source.ts): one source, no guessing.
-    throw vaultError(VaultErrorCode.invalidKey, `both ${VAULT_KEY_ENV} and ${VAULT_KEY_FILE_ENV} are set; set only one`);
+    throw vaultError(VaultErrorCode.invalidKey, `both ${VAULT_KEY_VARIABLE} and ${VAULT_KEY_FILE_VARIABLE} are set; set only one`);
   }
   if (fromEnv !== undefined && fromEnv !== '') {
-    return { key: parseVaultKey(fromEnv, VAULT_KEY_ENV), source: 'env' };
+    return { key: parseVaultKey(fromEnv, VAULT_KEY_VARIABLE), source: 'env' };
   }
   if (envFileSetting !== undefined && envFileSetting !== '') {
     const envFile = resolve(options.cwd ?? process.cwd(), envFileSetting);
-    const key = await readKeyFile(envFile, VAULT_KEY_FILE_ENV);
+    const key = await readKeyFile(envFile, VAULT_KEY_FILE_VARIABLE);
     if (key === undefined) {
-      throw vaultError(VaultErrorCode.invalidKey, `${VAULT_KEY_FILE_ENV}: the key file ${envFile} does not exist`);
+      throw vaultError(VaultErrorCode.invalidKey, `${VAULT_KEY_FILE_VARIABLE}: the key file ${envFile} does not exist`);
     }
     return { key, source: 'env-file', file: envFile };
   }
@@ -110,14 +100,14 @@ export async function resolveVaultKey(options: ResolveVaultKeyOptions): Promise<
   if (vaultPath !== undefined && (await exists(vaultPath))) {
     throw vaultError(
       VaultErrorCode.invalidKey,
-      `file vault: ${vaultPath} exists but its key file ${keyFile} does not (and neither ${VAULT_KEY_ENV} nor ${VAULT_KEY_FILE_ENV} is set);` +
+      `file vault: ${vaultPath} exists but its key file ${keyFile} does not (and neither ${VAULT_KEY_VARIABLE} nor ${VAULT_KEY_FILE_VARIABLE} is set);` +
         ' restore the key from your backup: a new key cannot open the existing vault',
     );
   }
   if (options.generate === false) {
     throw vaultError(
       VaultErrorCode.invalidKey,
-      `file vault: no key: ${keyFile} does not exist and neither ${VAULT_KEY_ENV} nor ${VAULT_KEY_FILE_ENV} is set`,
+      `file vault: no key: ${keyFile} does not exist and neither ${VAULT_KEY_VARIABLE} nor ${VAULT_KEY_FILE_VARIABLE} is set`,
     );
   }
   return generateKeyFile(keyFile, logger);

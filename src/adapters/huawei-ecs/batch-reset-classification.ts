@@ -1,3 +1,4 @@
+import { EcsClientErrorCode } from '../../domain/error-codes.js';
 import type { ServerResetResult } from '../../ports/ecs-api.js';
 import type { EcsApiError, EcsInternalError } from './ecs-api-error.js';
 
@@ -28,7 +29,7 @@ export const REQUEST_ERROR_CODES: readonly string[] = ['Ecs.0118', 'Ecs.0005', '
 export function mustStopRun(error: EcsApiError): boolean {
   if (error.httpStatus === 401 || error.httpStatus === 403) return true;
   // The credentials could not even be read: nothing was sent, and nothing will be until fixed.
-  if (error.code === 'CREDENTIALS_UNAVAILABLE') return true;
+  if (error.code === EcsClientErrorCode.credentialsUnavailable) return true;
   if (error.internalErrors.length > 0) return false;
   const code = error.huaweiCode;
   if (code === undefined) return false;
@@ -56,11 +57,11 @@ export function classifyBatchReset(serverIds: readonly string[], answer: BatchRe
     return serverIds.map((serverId): ServerResetResult => {
       const refusal = rejected.get(serverId);
       if (accepted.has(serverId) && refusal) {
-        return { serverId, kind: 'unknown', code: 'CONTRADICTORY_ANSWER', message: 'listed both as accepted and in internalError' };
+        return { serverId, kind: 'unknown', code: EcsClientErrorCode.contradictoryAnswer, message: 'listed both as accepted and in internalError' };
       }
       if (accepted.has(serverId)) return { serverId, kind: 'accepted' };
       if (refusal) return { serverId, kind: 'rejected', code: refusal.code, message: refusal.message };
-      return { serverId, kind: 'unknown', code: 'NOT_IN_RESPONSE', message: 'not listed in the answer of an accepted call' };
+      return { serverId, kind: 'unknown', code: EcsClientErrorCode.notInResponse, message: 'not listed in the answer of an accepted call' };
     });
   }
 

@@ -1,3 +1,4 @@
+import { EcsClientErrorCode } from '../../domain/error-codes.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
 import type { RandomSource } from '../../ports/random-source.js';
@@ -49,7 +50,7 @@ export function createEcsClient(
   if (endpoint === SIMULATOR_ENDPOINT_NAME) {
     if (!deps.simulator) {
       throw new EcsApiError({
-        code: 'INVALID_ARGUMENT',
+        code: EcsClientErrorCode.invalidArgument,
         message: `account ${account.name}: endpoint is "simulator" but no simulator host/port was given`,
         retryable: false,
       });

@@ -1,3 +1,4 @@
+import { EcsClientErrorCode } from '../../domain/error-codes.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -80,7 +81,7 @@ export function sendHttpRequest(request: HttpExchangeRequest): Promise<HttpExcha
 
     req.on('error', (error: NodeJS.ErrnoException) => {
       // Node's socket errors carry a code and an address, nothing of the request itself.
-      const code = typeof error.code === 'string' ? error.code : 'NETWORK_ERROR';
+      const code = typeof error.code === 'string' ? error.code : EcsClientErrorCode.networkError;
       settle(() => reject(new TransportError(code, `${where}: network error ${code}`, { cause: error })));
     });
     req.on('response', (res) => {

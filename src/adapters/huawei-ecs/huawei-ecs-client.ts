@@ -1,3 +1,5 @@
+import { MAX_SERVERS_PER_CALL } from '../../domain/batch-limits.js';
+import { EcsClientErrorCode } from '../../domain/error-codes.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
@@ -68,8 +70,6 @@ export interface HuaweiEcsClientOptions {
   maxSockets?: number | undefined;
 }
 
-/** Most servers one batch call takes (Huawei answers 400 Ecs.0118 beyond it). */
-export const MAX_SERVERS_PER_CALL = 1000;
 /** Largest `limit` of the list API. */
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;
@@ -187,7 +187,7 @@ export class HuaweiEcsClient implements EcsApi {
         requestId: requestIdOf(res),
       };
     } catch (error) {
-      if (!(error instanceof EcsApiError) || error.code === 'ABORTED') throw error;
+      if (!(error instanceof EcsApiError) || error.code === EcsClientErrorCode.aborted) throw error;
       if (mustStopRun(error)) throw error;
       answer = { kind: 'failed', error };
     }
@@ -289,7 +289,7 @@ export class HuaweiEcsClient implements EcsApi {
       const now = this.clock.now();
       if (now >= deadline) {
         throw new EcsApiError({
-          code: 'JOB_DEADLINE',
+          code: EcsClientErrorCode.jobDeadline,
           message: `ECS job ${jobId} still ${job.status} after ${options.deadlineMs} ms`,
           retryable: true,
           operation: 'waitForJob',
@@ -333,7 +333,7 @@ export class HuaweiEcsClient implements EcsApi {
         });
       } catch (thrown) {
         if (!(thrown instanceof TransportError)) throw thrown;
-        if (thrown.code === 'ABORTED') throw aborted(operation);
+        if (thrown.code === EcsClientErrorCode.aborted) throw aborted(operation);
         failure = { kind: 'network', code: thrown.code };
         error = new EcsApiError({
           code: thrown.code,
@@ -397,7 +397,7 @@ export class HuaweiEcsClient implements EcsApi {
     } catch (error) {
       // Say which credentials and why (the provider's message names the variables), never their values.
       const why = error instanceof Error ? error.message : 'unknown error';
-      throw new EcsApiError({ code: 'CREDENTIALS_UNAVAILABLE', message: `ECS credentials unavailable: ${why}`, retryable: false });
+      throw new EcsApiError({ code: EcsClientErrorCode.credentialsUnavailable, message: `ECS credentials unavailable: ${why}`, retryable: false });
     }
   }
 
@@ -440,11 +440,11 @@ export class HuaweiEcsClient implements EcsApi {
 
 function checkServerIds(operation: string, serverIds: readonly string[]): void {
   if (serverIds.length === 0) {
-    throw new EcsApiError({ code: 'BATCH_EMPTY', message: `ECS ${operation}: serverIds is empty (expected 1 to ${MAX_SERVERS_PER_CALL} ids)`, retryable: false, operation });
+    throw new EcsApiError({ code: EcsClientErrorCode.batchEmpty, message: `ECS ${operation}: serverIds is empty (expected 1 to ${MAX_SERVERS_PER_CALL} ids)`, retryable: false, operation });
   }
   if (serverIds.length > MAX_SERVERS_PER_CALL) {
     throw new EcsApiError({
-      code: 'BATCH_TOO_LARGE',
+      code: EcsClientErrorCode.batchTooLarge,
       message: `ECS ${operation}: ${serverIds.length} serverIds (expected at most ${MAX_SERVERS_PER_CALL}; split the batch)`,
       retryable: false,
       operation,
@@ -465,11 +465,11 @@ function checkId(operation: string, field: string, value: string): void {
 }
 
 function invalidArgument(message: string, operation?: string): EcsApiError {
-  return new EcsApiError({ code: 'INVALID_ARGUMENT', message: operation ? `ECS ${operation}: ${message}` : `ECS client: ${message}`, retryable: false, operation });
+  return new EcsApiError({ code: EcsClientErrorCode.invalidArgument, message: operation ? `ECS ${operation}: ${message}` : `ECS client: ${message}`, retryable: false, operation });
 }
 
 function aborted(operation: string): EcsApiError {
-  return new EcsApiError({ code: 'ABORTED', message: `ECS ${operation} aborted by the caller`, retryable: false, operation });
+  return new EcsApiError({ code: EcsClientErrorCode.aborted, message: `ECS ${operation} aborted by the caller`, retryable: false, operation });
 }
 
 function headerString(value: string | string[] | undefined): string | undefined {
@@ -488,7 +488,7 @@ function describeContentType(res: HttpExchangeResponse): string {
 function badResponse(operation: string, res: HttpExchangeResponse, problem: string): EcsApiError {
   const requestId = requestIdOf(res);
   return new EcsApiError({
-    code: 'BAD_RESPONSE',
+    code: EcsClientErrorCode.badResponse,
     message: `ECS ${operation}: unexpected answer to HTTP ${res.status}: ${problem}${requestId ? ` (request id ${requestId})` : ''}`,
     // Not retried: a proxy answering HTML with 200 will do it again; the caller decides.
     retryable: false,

@@ -1,3 +1,4 @@
+import { HuaweiCode } from '../../domain/error-codes.js';
 import type { RandomSource } from '../../ports/random-source.js';
 
 /**
@@ -46,8 +47,8 @@ export const DEFAULT_ECS_RETRY_POLICY: RetryPolicy = Object.freeze({
   baseDelayMs: 500,
   maxDelayMs: 20_000,
   retryableStatuses: Object.freeze([429, 500, 502, 503, 504]),
-  retryableStatusCodes: Object.freeze({ 501: Object.freeze(['Ecs.0603']) }),
-  retryableHuaweiCodes: Object.freeze(['APIGW.0308', 'Common.1503', 'Ecs.0603', 'Common.0001', 'Ecs.0615', 'APIGW.0201']),
+  retryableStatusCodes: Object.freeze({ 501: Object.freeze([HuaweiCode.otherCommandsRunning]) }),
+  retryableHuaweiCodes: Object.freeze([HuaweiCode.throttled, HuaweiCode.serviceBusy, HuaweiCode.otherCommandsRunning, 'Common.0001', 'Ecs.0615', 'APIGW.0201']),
   retryableNetworkCodes: Object.freeze([
     'ECONNRESET',
     'ECONNREFUSED',
@@ -62,7 +63,7 @@ export const DEFAULT_ECS_RETRY_POLICY: RetryPolicy = Object.freeze({
     'UND_ERR_*',
   ]),
   neverRetryStatuses: Object.freeze([401, 403]),
-  minDelayMsByCode: Object.freeze({ 'Ecs.0603': 60_000 }),
+  minDelayMsByCode: Object.freeze({ [HuaweiCode.otherCommandsRunning]: 60_000 }),
   maxRetryAfterMs: 120_000,
 });
 

@@ -1,4 +1,4 @@
-export { RedisServerLocks, type RedisServerLocksOptions } from './redis-server-locks.js';
-export { RedisOutcomeStore, type RedisOutcomeStoreOptions } from './redis-outcome-store.js';
-export { RedisAuditLog, type RedisAuditLogOptions } from './redis-audit-log.js';
-export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter.js';
+export { RedisServerLocks } from './redis-server-locks.js';
+export { RedisOutcomeStore } from './redis-outcome-store.js';
+export { RedisAuditLog } from './redis-audit-log.js';
+export { RedisRateLimiter } from './redis-rate-limiter.js';

@@ -11,6 +11,7 @@ import { isEcsApiError } from '../../adapters/huawei-ecs/ecs-api-error.js';
 import { systemClock } from '../../adapters/system-clock.js';
 import { cryptoRandom } from '../../adapters/crypto-random.js';
 import { createLogger } from '../../observability/logger.js';
+import { EcsClientErrorCode, OutcomeCode, ServiceErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import type { EcsApi } from '../../ports/ecs-api.js';
 import { checkEligibility } from '../../rotation/eligibility.js';
@@ -41,7 +42,7 @@ export async function* previewServers(ecs: EcsApi, selector: ServerSelector, sig
   for await (const resolved of resolveTargetServers(ecs, selector, { signal })) {
     if (resolved.kind === 'not-found') {
       window.push(
-        Promise.resolve({ id: resolved.serverId, name: undefined, osType: undefined, status: undefined, eligible: false, code: 'not-found', reason: 'no such server (404)' }),
+        Promise.resolve({ id: resolved.serverId, name: undefined, osType: undefined, status: undefined, eligible: false, code: OutcomeCode.notFound, reason: 'no such server (404)' }),
       );
     } else {
       window.push(rowFor(ecs, resolved.server, signal));
@@ -63,9 +64,9 @@ async function rowFor(ecs: EcsApi, server: Parameters<typeof checkEligibility>[0
     flag = await ecs.getResetPasswordFlag(server.id, { signal });
   } catch (error) {
     // Auth failures stop the preview; anything else is reported on the server's line.
-    if (isEcsApiError(error) && (error.httpStatus === 401 || error.httpStatus === 403 || error.code === 'ABORTED')) throw error;
+    if (isEcsApiError(error) && (error.httpStatus === 401 || error.httpStatus === 403 || error.code === EcsClientErrorCode.aborted)) throw error;
     const code = error instanceof RotatorError ? error.code : 'ERROR';
-    return { ...base, eligible: false, code: 'flag-check-failed', reason: `could not read resetpwd_flag: ${code}` };
+    return { ...base, eligible: false, code: OutcomeCode.flagCheckFailed, reason: `could not read resetpwd_flag: ${code}` };
   }
   const after = checkEligibility(server, flag);
   return after.eligible ? { ...base, eligible: true, code: undefined, reason: undefined } : { ...base, eligible: false, code: after.code, reason: after.reason };
@@ -92,7 +93,7 @@ async function runServers(targetName: string, options: ServersOptions, command: 
   const target = config.target(targetName);
   if (!target) {
     const known = config.targets.map((t) => t.name).join(', ') || 'none';
-    throw new RotatorError({ code: 'UNKNOWN_TARGET', message: `target "${targetName}" not found (known targets: ${known})`, retryable: false });
+    throw new RotatorError({ code: ServiceErrorCode.unknownTarget, message: `target "${targetName}" not found (known targets: ${known})`, retryable: false });
   }
   const account = config.account(target.account);
   // Retry warnings go to stderr so that stdout stays the table (or JSON).

@@ -13,6 +13,7 @@ import pino, { type Logger } from 'pino';
 import { createVault } from '../../adapters/create-vault.js';
 import { systemClock } from '../../adapters/system-clock.js';
 import { loadConfigOrThrow, type LoadedConfig } from '../../config/index.js';
+import { ServiceErrorCode, VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import { createLogger, type CreateLoggerOptions } from '../../observability/logger.js';
 import { LABEL_CURRENT, type SecretDescription, type SecretKey, type Vault, type VersionSelector } from '../../ports/vault.js';
@@ -52,13 +53,13 @@ function stderrLogger(config: LoadedConfig, name: string, atLeastInfo: boolean):
 
 function scopeOf(config: LoadedConfig, target: string | undefined, account: string | undefined): Scope | undefined {
   if (target !== undefined && account !== undefined) {
-    throw cliError('CLI_USAGE', 'give either --target or --account, not both');
+    throw cliError(ServiceErrorCode.cliUsage, 'give either --target or --account, not both');
   }
   if (target !== undefined) {
     const found = config.target(target);
     if (found === undefined) {
       const known = config.targets.map((t) => t.name).join(', ') || 'none';
-      throw cliError('UNKNOWN_TARGET', `target "${target}" not found (known targets: ${known})`);
+      throw cliError(ServiceErrorCode.unknownTarget, `target "${target}" not found (known targets: ${known})`);
     }
     const acc = config.account(found.account);
     return { label: `target ${found.name} (account ${acc.name})`, region: acc.region, projectId: acc.projectId };
@@ -156,16 +157,16 @@ async function findKey(vault: Vault, serverId: string, scope: Scope | undefined)
   if (scope !== undefined) {
     const key = { region: scope.region, projectId: scope.projectId, serverId };
     if ((await vault.describe(key)) === undefined) {
-      throw cliError('VAULT_SECRET_NOT_FOUND', `no secret for server ${serverId} in ${scope.label} (region ${scope.region}, project ${scope.projectId})`);
+      throw cliError(VaultErrorCode.secretNotFound, `no secret for server ${serverId} in ${scope.label} (region ${scope.region}, project ${scope.projectId})`);
     }
     return key;
   }
   const matches: SecretKey[] = [];
   for await (const description of vault.list()) if (description.key.serverId === serverId) matches.push(description.key);
-  if (matches.length === 0) throw cliError('VAULT_SECRET_NOT_FOUND', `no secret for server ${serverId} in the vault`);
+  if (matches.length === 0) throw cliError(VaultErrorCode.secretNotFound, `no secret for server ${serverId} in the vault`);
   if (matches.length > 1) {
     const where = matches.map((k) => `${k.region}/${k.projectId}`).join(', ');
-    throw cliError('CLI_AMBIGUOUS_SERVER', `server ${serverId} has secrets in several projects (${where}): give --target or --account`);
+    throw cliError(ServiceErrorCode.cliAmbiguousServer, `server ${serverId} has secrets in several projects (${where}): give --target or --account`);
   }
   return matches[0]!;
 }
@@ -184,7 +185,7 @@ function versionSelector(description: SecretDescription, version: string): Versi
 
 async function runGet(serverId: string, options: GetOptions, command: Command): Promise<void> {
   if (options.label !== undefined && options.version !== undefined) {
-    throw cliError('CLI_USAGE', 'give either --label or --version, not both');
+    throw cliError(ServiceErrorCode.cliUsage, 'give either --label or --version, not both');
   }
   const config = await loadAll(command);
   const scope = scopeOf(config, options.target, options.account);
@@ -193,14 +194,14 @@ async function runGet(serverId: string, options: GetOptions, command: Command): 
   await withVault(config, logger, async (vault) => {
     const key = await findKey(vault, serverId, scope);
     const description = await vault.describe(key);
-    if (description === undefined) throw cliError('VAULT_SECRET_NOT_FOUND', `no secret for server ${serverId}`);
+    if (description === undefined) throw cliError(VaultErrorCode.secretNotFound, `no secret for server ${serverId}`);
     const selector: VersionSelector =
       options.version !== undefined ? versionSelector(description, options.version) : { label: options.label ?? LABEL_CURRENT };
     const version = await vault.getVersion(key, selector);
     if (version === undefined) {
       const present = labelSummary(description) || 'none';
       const wanted = 'label' in selector ? `labelled ${selector.label}` : `with id ${selector.versionId}`;
-      throw cliError('VAULT_VERSION_NOT_FOUND', `secret ${description.name} has no version ${wanted} (labels present: ${present})`);
+      throw cliError(VaultErrorCode.versionNotFound, `secret ${description.name} has no version ${wanted} (labels present: ${present})`);
     }
     let who: string;
     try {

@@ -1,10 +1,15 @@
-import { RotatorError } from '../domain/rotator-error.js';
-import { usernameFor } from '../domain/server.js';
-import { generatePassword } from '../policy/password-generator.js';
-import type { SecretPayload } from '../ports/vault.js';
-import { audit, errorCode, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
-import { batchToken, MAX_GENERATION } from './batch-token.js';
-import { LABEL_CURRENT, LABEL_PENDING, versionWithLabel } from './labels.js';
+import { OutcomeCode, VaultErrorCode } from '../../domain/error-codes.js';
+import { RotatorError } from '../../domain/rotator-error.js';
+import { usernameFor } from '../../domain/server.js';
+import { generatePassword } from '../../policy/password-generator.js';
+import type { SecretPayload } from '../../ports/vault.js';
+import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { errorCode } from '../batch-failures.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { batchToken, MAX_GENERATION } from '../batch-token.js';
+import { LABEL_CURRENT, LABEL_PENDING, versionWithLabel } from '../labels.js';
 
 /** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
 const VAULT_CONCURRENCY = 1000;
@@ -20,7 +25,7 @@ const VAULT_CONCURRENCY = 1000;
  */
 export async function createSecret(ctx: BatchContext, works: readonly ServerWork[], generation: number): Promise<void> {
   const { deps, input } = ctx;
-  const candidates = open(works).filter((w) => (w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm') && w.version === undefined);
+  const candidates = unsettled(works).filter((w) => (w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm') && w.version === undefined);
   let lastRetryable: RotatorError | undefined;
   const fail = (work: ServerWork, error: unknown): void => {
     if (error instanceof RotatorError && error.retryable) lastRetryable = error;
@@ -49,7 +54,7 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
     try {
       const current = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { label: LABEL_CURRENT }));
       if (current === undefined) {
-        settle(work, 'skipped', { code: 'awaiting-restart', reason: 'no current password to confirm (the vault changed since plan)' });
+        settle(work, 'skipped', { code: OutcomeCode.awaitingRestart, reason: 'no current password to confirm (the vault changed since plan)' });
         return;
       }
       work.version = { versionId: current.versionId, password: current.value.password, inherited: true, generation: 0 };
@@ -86,7 +91,7 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
         work.version = { versionId: token, password, inherited: false, generation };
         audit(ctx, 'createSecret', work, 'stored', { versionId: token });
       } catch (error) {
-        if (!(error instanceof RotatorError) || error.code !== 'VAULT_TOKEN_REUSED') throw error;
+        if (!(error instanceof RotatorError) || error.code !== VaultErrorCode.tokenReused) throw error;
         // This token already holds a password for this server (an earlier attempt stored it with
         // another createdAt, or raced us): that stored password is the one to send, never ours.
         const stored = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { versionId: token }));
@@ -101,7 +106,7 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
 
   // Verify rather than trust: the version to send must hold AWSPENDING now (a replayed putPending on
   // an existing version is a no-op and does not re-attach the label).
-  await mapLimit(open(works).filter((w) => w.version !== undefined), VAULT_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works).filter((w) => w.version !== undefined), VAULT_CONCURRENCY, async (work) => {
     const version = work.version;
     if (version === undefined) return;
     try {

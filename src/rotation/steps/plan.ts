@@ -1,30 +1,17 @@
-import { checkEligibility, type IneligibilityCode } from './eligibility.js';
-import {
-  audit,
-  errorCode,
-  flushAudit,
-  mapLimit,
-  mustStopBatch,
-  open,
-  settle,
-  withVaultRetry,
-  type BatchContext,
-  type ServerWork,
-} from './batch-context.js';
-import { batchToken, MAX_GENERATION } from './batch-token.js';
-import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from './labels.js';
+import { HuaweiCode, OutcomeCode } from '../../domain/error-codes.js';
+import { checkEligibility } from '../eligibility.js';
+import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { errorCode, mustStopBatch } from '../batch-failures.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { batchToken, MAX_GENERATION } from '../batch-token.js';
+import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from '../labels.js';
 
 /** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
 const READ_CONCURRENCY = 16;
 /** Vault describes in flight per batch: all of them (the file vault answers them from one catch-up of its files). */
 const VAULT_READ_CONCURRENCY = 1000;
-/** Huawei accepts 1 to 1000 servers per batch call. */
-export const MAX_SERVERS_PER_CALL = 1000;
-
-/** The lock owner of a batch: deterministic, so a re-run after a crash takes its own locks back. */
-export function lockOwner(runId: string, batchIndex: number): string {
-  return `${runId}|b${batchIndex}`;
-}
 
 /** The tokens this batch may have used for `serverId` (every generation). */
 export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> {
@@ -33,12 +20,6 @@ export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> 
     tokens.add(batchToken({ runId: ctx.input.runId, batchIndex: ctx.input.batchIndex, generation, serverId: ctx.input.target.uniquePerServer ? serverId : undefined }));
   }
   return tokens;
-}
-
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }
 
 /**
@@ -65,12 +46,12 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   }));
 
   for (const work of works) {
-    if (busy.has(work.serverId)) settle(work, 'busy', { code: 'busy', reason: 'another in-flight run holds this server' });
+    if (busy.has(work.serverId)) settle(work, 'busy', { code: OutcomeCode.busy, reason: 'another in-flight run holds this server' });
   }
 
   // The run's listing already described most servers (input.servers): only the others cost a GET.
   const listed = new Map((input.servers ?? []).map((server) => [server.id, server]));
-  await mapLimit(open(works), READ_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
     const known = listed.get(work.serverId);
     if (known !== undefined) {
       work.server = known;
@@ -83,10 +64,10 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
       settle(work, 'skipped', { code: errorCode(error), reason: 'could not read the server from ECS' });
       return;
     }
-    if (work.server === undefined) settle(work, 'skipped', { code: 'not-found', reason: 'ECS reports no such server' });
+    if (work.server === undefined) settle(work, 'skipped', { code: OutcomeCode.notFound, reason: 'ECS reports no such server' });
   });
 
-  await mapLimit(open(works), VAULT_READ_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), VAULT_READ_CONCURRENCY, async (work) => {
     work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
     const ours = tokensOfBatch(ctx, work.serverId);
     work.firstRotation = !(work.description?.versions.some((v) => !ours.has(v.versionId) && v.labels.length > 0) ?? false);
@@ -111,7 +92,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   // (Ecs.0613/Ecs.0612 per server, see `preflight`), so the GET is only made without it.
   const preflightRuns = input.target.dryRunPreflight || input.dryRun;
   await mapLimit(
-    open(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
+    unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
     READ_CONCURRENCY,
     async (work) => {
       const server = work.server;
@@ -143,7 +124,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
           return;
         }
         settle(work, 'skipped', {
-          code: 'awaiting-restart',
+          code: OutcomeCode.awaitingRestart,
           reason:
             `${UNCONFIRMED_SLOT_COUNT} accepted passwords are still unconfirmed (the server has not been rebooted by rotator since): ` +
             'rotate it once with restart policy soft or hard (`rotator rotate <target> --restart soft`), which reboots it and ' +
@@ -166,27 +147,27 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
 }
 
 /** Huawei's per-server codes for "the one-click reset plug-in is missing or unusable" (huawei-ecs-api.md). */
-const NO_PLUGIN_CODES: readonly string[] = ['Ecs.0612', 'Ecs.0613'];
+const NO_PLUGIN_CODES: readonly string[] = [HuaweiCode.pluginCheckFailed, HuaweiCode.pluginMissing];
 
 /**
  * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections settle the server
  * before any secret is written: a missing plug-in is ineligibility (`skipped no-reset-plugin`, as the
- * flag would have said), anything else `failed` with Huawei's code.
+ * flag would have said), anything else `failed` with Huawei's code. One call: a batch holds at most
+ * MAX_SERVERS_PER_CALL servers (batch-input.ts).
  */
 async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
-  const candidates = open(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
+  const candidates = unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
+  if (candidates.length === 0) return;
   const byId = new Map(candidates.map((w) => [w.serverId, w]));
-  for (const ids of chunk(candidates.map((w) => w.serverId), MAX_SERVERS_PER_CALL)) {
-    const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
-    for (const r of result.results) {
-      const work = byId.get(r.serverId);
-      if (work === undefined || r.kind !== 'rejected') continue;
-      if (NO_PLUGIN_CODES.includes(r.code)) {
-        const code: IneligibilityCode = 'no-reset-plugin';
-        settle(work, 'skipped', { code, reason: `one-click password reset plug-in not installed or unusable (the dry-run preflight answered ${r.code})` });
-        continue;
-      }
-      settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
+  const ids = candidates.map((w) => w.serverId);
+  const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
+  for (const r of result.results) {
+    const work = byId.get(r.serverId);
+    if (work === undefined || r.kind !== 'rejected') continue;
+    if (NO_PLUGIN_CODES.includes(r.code)) {
+      settle(work, 'skipped', { code: OutcomeCode.noResetPlugin, reason: `one-click password reset plug-in not installed or unusable (the dry-run preflight answered ${r.code})` });
+      continue;
     }
+    settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
   }
 }

@@ -1,7 +1,10 @@
-import type { EcsJob } from '../ports/ecs-api.js';
-import { audit, errorCode, flushAudit, mapLimit, mustStopBatch, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
-import { LABEL_ACTIVE, usedUnconfirmedSlots, versionById, versionWithLabel } from './labels.js';
-import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
+import type { EcsJob } from '../../ports/ecs-api.js';
+import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { errorCode, mustStopBatch } from '../batch-failures.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { LABEL_ACTIVE, usedUnconfirmedSlots, versionById, versionWithLabel } from '../labels.js';
 
 /** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
 const VAULT_CONCURRENCY = 1000;
@@ -17,7 +20,7 @@ export const DEFAULT_REBOOT_DEADLINE_MS = 600_000;
  * A re-run finds ROTATOR_ACTIVE already on the version and does not reboot again.
  */
 export async function restart(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
-  const accepted = open(works).filter((w) => w.acceptedVersionId !== undefined);
+  const accepted = unsettled(works).filter((w) => w.acceptedVersionId !== undefined);
   const policy = ctx.input.target.restartPolicy;
   if (policy === 'none') {
     // Nothing is restarted, so nothing is audited here: the record step audits `pending-restart`.
@@ -32,47 +35,52 @@ export async function restart(ctx: BatchContext, works: readonly ServerWork[]): 
 
   const toReboot = accepted.filter((w) => !alreadyActive.includes(w));
   const type = policy === 'hard' ? 'HARD' : 'SOFT';
-  for (const part of chunk(toReboot, MAX_SERVERS_PER_CALL)) {
-    let job: EcsJob;
-    try {
-      const { jobId } = await ctx.deps.ecs.batchReboot(part.map((w) => w.serverId), type, { signal: ctx.deps.signal });
-      job = await ctx.deps.ecs.waitForJob(jobId, {
-        deadlineMs: ctx.deps.rebootDeadlineMs ?? DEFAULT_REBOOT_DEADLINE_MS,
-        signal: ctx.deps.signal,
-        ...(ctx.deps.rebootPollIntervalMs === undefined ? {} : { pollIntervalMs: ctx.deps.rebootPollIntervalMs }),
-      });
-    } catch (error) {
-      if (mustStopBatch(error)) throw error;
-      for (const work of part) {
-        settle(work, 'pending-restart', {
-          code: errorCode(error),
-          versionId: work.acceptedVersionId,
-          requestId: work.requestId,
-          reason: `the reboot could not be confirmed (${errorCode(error)}); the new password takes effect at the next restart`,
-        });
-        audit(ctx, 'restart', work, 'reboot-unconfirmed', { code: errorCode(error), versionId: work.acceptedVersionId });
-      }
-      continue;
-    }
-    await mapLimit(part, VAULT_CONCURRENCY, async (work) => {
-      const sub = job.subJobs.find((s) => s.serverId === work.serverId);
-      const status = sub?.status ?? job.status;
-      if (status === 'SUCCESS') {
-        await activate(ctx, work, `reboot job ${job.jobId} succeeded`);
-        return;
-      }
-      const code = sub?.errorCode ?? job.errorCode ?? `JOB_${status}`;
-      const why = sub?.failReason ?? job.failReason ?? status;
+  // One call: a batch holds at most MAX_SERVERS_PER_CALL servers (batch-input.ts).
+  await rebootAndConfirm(ctx, toReboot, type);
+  await flushAudit(ctx);
+}
+
+/** The batch reboot of the accepted servers, its job polled to the end; each server settled by its sub-job. */
+async function rebootAndConfirm(ctx: BatchContext, part: readonly ServerWork[], type: 'SOFT' | 'HARD'): Promise<void> {
+  if (part.length === 0) return;
+  let job: EcsJob;
+  try {
+    const { jobId } = await ctx.deps.ecs.batchReboot(part.map((w) => w.serverId), type, { signal: ctx.deps.signal });
+    job = await ctx.deps.ecs.waitForJob(jobId, {
+      deadlineMs: ctx.deps.rebootDeadlineMs ?? DEFAULT_REBOOT_DEADLINE_MS,
+      signal: ctx.deps.signal,
+      ...(ctx.deps.rebootPollIntervalMs === undefined ? {} : { pollIntervalMs: ctx.deps.rebootPollIntervalMs }),
+    });
+  } catch (error) {
+    if (mustStopBatch(error)) throw error;
+    for (const work of part) {
       settle(work, 'pending-restart', {
-        code,
+        code: errorCode(error),
         versionId: work.acceptedVersionId,
         requestId: work.requestId,
-        reason: `reboot job ${job.jobId} ended ${status} (${why}); the new password takes effect at the next restart`,
+        reason: `the reboot could not be confirmed (${errorCode(error)}); the new password takes effect at the next restart`,
       });
-      audit(ctx, 'restart', work, 'reboot-failed', { code, versionId: work.acceptedVersionId, detail: `job ${job.jobId}` });
-    });
+      audit(ctx, 'restart', work, 'reboot-unconfirmed', { code: errorCode(error), versionId: work.acceptedVersionId });
+    }
+    return;
   }
-  await flushAudit(ctx);
+  await mapLimit(part, VAULT_CONCURRENCY, async (work) => {
+    const sub = job.subJobs.find((s) => s.serverId === work.serverId);
+    const status = sub?.status ?? job.status;
+    if (status === 'SUCCESS') {
+      await activate(ctx, work, `reboot job ${job.jobId} succeeded`);
+      return;
+    }
+    const code = sub?.errorCode ?? job.errorCode ?? `JOB_${status}`;
+    const why = sub?.failReason ?? job.failReason ?? status;
+    settle(work, 'pending-restart', {
+      code,
+      versionId: work.acceptedVersionId,
+      requestId: work.requestId,
+      reason: `reboot job ${job.jobId} ended ${status} (${why}); the new password takes effect at the next restart`,
+    });
+    audit(ctx, 'restart', work, 'reboot-failed', { code, versionId: work.acceptedVersionId, detail: `job ${job.jobId}` });
+  });
 }
 
 /** The version is now known to be in effect: ROTATOR_ACTIVE moves to it, and unconfirmed slots of it and of older versions are cleared. */

@@ -1,5 +1,6 @@
-import { audit, flushAudit, mapLimit, open, type BatchContext, type ServerWork } from './batch-context.js';
-import { chunk, MAX_SERVERS_PER_CALL } from './plan.js';
+import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, type ServerWork } from '../server-work.js';
 
 /**
  * Reset calls in flight at once per batch (uniquePerServer makes one call per server). Enough to
@@ -17,16 +18,14 @@ const CALL_CONCURRENCY = 16;
  */
 export async function setSecret(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
   const groups = new Map<string, ServerWork[]>();
-  for (const work of open(works)) {
+  for (const work of unsettled(works)) {
     if (work.version === undefined || work.reset !== undefined) continue;
     const group = groups.get(work.version.password) ?? [];
     group.push(work);
     groups.set(work.version.password, group);
   }
-  const calls: { password: string; members: ServerWork[] }[] = [];
-  for (const [password, members] of groups) {
-    for (const part of chunk(members, MAX_SERVERS_PER_CALL)) calls.push({ password, members: part });
-  }
+  // One call per password: a batch holds at most MAX_SERVERS_PER_CALL servers (batch-input.ts).
+  const calls = [...groups].map(([password, members]) => ({ password, members }));
 
   await mapLimit(calls, CALL_CONCURRENCY, async ({ password, members }) => {
     ctx.deps.signal?.throwIfAborted();

@@ -54,14 +54,26 @@ export function manualRunId(target: string, uuid: string): string {
   return `run|${target}|manual-${uuid}`;
 }
 
-/** `<runId>|b<index>`: the id of one batch of a run. */
+/**
+ * `<runId>|b<index>`: the id of one batch of a run, also the owner of the batch's server locks
+ * (deterministic, so a re-run after a crash takes its own locks back). The only formatter of this
+ * id; {@link parseBatchJobId} is its only parser.
+ */
 export function batchJobId(runId: string, batchIndex: number): string {
   if (!Number.isInteger(batchIndex) || batchIndex < 0) throw new Error('batchIndex: expected an integer ≥ 0');
   return `${runId}|b${batchIndex}`;
 }
 
+const BATCH_ID = /^(run\|.+)\|b(\d+)$/;
+
+/** The run id and batch index a batch job id names, or undefined if it is not a batch id. */
+export function parseBatchJobId(batchId: string): { runId: string; batchIndex: number } | undefined {
+  const m = BATCH_ID.exec(batchId);
+  if (!m) return undefined;
+  return { runId: m[1] as string, batchIndex: Number(m[2]) };
+}
+
 /** The run id a batch job id belongs to, or undefined if it is not a batch id. */
 export function runIdOfBatch(batchId: string): string | undefined {
-  const m = /^(run\|.+)\|b\d+$/.exec(batchId);
-  return m?.[1];
+  return parseBatchJobId(batchId)?.runId;
 }

@@ -1,5 +1,7 @@
-import type { ServerOutcome } from '../domain/outcome.js';
-import { audit, flushAudit, type BatchContext, type ServerWork } from './batch-context.js';
+import { OutcomeCode } from '../../domain/error-codes.js';
+import type { ServerOutcome } from '../../domain/outcome.js';
+import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import type { ServerWork } from '../server-work.js';
 
 /**
  * Step 6, record: each server's outcome in the OutcomeStore (what `rotator status` shows) and one
@@ -7,7 +9,7 @@ import { audit, flushAudit, type BatchContext, type ServerWork } from './batch-c
  * it did not touch.
  */
 export async function record(ctx: BatchContext, works: readonly ServerWork[]): Promise<ServerOutcome[]> {
-  const outcomes = works.map((w) => w.outcome ?? { serverId: w.serverId, outcome: 'unknown' as const, code: 'UNSETTLED', reason: 'no step settled this server' });
+  const outcomes = works.map((w) => w.outcome ?? { serverId: w.serverId, outcome: 'unknown' as const, code: OutcomeCode.unsettled, reason: 'no step settled this server' });
   if (!ctx.input.dryRun) {
     const at = ctx.deps.clock.now();
     await ctx.deps.outcomes.recordMany(outcomes.map((outcome) => ({ target: ctx.input.target.name, runId: ctx.input.runId, at, outcome })));

@@ -1,11 +1,13 @@
-import { RotatorError } from '../domain/rotator-error.js';
-import { audit, flushAudit, mapLimit, open, settle, withVaultRetry, type BatchContext, type ServerWork } from './batch-context.js';
-import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, versionById, versionWithLabel } from './labels.js';
+import { HuaweiCode, OutcomeCode, VaultErrorCode } from '../../domain/error-codes.js';
+import { RotatorError } from '../../domain/rotator-error.js';
+import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { mapLimit } from '../map-limit.js';
+import { unsettled, settle, type ServerWork } from '../server-work.js';
+import { withVaultRetry } from '../vault-retry.js';
+import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, versionById, versionWithLabel } from '../labels.js';
 
 /** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
 const VAULT_CONCURRENCY = 1000;
-/** Huawei's code for "the password breaks the rules": such a password was never set anywhere. */
-export const PASSWORD_RULES_CODE = 'Ecs.0011';
 
 /**
  * Step 4, finishSecret (labels per ./labels.ts):
@@ -18,20 +20,20 @@ export const PASSWORD_RULES_CODE = 'Ecs.0011';
  * Accepted servers are not settled here: step 5 decides between `rotated` and `pending-restart`.
  */
 export async function finishSecret(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
-  await mapLimit(open(works), VAULT_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), VAULT_CONCURRENCY, async (work) => {
     if (work.phase === 'accepted' && work.acceptedVersionId !== undefined) {
       await acceptVersion(ctx, work, work.acceptedVersionId);
       return;
     }
     const version = work.version;
     if (work.phase === 'promoted' || version === undefined) return;
-    const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: 'NO_RESULT', message: 'no classification for this server' };
+    const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: OutcomeCode.noResult, message: 'no classification for this server' };
     if (result.kind === 'accepted') {
       await acceptVersion(ctx, work, version.versionId);
       return;
     }
     if (result.kind === 'rejected') {
-      const keep = version.inherited && result.code !== PASSWORD_RULES_CODE;
+      const keep = version.inherited && result.code !== HuaweiCode.passwordRules;
       if (!keep) await withVaultRetry(ctx, 'finishSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
       settle(work, 'failed', {
         code: result.code,
@@ -72,7 +74,7 @@ async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: str
       await withVaultRetry(ctx, 'finishSecret', () => vault.promote(work.key, versionId, current === versionId ? versionId : current));
       break;
     } catch (error) {
-      if (!(error instanceof RotatorError) || error.code !== 'VAULT_CURRENT_CHANGED' || attempt >= 2) throw error;
+      if (!(error instanceof RotatorError) || error.code !== VaultErrorCode.currentChanged || attempt >= 2) throw error;
       // Someone moved AWSCURRENT since we read it. Huawei accepted *this* password, so it is the one
       // in effect after the next restart: re-read and promote over the new holder (once).
       description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));

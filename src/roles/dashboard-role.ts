@@ -1,0 +1,35 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/index.js';
+import { createHttpApp } from '../http/create-http-app.js';
+import { startHttpServer } from '../http/http-server.js';
+import type { RunningHttpServer } from '../http/http-server.js';
+import type { OutcomeStore } from '../ports/outcome-store.js';
+import type { RotationQueues } from '../queue/rotation-queues.js';
+
+/** The dashboard role: bull-board, health, metrics, the status page and the JSON API over HTTP. */
+export async function startDashboardRole(deps: {
+  config: LoadedConfig;
+  queues: RotationQueues;
+  outcomes: OutcomeStore;
+  redis: Redis;
+  logger: Logger;
+  /** Set when `http.auth.mode` is token (checked before start). */
+  httpToken: string | undefined;
+  /** Overrides `http.port`. */
+  port?: number | undefined;
+}): Promise<RunningHttpServer> {
+  const { config, redis, logger } = deps;
+  const app = createHttpApp({
+    queues: deps.queues,
+    outcomes: deps.outcomes,
+    targets: config.targets,
+    readOnly: config.service.http.readOnly,
+    auth: deps.httpToken === undefined ? { mode: 'none' } : { mode: 'token', token: deps.httpToken },
+    ready: async () => (await redis.ping()) === 'PONG',
+    logger,
+  });
+  const http = await startHttpServer(app, { host: config.service.http.host, port: deps.port ?? config.service.http.port });
+  logger.info({ url: `${http.url}/ui` }, 'dashboard: listening');
+  return http;
+}

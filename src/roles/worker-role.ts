@@ -1,0 +1,123 @@
+/**
+ * The worker role's composition: the vault, the ECS clients (one per account, rate-limited in
+ * Redis), the rotation use cases built from them (src/rotation/rotation-service.ts), and the BullMQ
+ * workers that call those use cases. With `simulator.enabled`, the embedded ECS simulator starts
+ * first (demo only: each process would get its own fleet) and `endpoint: simulator` accounts use it.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createVault } from '../adapters/create-vault.js';
+import { createEcsClientRegistry } from '../adapters/huawei-ecs/ecs-client-registry.js';
+import { RedisRateLimiter, RedisServerLocks } from '../adapters/redis/index.js';
+import type { RedisAuditLog, RedisOutcomeStore } from '../adapters/redis/index.js';
+import { SIMULATOR_ENDPOINT } from '../config/index.js';
+import type { LoadedConfig } from '../config/index.js';
+import type { Clock } from '../ports/clock.js';
+import type { RandomSource } from '../ports/random-source.js';
+import type { Vault } from '../ports/vault.js';
+import type { RotationQueues } from '../queue/rotation-queues.js';
+import { startRotationWorkers } from '../queue/rotation-workers.js';
+import type { RotationWorkers } from '../queue/rotation-workers.js';
+import { createRotationService } from '../rotation/rotation-service.js';
+import { startSimulator } from '../simulator/simulator.js';
+import type { RunningSimulator } from '../simulator/simulator.js';
+
+export interface WorkerRoleDeps {
+  config: LoadedConfig;
+  /** The command client; keys go under `service.redis.keyPrefix`. */
+  redis: Redis;
+  queues: RotationQueues;
+  outcomes: RedisOutcomeStore;
+  audit: RedisAuditLog;
+  clock: Clock;
+  random: RandomSource;
+  logger: Logger;
+  /** The environment (the file vault key may come from it). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Relative vault paths resolve against it. */
+  cwd: string;
+  /** Overrides `simulator.port`. */
+  simulatorPort?: number | undefined;
+  /** Reboot job deadline passed to the rotation core. */
+  rebootDeadlineMs?: number | undefined;
+  /** Registers a component's close; the caller closes them in reverse order (also when a later start fails). */
+  onClose(close: () => Promise<void>): void;
+}
+
+export interface WorkerRole {
+  readonly simulator: RunningSimulator | undefined;
+  readonly vault: Vault;
+  readonly workers: RotationWorkers;
+}
+
+export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole> {
+  const { config, redis, clock, random, logger } = deps;
+  const service = config.service;
+  const prefix = service.redis.keyPrefix;
+  // One request rate per key for every worker of the deployment (ECS: per account; AWS writes: per region).
+  const sharedLimiter = (key: string, requestsPerSecond: number, burst?: number): RedisRateLimiter =>
+    new RedisRateLimiter({ redis, key: `${prefix}:ratelimit:${key}`, requestsPerSecond, clock, ...(burst === undefined ? {} : { burst }) });
+
+  let simulator: RunningSimulator | undefined;
+  const usesSimulator = config.targets.some((t) => t.enabled && config.account(t.account).endpoint === SIMULATOR_ENDPOINT);
+  if (service.simulator.enabled && usesSimulator) {
+    const sim = service.simulator;
+    const account = service.accounts.find((a) => a.endpoint === SIMULATOR_ENDPOINT);
+    const started = await startSimulator({
+      host: sim.host,
+      port: deps.simulatorPort ?? sim.port,
+      fleet: { count: sim.servers, seed: sim.seed },
+      ...(account ? { projectId: account.projectId, region: account.region } : {}),
+    });
+    simulator = started;
+    deps.onClose(() => started.close());
+    logger.info({ url: started.url, servers: sim.servers }, 'simulator: embedded ECS simulator listening (demo only)');
+  }
+
+  const aws = service.vault.kind === 'aws-secrets-manager' ? service.vault.awsSecretsManager : undefined;
+  const vault = await createVault(service.vault, {
+    env: deps.env,
+    logger,
+    clock,
+    cwd: deps.cwd,
+    // Secrets Manager's write quota is per account and region: share it across every worker.
+    ...(aws ? { awsWriteLimiter: sharedLimiter(`aws-writes:${aws.region}`, aws.writesPerSecond) } : {}),
+  });
+  deps.onClose(() => vault.close());
+
+  const rotation = createRotationService({
+    target: (name) => config.target(name),
+    account: (name) => config.account(name),
+    ecsFor: createEcsClientRegistry({
+      account: (name) => config.account(name),
+      credentials: (name) => config.credentials(name),
+      rateLimiterFor: (account) => sharedLimiter(`ecs:${account.name}`, account.requestsPerSecond, Math.max(1, Math.floor(account.requestsPerSecond))),
+      simulator: simulator ? { host: '127.0.0.1', port: simulator.port } : service.simulator,
+      clock,
+      random,
+      logger,
+    }),
+    vault,
+    locks: new RedisServerLocks({ redis, keyPrefix: prefix }),
+    outcomes: deps.outcomes,
+    audit: deps.audit,
+    clock,
+    random,
+    logger,
+    lockTtlMs: service.limits.lockTtlMs,
+    rebootDeadlineMs: deps.rebootDeadlineMs,
+  });
+  const workers = startRotationWorkers({
+    queues: deps.queues,
+    connection: redis,
+    planRun: rotation.planRun,
+    rotateBatch: rotation.rotateBatch,
+    logger,
+    concurrency: service.limits.workerConcurrency,
+    maxStalledCount: service.limits.maxStalledCount,
+  });
+  deps.onClose(() => workers.close(service.limits.shutdownGraceMs));
+  await workers.waitUntilReady();
+  logger.info({ concurrency: service.limits.workerConcurrency }, 'worker: listening for runs and batches');
+  return { simulator, vault, workers };
+}

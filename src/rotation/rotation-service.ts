@@ -1,0 +1,199 @@
+/**
+ * The rotation use cases, built from ports: `planRun` (which servers a run rotates, in batches of
+ * the target's `batchSize`) and `rotateBatch` (one batch, ./run-batch.ts). The queue layer's
+ * processors call them; production (src/main.ts) and the crash tests build them through this one
+ * factory, each with its own adapters.
+ */
+import type { Logger } from 'pino';
+import { ServiceErrorCode } from '../domain/error-codes.js';
+import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
+import { RotatorError } from '../domain/rotator-error.js';
+import type { EcsServer } from '../domain/server.js';
+import type { PasswordPolicy } from '../policy/password-policy.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { Clock } from '../ports/clock.js';
+import type { EcsApi } from '../ports/ecs-api.js';
+import type { OutcomeStore } from '../ports/outcome-store.js';
+import type { RandomSource } from '../ports/random-source.js';
+import type { ServerLocks } from '../ports/server-locks.js';
+import type { Vault } from '../ports/vault.js';
+import type { BatchSummary, RestartPolicy } from './batch-input.js';
+import { resolveTargetServers, type ResolvedServer, type ServerSelector } from './resolve-servers.js';
+import { runBatch } from './run-batch.js';
+
+/** A target as the use cases need it (the config's `TargetConfig` is one). */
+export interface RotationTarget {
+  readonly name: string;
+  /** The account whose ECS endpoint and credentials serve it. */
+  readonly account: string;
+  readonly enabled: boolean;
+  readonly selector: ServerSelector;
+  /** Servers per batch, 1 to MAX_SERVERS_PER_CALL: validated by the config, used as given here. */
+  readonly batchSize: number;
+  readonly passwordPolicy: Readonly<PasswordPolicy>;
+  readonly uniquePerServer: boolean;
+  readonly restartPolicy: RestartPolicy;
+  readonly dryRunPreflight: boolean;
+}
+
+/** Where an account's servers and secrets live. */
+export interface RotationAccount {
+  readonly region: string;
+  readonly projectId: string;
+}
+
+/** The ports and settings of {@link createRotationService}. */
+export interface RotationServiceDeps {
+  /** The target named so, if configured. */
+  target(name: string): RotationTarget | undefined;
+  /** The account named so (throws for an unknown one: the config was validated at start). */
+  account(name: string): RotationAccount;
+  /** The ECS client of an account (one per account, shared by every batch: it holds the rate limiter). */
+  ecsFor(accountName: string): EcsApi;
+  vault: Vault;
+  locks: ServerLocks;
+  outcomes: OutcomeStore;
+  audit: AuditLog;
+  clock: Clock;
+  random: RandomSource;
+  logger: Logger;
+  /** Per-server lock time-to-live. @defaultValue runBatch's (120000) */
+  lockTtlMs?: number | undefined;
+  /** How long a reboot job may take before the batch reports `pending-restart`. @defaultValue runBatch's (600000) */
+  rebootDeadlineMs?: number | undefined;
+  /** How often a reboot job is polled. @defaultValue the ECS client's */
+  rebootPollIntervalMs?: number | undefined;
+}
+
+/** What `planRun` is asked: a run of `target`, of all its servers or of the operator's list. */
+export interface PlanRunInput {
+  target: string;
+  /** The operator's list; undefined for the whole target. */
+  serverIds: readonly string[] | undefined;
+  dryRun: boolean;
+}
+
+/** What the planner returns: the run's servers and how many share a batch. */
+export interface RunPlan {
+  /**
+   * The servers, streamed (a fleet is never held in memory); the queue drops duplicates. A server
+   * the listing described comes whole (its batch then needs no GET for it), an unknown id as an id.
+   */
+  serverIds: Iterable<string | EcsServer> | AsyncIterable<string | EcsServer>;
+  /** The target's `batchSize` (1 to MAX_SERVERS_PER_CALL, validated by the config). */
+  batchSize: number;
+}
+
+/**
+ * Resolves a run's servers: the target's selector, or the operator's `serverIds` checked against
+ * the target. Throws a `RotatorError` (non-retryable for an unknown target or foreign servers).
+ */
+export type PlanRun = (input: PlanRunInput, signal: AbortSignal | undefined) => Promise<RunPlan>;
+
+/** One batch of a run, as the queue stores it (ids only; the target's settings are looked up). */
+export interface BatchRequest {
+  runId: string;
+  target: string;
+  batchIndex: number;
+  serverIds: string[];
+  /** What the run's listing said of some of them (see BatchInput.servers). */
+  servers?: readonly EcsServer[] | undefined;
+  dryRun: boolean;
+  /** The operator's override of the target's restart policy, for a manual run. */
+  restartPolicy?: RestartPolicy | undefined;
+}
+
+/**
+ * Rotates one batch. Safe to call again after a crash at any line. Throws a `RotatorError` only when
+ * the batch must stop (run-batch.ts).
+ */
+export type RotateBatch = (request: BatchRequest, context: { signal: AbortSignal | undefined }) => Promise<BatchSummary>;
+
+export interface RotationService {
+  readonly planRun: PlanRun;
+  readonly rotateBatch: RotateBatch;
+}
+
+export function createRotationService(deps: RotationServiceDeps): RotationService {
+  const targetNamed = (name: string): RotationTarget => {
+    const target = deps.target(name);
+    if (!target) throw serviceError(ServiceErrorCode.unknownTarget, `target ${JSON.stringify(name)} is not configured (jobs/*.yaml)`);
+    if (!target.enabled) throw serviceError(ServiceErrorCode.targetDisabled, `target ${name} is disabled (enabled: false)`);
+    return target;
+  };
+
+  const planRun: PlanRun = async (input, signal) => {
+    const target = targetNamed(input.target);
+    // Pages of 1000 (Huawei's maximum): the listing is the run's only per-server ECS read.
+    const resolved = resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal, pageSize: MAX_SERVERS_PER_CALL });
+    if (input.serverIds === undefined) {
+      return { serverIds: serversOf(resolved), batchSize: target.batchSize };
+    }
+    // An operator's list must stay inside the target: its policy and restart rules were
+    // configured for those servers, not for any id typed on a command line.
+    const members = new Set<string>();
+    const requested = new Set(input.serverIds);
+    const described = new Map<string, EcsServer>(); // only the requested ones: a target may be 100k servers
+    for await (const r of resolved) {
+      members.add(r.kind === 'found' ? r.server.id : r.serverId);
+      if (r.kind === 'found' && requested.has(r.server.id)) described.set(r.server.id, r.server);
+    }
+    const foreign = input.serverIds.filter((id) => !members.has(id));
+    if (foreign.length > 0) {
+      throw serviceError(
+        ServiceErrorCode.serversNotInTarget,
+        `serverIds: ${foreign.length} id(s) are not servers of target ${target.name}: ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}`,
+      );
+    }
+    return { serverIds: input.serverIds.map((id) => described.get(id) ?? id), batchSize: target.batchSize };
+  };
+
+  const rotateBatch: RotateBatch = async (request, { signal }) => {
+    const target = targetNamed(request.target);
+    const account = deps.account(target.account);
+    return runBatch(
+      {
+        ecs: deps.ecsFor(target.account),
+        vault: deps.vault,
+        locks: deps.locks,
+        outcomes: deps.outcomes,
+        audit: deps.audit,
+        clock: deps.clock,
+        random: deps.random,
+        logger: deps.logger,
+        ...(signal ? { signal } : {}),
+        ...(deps.lockTtlMs !== undefined ? { lockTtlMs: deps.lockTtlMs } : {}),
+        ...(deps.rebootDeadlineMs !== undefined ? { rebootDeadlineMs: deps.rebootDeadlineMs } : {}),
+        ...(deps.rebootPollIntervalMs !== undefined ? { rebootPollIntervalMs: deps.rebootPollIntervalMs } : {}),
+      },
+      {
+        runId: request.runId,
+        batchIndex: request.batchIndex,
+        serverIds: request.serverIds,
+        ...(request.servers === undefined ? {} : { servers: request.servers }),
+        dryRun: request.dryRun,
+        target: {
+          name: target.name,
+          region: account.region,
+          projectId: account.projectId,
+          passwordPolicy: { ...target.passwordPolicy, requiredClasses: [...target.passwordPolicy.requiredClasses] },
+          uniquePerServer: target.uniquePerServer,
+          restartPolicy: request.restartPolicy ?? target.restartPolicy,
+          dryRunPreflight: target.dryRunPreflight,
+        },
+      },
+    );
+  };
+
+  return { planRun, rotateBatch };
+}
+
+async function* serversOf(resolved: AsyncIterable<ResolvedServer>): AsyncGenerator<string | EcsServer> {
+  // Found servers go on with what the listing said of them (their batch needs no GET); not-found
+  // explicit ids go on as ids, and the batch records them `skipped` (not-found): honest outcomes.
+  for await (const r of resolved) yield r.kind === 'found' ? r.server : r.serverId;
+}
+
+function serviceError(code: string, message: string): RotatorError {
+  return new RotatorError({ code, message, retryable: false });
+}
