@@ -18,6 +18,8 @@
  *
  * Labels and why no password is ever lost: ./labels.ts.
  */
+import { setMaxListeners } from 'node:events';
+import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { HuaweiCode, OutcomeCode } from '../domain/error-codes.js';
 import { batchJobId } from '../domain/job-ids.js';
 import { RotatorError } from '../domain/rotator-error.js';
@@ -42,6 +44,9 @@ export const THROTTLED_RETRY_AFTER_MS = 30_000;
 
 export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<BatchSummary> {
   validateBatchInput(input);
+  // Every vault and ECS call of the batch listens on its one signal, up to a batch's worth at once:
+  // not a leak, so not worth Node's warning past 10 listeners.
+  if (deps.signal !== undefined) setMaxListeners(2 * MAX_SERVERS_PER_CALL + 10, deps.signal);
   const logger = deps.logger.child({ runId: input.runId, batchIndex: input.batchIndex, target: input.target.name });
   const ctx: BatchContext = { deps, input, logger, pendingAudit: [] };
   const ids = [...new Set(input.serverIds)];
