@@ -22,7 +22,7 @@ import type { RunningHttpServer } from './http/http-server.js';
 import type { Clock } from './ports/clock.js';
 import type { RandomSource } from './ports/random-source.js';
 import type { Vault } from './ports/vault.js';
-import { closeRedisConnection, createRedisConnection, expectRedisAnswers } from './queue/redis-connection.js';
+import { closeRedisConnection, connectRedis } from './queue/redis-connection.js';
 import { RotationQueues } from './queue/rotation-queues.js';
 import type { RotationWorkers } from './queue/rotation-workers.js';
 import { startDashboardRole } from './roles/dashboard-role.js';
@@ -105,9 +105,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const onClose = (close: () => Promise<void>): void => void closers.push(close);
 
   try {
-    const redis = createRedisConnection(service.redis.url, 'rotator');
+    // Fails fast with one REDIS_UNAVAILABLE line when Redis does not answer (no ioredis stacks).
+    const redis = await connectRedis(service.redis.url, 'rotator');
     closers.push(() => closeRedisConnection(redis));
-    await expectRedisAnswers(redis, service.redis.url);
     const prefix = service.redis.keyPrefix;
     const queues = new RotationQueues({
       connection: redis,

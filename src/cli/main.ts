@@ -20,9 +20,39 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Global options that take a value: the word after them is not a command name. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['-c', '--config', '-j', '--jobs']);
+
+/**
+ * The first word of `args` (after the node binary and script) that is not a global option, when it
+ * names no command: commander would otherwise answer `rotator nosuch --help` with the global help
+ * and exit 0, and a script would take a typo for success.
+ */
+export function unknownCommandOf(program: Command, args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return undefined;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    const known = arg === 'help' || program.commands.some((c) => c.name() === arg || c.aliases().includes(arg));
+    return known ? undefined : arg;
+  }
+  return undefined;
+}
+
 const isEntry = process.argv[1] !== undefined && /rotator(\.js)?$|main\.(ts|js)$/.test(process.argv[1]);
 if (isEntry) {
-  buildProgram()
+  const program = buildProgram();
+  const unknown = unknownCommandOf(program, process.argv.slice(2));
+  if (unknown !== undefined) {
+    const names = program.commands.map((c) => c.name()).join(', ');
+    process.stderr.write(`rotator: unknown command ${JSON.stringify(unknown)} (commands: ${names}; rotator --help lists them)\n`);
+    process.exit(1);
+  }
+  program
     .parseAsync(process.argv)
     .catch((error: unknown) => {
       if (error instanceof CommanderError) process.exit(error.exitCode);

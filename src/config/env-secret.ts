@@ -4,7 +4,7 @@
  * lives in a closure (env) or is re-read from its file on each use, so that a refreshed token file is
  * picked up without a restart and no secret is reachable by serialising the config.
  */
-import { readFileSync } from 'node:fs';
+import { FileTooLargeError, MAX_SECRET_FILE_BYTES, readFileBoundedSync } from './bounded-read.js';
 import { isAbsolute, resolve } from 'node:path';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -62,8 +62,9 @@ export function lookupEnvSecret(env: Env, variable: string, fileVariable: string
     const read = (): string => {
       let text: string;
       try {
-        text = readFileSync(path, 'utf8');
+        text = readFileBoundedSync(path, MAX_SECRET_FILE_BYTES).toString('utf8');
       } catch (error) {
+        if (error instanceof FileTooLargeError) throw new Error(`${fileVariable}: ${path} is larger than ${MAX_SECRET_FILE_BYTES} bytes (not a credential file)`);
         const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
         throw new Error(`${fileVariable}: cannot read ${path} (${code})`);
       }

@@ -14,6 +14,7 @@ import { deepFreeze, deepMerge, isMapping, provides } from './deep-merge.js';
 import { describeSource, lookupEnvSecret, type Env, type EnvSecretRef, type SecretSource } from './env-secret.js';
 import { defaultConfigFile } from './package-root.js';
 import { serviceConfigSchema, SIMULATOR_ENDPOINT, type AccountConfig, type ServiceConfig } from './service-schema.js';
+import { firesPerMinute } from './schedule.js';
 import { targetSchema, type TargetConfig } from './target-schema.js';
 import { checkVaultKey, type VaultKeySource } from './vault-key-source.js';
 import { readYamlFile } from './yaml-file.js';
@@ -143,7 +144,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
   );
 
   // 2. Job files.
-  const jobsDir = await resolveJobsDir(options.jobsDir ?? nonEmpty(env.ROTATOR_JOBS_DIR), configPath, defaultPath, cwd);
+  const jobsDir = await resolveJobsDir(options.jobsDir ?? nonEmpty(env.ROTATOR_JOBS_DIR), configPath, defaultPath, cwd, warnings);
   const targets: TargetConfig[] = [];
   const jobFiles = await listJobFiles(jobsDir);
   if (!jobFiles.ok) {
@@ -183,6 +184,14 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
       if (!parsed.success) {
         issues.push(...toConfigIssues(shown, parsed.error.issues));
         continue;
+      }
+      const perMinute = firesPerMinute(parsed.data.schedule);
+      if (perMinute > 1) {
+        // Slots are minutes (src/domain/job-ids.ts slotOf): the extra ticks silently add up to one run.
+        warnings.push(
+          `${shown}: schedule: ${JSON.stringify(parsed.data.schedule)} fires ${perMinute} times a minute, but a target runs at most once a minute ` +
+            '(each run is keyed by its minute); give the seconds field one value, e.g. 0',
+        );
       }
       targets.push({ ...(parsed.data as Omit<TargetConfig, 'file'>), file: shown });
     }
@@ -225,6 +234,14 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
       else {
         vaultKeySource = key.source;
         readVaultKey = key.read;
+        if (key.source.kind === 'file') {
+          const exposed = await keyFileExposure(key.source.path);
+          if (exposed !== undefined) {
+            warnings.push(
+              `the file vault key ${display(key.source.path)} is ${exposed}: anyone who can read it can decrypt every password in the vault; run chmod 600 ${display(key.source.path)}`,
+            );
+          }
+        }
         if (key.source.kind === 'to-be-generated') {
           warnings.push(
             `no file vault key yet: one will be generated at ${display(key.source.path)} on first start; back it up apart from the vault (losing it loses every password)`,
@@ -245,10 +262,20 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
         if (token.ref.read().length < 16) warnings.push(`${describeSource(token.ref.source)}: the HTTP token is shorter than 16 characters`);
       }
     } else if (!isLoopback(service.http.host)) {
-      warnings.push(
-        `http.host ${service.http.host} is reachable from other machines and http.auth.mode is none: ` +
-          (service.http.readOnly ? 'anyone who can reach it sees run history' : 'anyone who can reach it can start rotations'),
-      );
+      const exposure = service.http.readOnly ? 'anyone who can reach it sees run history' : 'anyone who can reach it can start rotations';
+      if (service.http.allowUnauthenticatedNetwork) {
+        warnings.push(`http.host ${service.http.host} is reachable from other machines and http.auth.mode is none: ${exposure}`);
+      } else {
+        issues.push(
+          configIssue(
+            serviceFile,
+            'http.host',
+            `a loopback address (127.0.0.1, ::1, localhost) while http.auth.mode is none, or http.auth.mode: token (${exposure}); ` +
+              'set http.allowUnauthenticatedNetwork: true only if something else guards the port',
+            JSON.stringify(service.http.host),
+          ),
+        );
+      }
     }
   }
 
@@ -342,14 +369,35 @@ function resolveServicePaths(service: ServiceConfig, cwd: string): ServiceConfig
   };
 }
 
-async function resolveJobsDir(option: string | undefined, configPath: string | undefined, defaultPath: string, cwd: string): Promise<string> {
+async function resolveJobsDir(
+  option: string | undefined,
+  configPath: string | undefined,
+  defaultPath: string,
+  cwd: string,
+  warnings: string[],
+): Promise<string> {
   if (option !== undefined) return resolve(cwd, option);
+  const packageJobs = resolve(dirname(defaultPath), '..', 'jobs');
   if (configPath !== undefined) {
     const candidates = [join(dirname(configPath), 'jobs'), join(dirname(configPath), '..', 'jobs')];
     for (const candidate of candidates) if (await isDirectory(candidate)) return resolve(candidate);
-    return resolve(candidates[0]!);
+    // As README.md "Precedence" says: neither exists, so the package's jobs/ (config check shows it).
+    warnings.push(`no jobs directory beside ${displayPath(configPath, cwd)} (jobs/ or ../jobs/): using ${displayPath(packageJobs, cwd)}; give --jobs or ROTATOR_JOBS_DIR to choose`);
   }
-  return resolve(dirname(defaultPath), '..', 'jobs');
+  return packageJobs;
+}
+
+/** "readable by group and others (mode 0644)" when the key file's mode lets others than its owner read it. */
+async function keyFileExposure(path: string): Promise<string | undefined> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o044) === 0) return undefined;
+  const who = (mode & 0o040) !== 0 && (mode & 0o004) !== 0 ? 'group and others' : (mode & 0o040) !== 0 ? 'its group' : 'others';
+  return `readable by ${who} (mode 0${mode.toString(8).padStart(3, '0')})`;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

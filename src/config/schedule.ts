@@ -30,6 +30,15 @@ export function cronProblem(schedule: string): string | undefined {
   return undefined;
 }
 
+/**
+ * How many times a minute a valid schedule fires: 1 for 5 fields, the number of values of the
+ * seconds field for 6 (`0,30 * * * * *` → 2; every tenth second → 6).
+ */
+export function firesPerMinute(schedule: string): number {
+  if (schedule.trim().split(/\s+/).length !== 6) return 1;
+  return CronExpressionParser.parse(schedule, { tz: 'UTC' }).fields.second.values.length;
+}
+
 /** True when `timezone` is an IANA zone name this runtime (and the cron engines) know. */
 export function isValidTimezone(timezone: string): boolean {
   if (timezone.trim() === '' || timezone !== timezone.trim()) return false;

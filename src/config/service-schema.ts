@@ -8,6 +8,7 @@
  * is an error.
  */
 import { z } from 'zod';
+import { AWS_REGION_PATTERN, awsEndpointProblem, awsTagProblem } from './aws-secrets-manager-rules.js';
 import { booleanField, enumField, filePath, intRange, nonEmptyString, positiveNumber, resourceName } from './schema-helpers.js';
 
 /** The `endpoint` value that points an account at the ECS simulator (`simulator.host`/`port`). */
@@ -39,6 +40,9 @@ const endpoint = z.string({ error: ENDPOINT_EXPECTED }).refine(
   { error: ENDPOINT_EXPECTED },
 );
 
+const HOST_NAME_EXPECTED = 'a host name or IP address without port (e.g. rotator.example.com)';
+const ORIGIN_EXPECTED = 'an origin: http(s)://host[:port] with no path (e.g. https://rotator.example.com)';
+
 const REGION_EXPECTED = 'a region id of lowercase letters, digits and "-" (e.g. cn-north-4)';
 const region = z.string({ error: REGION_EXPECTED }).regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { error: REGION_EXPECTED });
 const PROJECT_ID_EXPECTED = 'a Huawei project id: 32 lowercase hexadecimal characters';
@@ -69,8 +73,11 @@ const NAME_TEMPLATE_EXPECTED =
   'a secret name template containing {serverId}, using only {region}, {projectId}, {serverId} and the characters A-Z a-z 0-9 / _ + = . @ -';
 
 const awsSecretsManagerSchema = z.strictObject({
-  region: nonEmptyString('an AWS region such as eu-central-1'),
-  endpoint: z.url({ error: 'an http(s) URL' }).optional(),
+  region: nonEmptyString('an AWS region such as eu-central-1').regex(AWS_REGION_PATTERN, { error: 'an AWS region such as eu-central-1 (lowercase letters, digits, dashes)' }),
+  endpoint: z
+    .url({ error: 'an http(s) URL' })
+    .refine((u) => awsEndpointProblem(u) === undefined, { error: 'an http(s) URL' })
+    .optional(),
   nameTemplate: z
     .string({ error: NAME_TEMPLATE_EXPECTED })
     // Without {serverId} every server would share one secret: a later write would bury the previous
@@ -80,7 +87,15 @@ const awsSecretsManagerSchema = z.strictObject({
     }),
   kmsKeyId: nonEmptyString('a KMS key id, ARN or alias').optional(),
   description: z.string({ error: 'a string' }).max(2048).optional(),
-  tags: z.record(nonEmptyString('a tag key'), z.string({ error: 'a string (quote values such as "true")' })),
+  tags: z
+    .record(nonEmptyString('a tag key'), z.string({ error: 'a string (quote values such as "true")' }))
+    .superRefine((tags, ctx) => {
+      // The vault refuses these when it opens: report them here, naming the tag.
+      for (const [key, value] of Object.entries(tags)) {
+        const problem = awsTagProblem(key, value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem, input: value });
+      }
+    }),
   writesPerSecond: positiveNumber(1000),
   retryMode: enumField(['standard', 'adaptive'] as const),
   maxAttempts: intRange(1, 10),
@@ -144,6 +159,15 @@ export const serviceConfigSchema = z.strictObject({
     port: intRange(0, 65_535),
     auth: z.strictObject({ mode: enumField(['none', 'token'] as const) }),
     readOnly: booleanField,
+    allowedHosts: z.array(
+      z.string({ error: HOST_NAME_EXPECTED }).regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.?)+$|^\[?[0-9A-Fa-f:.]+\]?$/, { error: HOST_NAME_EXPECTED }),
+      { error: `a list of ${HOST_NAME_EXPECTED}s` },
+    ),
+    allowedOrigins: z.array(
+      z.string({ error: ORIGIN_EXPECTED }).regex(/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/, { error: ORIGIN_EXPECTED }),
+      { error: `a list of ${ORIGIN_EXPECTED}s` },
+    ),
+    allowUnauthenticatedNetwork: booleanField,
   }),
   limits: z.strictObject({
     workerConcurrency: intRange(1, 256),
@@ -236,6 +260,12 @@ export interface ServiceConfig {
     readonly auth: { readonly mode: 'none' | 'token' };
     /** When true the HTTP API cannot enqueue runs or change anything. */
     readonly readOnly: boolean;
+    /** Host names the server answers to besides `host` and the localhost names (DNS-rebinding guard). */
+    readonly allowedHosts: readonly string[];
+    /** Origins besides the server's own allowed to send writes (a TLS proxy's public origin). */
+    readonly allowedOrigins: readonly string[];
+    /** Lets a non-loopback `host` run with `auth.mode: none` (refused otherwise). */
+    readonly allowUnauthenticatedNetwork: boolean;
   };
   readonly limits: {
     readonly workerConcurrency: number;

@@ -5,7 +5,8 @@
  * at start (src/adapters/file-vault/vault-key.ts, which also refuses to do so if the vault file already
  * exists); that adapter is the runtime reader, this module only checks and describes.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { FileTooLargeError, MAX_SECRET_FILE_BYTES, readFileBoundedSync } from './bounded-read.js';
 import { isAbsolute, resolve } from 'node:path';
 import { parseVaultKeyMaterial, VAULT_KEY_FILE_VARIABLE, VAULT_KEY_VARIABLE } from '../domain/vault-key-material.js';
 import type { Env } from './env-secret.js';
@@ -61,8 +62,9 @@ export function checkVaultKey(env: Env, keyFile: string, cwd: string): VaultKeyC
 
 function readOrThrow(path: string, origin: string): Buffer {
   try {
-    return readFileSync(path);
+    return readFileBoundedSync(path, MAX_SECRET_FILE_BYTES);
   } catch (error) {
+    if (error instanceof FileTooLargeError) throw new Error(`${origin}: ${path} is larger than ${MAX_SECRET_FILE_BYTES} bytes (not a key file)`);
     throw new Error(`${origin}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
 }

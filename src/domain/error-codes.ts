@@ -86,6 +86,8 @@ export const ServiceErrorCode = {
   /** A selector with neither ids nor filters (never "the whole project" by accident). */
   selectorEmpty: 'SELECTOR_EMPTY',
   invalidBatch: 'INVALID_BATCH',
+  /** A batch job that does not agree with its run and target (src/rotation/batch-admission.ts). */
+  batchNotAdmitted: 'BATCH_NOT_ADMITTED',
   redisUnavailable: 'REDIS_UNAVAILABLE',
   configUnknownAccount: 'CONFIG_UNKNOWN_ACCOUNT',
   configCredentialsMissing: 'CONFIG_CREDENTIALS_MISSING',

@@ -8,9 +8,17 @@
  *   `readOnly`: then 405), answered `202 {runId}`.
  * Nothing served here can hold a password: job data, return values and progress carry ids and
  * outcome codes only (src/queue/job-schemas.ts), and the outcome store holds no secret.
+ *
+ * Guards, in order, on every request (each in its own module of this directory, reused by the
+ * status page): security headers on every answer (./security-headers.ts); the Host allow-list
+ * (./host-allow-list.ts; the probes are exempt); the cross-site write check on Origin and
+ * Sec-Fetch-Site (./origin-check.ts); token auth when configured (./token-auth.ts: Basic for reads
+ * only); JSON-only, size-capped bodies on write endpoints (./json-body.ts); bull-board's job-writing
+ * actions disabled and its external font link dropped (./bull-board-guard.ts); client errors
+ * answered 4xx and logged at warn (./client-errors.ts).
  */
 import express from 'express';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -20,8 +28,17 @@ import type { OutcomeKind } from '../domain/outcome.js';
 import type { OutcomeStore } from '../ports/outcome-store.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { describeIssues } from '../queue/job-schemas.js';
+import { blockJobWrites, withoutExternalAssets } from './bull-board-guard.js';
+import { clientErrorHandler } from './client-errors.js';
+import { defaultAllowedHosts, hostAllowList } from './host-allow-list.js';
+import { jsonBody } from './json-body.js';
 import { createMetricsRegistry } from './metrics.js';
+import { originCheck } from './origin-check.js';
+import { securityHeaders } from './security-headers.js';
 import { tokenAuth } from './token-auth.js';
+
+/** Largest body of a manual run request: 100,000 server ids of up to 64 characters fit in it. */
+const MANUAL_RUN_BODY_LIMIT = '8mb';
 
 const ManualRunBody = z.strictObject({
   serverIds: z
@@ -46,6 +63,13 @@ export interface HttpAppOptions {
   auth?: { mode: 'none' } | { mode: 'token'; token: string };
   /** Resolves true when dependencies (Redis) answer. */
   ready(): Promise<boolean>;
+  /**
+   * Host names (no port) the server answers to. @defaultValue `defaultAllowedHosts('127.0.0.1')`:
+   * localhost, 127.0.0.1 and ::1. The service passes the bind address's defaults plus `http.allowedHosts`.
+   */
+  allowedHosts?: readonly string[];
+  /** Origins besides the server's own allowed to write (config `http.allowedOrigins`). @defaultValue none */
+  allowedOrigins?: readonly string[];
   logger: Logger;
 }
 
@@ -65,6 +89,24 @@ export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   const readOnly = options.readOnly ?? true;
+  const log = options.logger;
+
+  app.use(securityHeaders({ cacheablePrefixes: ['/ui/static/'] }));
+  const probes = new Set(['/healthz', '/readyz']);
+  app.use(
+    hostAllowList({
+      allowed: options.allowedHosts ?? defaultAllowedHosts('127.0.0.1'),
+      // Probes reveal nothing and orchestrators send them with the pod's address as Host.
+      exempt: (req) => probes.has(req.path),
+      onRefused: (req, host) => log.warn({ path: req.path, host: host.slice(0, 100) }, 'http: request for another host name refused'),
+    }),
+  );
+  app.use(
+    originCheck({
+      allowedOrigins: options.allowedOrigins ?? [],
+      onRefused: (req, reason) => log.warn({ path: req.path, method: req.method, reason }, 'http: cross-site write refused'),
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -88,6 +130,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
   const board = new ExpressAdapter();
   board.setBasePath('/ui');
+  // bull-board's own express app re-enables X-Powered-By for its answers.
+  board.getRouter().disable('x-powered-by');
   createBullBoard({
     queues: [
       new BullMQAdapter(options.queues.runs, { readOnlyMode: readOnly, description: 'one job per run of a target' }),
@@ -96,7 +140,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'rotator' } },
   });
-  app.use('/ui', board.getRouter());
+  app.use('/ui', blockJobWrites(), withoutExternalAssets(), board.getRouter());
 
   app.get('/api/status', async (_req, res) => {
     const configured = new Map(options.targets.map((t) => [t.name, t]));
@@ -124,7 +168,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.json(body);
   });
 
-  app.post('/api/targets/:target/runs', express.json({ limit: '4mb' }), async (req, res) => {
+  app.post('/api/targets/:target/runs', ...jsonBody({ limit: MANUAL_RUN_BODY_LIMIT }), async (req, res) => {
     if (readOnly) {
       res.status(405).json({ error: 'read-only', message: 'http.readOnly is true: runs cannot be enqueued over HTTP' });
       return;
@@ -149,10 +193,10 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.status(202).json({ runId });
   });
 
-  // Errors: a fixed message; details go to the log (express would otherwise answer with the stack).
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    options.logger.error({ path: req.path, err: { message: (error as Error)?.message } }, 'http: request failed');
-    res.status(500).json({ error: 'internal', message: 'the request failed; see the service log' });
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not-found', message: 'no such page or endpoint' });
   });
+  // Errors: client mistakes 4xx at warn, the rest 500 at error; a fixed message, never a stack.
+  app.use(clientErrorHandler(log));
   return app;
 }

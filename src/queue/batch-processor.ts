@@ -7,6 +7,7 @@
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { AdmitBatch } from '../rotation/batch-admission.js';
 import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
@@ -15,6 +16,11 @@ import type { BatchResult } from './run-summary.js';
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
+  /**
+   * Checks the job against its run and target before anything is done (src/rotation/batch-admission.ts);
+   * throws a non-retryable `RotatorError` to refuse it.
+   */
+  admitBatch: AdmitBatch;
   /**
    * Pauses the batch queue for every worker (BullMQ's queue rate limit, stored in Redis) — called on
    * throttling so that no worker sends more requests before the delay is over.
@@ -48,6 +54,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     const data = parseJobData(BatchJobDataSchema, job.data, 'batch job');
     const log = deps.logger.child({ runId: data.runId, batchIndex: data.batchIndex, jobId: job.id });
     try {
+      const parent = job.parent?.id === undefined ? undefined : { id: job.parent.id, queue: job.parent.queueKey };
+      await deps.admitBatch({ ...data, jobId: job.id, parent }, signal);
       // The listing's details travel as compact tuples in the job; the use case takes servers.
       const { servers, ...request } = data;
       return compactBatchResult(await deps.rotateBatch({ ...request, ...(servers === undefined ? {} : { servers: servers.map(serverOfListing) }) }, { signal }));

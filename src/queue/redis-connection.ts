@@ -22,26 +22,43 @@ export async function closeRedisConnection(client: Redis): Promise<void> {
   client.disconnect();
 }
 
-/** Fails fast (invariant 6) when Redis does not answer: the error names `redis.url` without its password. */
-export async function expectRedisAnswers(client: Redis, url: string): Promise<void> {
-  try {
-    await client.ping();
-  } catch (error) {
-    throw new RotatorError({
-      code: ServiceErrorCode.redisUnavailable,
-      message: `Redis does not answer at redis.url (${redactUrl(url)}): ${(error as Error).message}`,
-      retryable: true,
-    });
-  }
-}
-
 /** The Redis URL without its password, for messages. */
-function redactUrl(url: string): string {
+export function redactRedisUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
     return 'redis.url';
+  }
+}
+
+/**
+ * Like {@link createRedisConnection}, but connects first and fails fast (invariant 6): when Redis
+ * does not answer, rejects with one `RotatorError` `REDIS_UNAVAILABLE` naming the (redacted) URL and
+ * the reason, instead of waiting for ever while ioredis prints an "Unhandled error event" stack per
+ * reconnect. Once connected, the client reconnects as usual; its later connection errors go to
+ * `onError` (BullMQ's queues and workers report them too). @param onError @defaultValue ignore them
+ */
+export async function connectRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined): Promise<Redis> {
+  const client = new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: true });
+  let lastError: Error | undefined;
+  let connected = false;
+  client.on('error', (error: Error) => {
+    lastError = error;
+    if (connected) onError(error);
+  });
+  try {
+    await client.connect();
+    connected = true;
+    return client;
+  } catch (error) {
+    client.disconnect();
+    const reason = (lastError ?? (error as Error)).message;
+    throw new RotatorError({
+      code: ServiceErrorCode.redisUnavailable,
+      retryable: true,
+      message: `Redis does not answer at ${redactRedisUrl(url)} (${reason}); is it running? (redis.url in the config, or REDIS_URL)`,
+    });
   }
 }

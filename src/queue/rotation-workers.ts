@@ -6,6 +6,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createBatchProcessor } from './batch-processor.js';
+import type { AdmitBatch } from '../rotation/batch-admission.js';
 import type { PlanRun, RotateBatch } from '../rotation/rotation-service.js';
 import type { JobFailureOptions } from './job-failure.js';
 import { BATCH_QUEUE, RUN_QUEUE } from './rotation-queues.js';
@@ -22,6 +23,8 @@ export interface RotationWorkersOptions extends JobFailureOptions {
   connection: Redis;
   planRun: PlanRun;
   rotateBatch: RotateBatch;
+  /** The worker-side check of every batch job against its run and target (src/rotation/batch-admission.ts). */
+  admitBatch: AdmitBatch;
   logger: Logger;
   /** Batches processed at once by this process (config `limits.workerConcurrency`). @defaultValue 8 */
   concurrency?: number;
@@ -71,6 +74,7 @@ export function startRotationWorkers(options: RotationWorkersOptions): RotationW
   };
   const batchProcessor = createBatchProcessor({
     rotateBatch: options.rotateBatch,
+    admitBatch: options.admitBatch,
     // The queue-level limit lives in Redis: every worker of the deployment holds back, not only ours.
     pauseQueue: (ms) => queues.batches.rateLimit(ms),
     rateLimitError: () => Worker.RateLimitError(),

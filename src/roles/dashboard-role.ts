@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/index.js';
 import { createHttpApp } from '../http/create-http-app.js';
+import { defaultAllowedHosts } from '../http/host-allow-list.js';
 import { startHttpServer } from '../http/http-server.js';
 import type { RunningHttpServer } from '../http/http-server.js';
 import type { OutcomeStore } from '../ports/outcome-store.js';
@@ -28,6 +29,8 @@ export async function startDashboardRole(deps: {
     auth: deps.httpToken === undefined ? { mode: 'none' } : { mode: 'token', token: deps.httpToken },
     ready: async () => (await redis.ping()) === 'PONG',
     logger,
+    allowedHosts: [...defaultAllowedHosts(config.service.http.host), ...config.service.http.allowedHosts],
+    allowedOrigins: config.service.http.allowedOrigins,
   });
   const http = await startHttpServer(app, { host: config.service.http.host, port: deps.port ?? config.service.http.port });
   logger.info({ url: `${http.url}/ui` }, 'dashboard: listening');

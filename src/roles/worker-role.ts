@@ -18,6 +18,9 @@ import type { Vault } from '../ports/vault.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { startRotationWorkers } from '../queue/rotation-workers.js';
 import type { RotationWorkers } from '../queue/rotation-workers.js';
+import { batchJobId } from '../domain/job-ids.js';
+import { RunJobDataSchema } from '../queue/job-schemas.js';
+import { createBatchAdmission } from '../rotation/batch-admission.js';
 import { createRotationService } from '../rotation/rotation-service.js';
 import { startSimulator } from '../simulator/simulator.js';
 import type { RunningSimulator } from '../simulator/simulator.js';
@@ -107,11 +110,23 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     lockTtlMs: service.limits.lockTtlMs,
     rebootDeadlineMs: deps.rebootDeadlineMs,
   });
+  // Every batch job, whoever enqueued it, is checked against its run and target before anything happens.
+  const admitBatch = createBatchAdmission({
+    loadRun: async (runId) => {
+      const parsed = RunJobDataSchema.safeParse((await deps.queues.runs.getJob(runId))?.data);
+      return parsed.success ? parsed.data : undefined;
+    },
+    target: (name) => config.target(name),
+    targetMembers: rotation.targetMembers,
+    runQueue: deps.queues.runs.qualifiedName,
+    batchJobId,
+  });
   const workers = startRotationWorkers({
     queues: deps.queues,
     connection: redis,
     planRun: rotation.planRun,
     rotateBatch: rotation.rotateBatch,
+    admitBatch,
     logger,
     concurrency: service.limits.workerConcurrency,
     maxStalledCount: service.limits.maxStalledCount,

@@ -21,6 +21,17 @@
  * - A rejected resend of such an inherited pending password does not drop it (the earlier, unanswered
  *   call may have been accepted), except for `Ecs.0011`: a password that breaks the rules was never set.
  * - AWSCURRENT is only moved by `promote`; the rotation never removes it.
+ * - AWSCURRENT only ever names a password Huawei accepted, from a secret's first rotation on: a
+ *   first reset that is rejected, unanswered or never sent leaves no version holding AWSCURRENT (the
+ *   port's `describe` shows none). On AWS this needs care, because AWS attaches AWSCURRENT to a
+ *   secret's first version by itself ("If this operation creates the first version for the secret,
+ *   then Secrets Manager automatically attaches the staging label AWSCURRENT to it."): the AWS adapter
+ *   creates every secret with a version that holds no password ("no password known yet"), which
+ *   takes AWSCURRENT and which the port does not show; the first `promote` moves AWSCURRENT off it.
+ * - A server's first rotation is one where no version outside the batch holds a label of an
+ *   accepted password (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot): a version still pending
+ *   from an earlier, unanswered first attempt does not make it a later one, since the password from
+ *   before rotator may still be the one in effect (`isFirstRotation`).
  */
 import type { SecretDescription, SecretVersionInfo } from '../ports/vault.js';
 import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING } from '../ports/vault.js';
@@ -66,6 +77,19 @@ export function holdsUnconfirmedSlot(version: SecretVersionInfo | undefined): bo
 }
 
 export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING };
+
+/** Whether `version` holds a label that only an accepted password gets (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot). */
+function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
+  return version.labels.some((l) => l === LABEL_CURRENT || l === LABEL_ACTIVE || isUnconfirmedLabel(l));
+}
+
+/**
+ * No password outside `ownVersionIds` (the versions of the batch asking) was ever accepted for this
+ * server: the password from before rotator managed it may still log in, and the vault never held it.
+ */
+export function isFirstRotation(description: SecretDescription | undefined, ownVersionIds: ReadonlySet<string>): boolean {
+  return !(description?.versions.some((v) => !ownVersionIds.has(v.versionId) && holdsAcceptedLabel(v)) ?? false);
+}
 
 /*
  * What these rules cost in vault writes (AWS: 50 writes/s per account, shared by every writer), per

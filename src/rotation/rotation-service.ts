@@ -109,9 +109,13 @@ export interface BatchRequest {
  */
 export type RotateBatch = (request: BatchRequest, context: { signal: AbortSignal | undefined }) => Promise<BatchSummary>;
 
+/** Every server id of a target now: its selector resolved as `planRun` resolves it (batch admission). */
+export type TargetMembers = (targetName: string, signal: AbortSignal | undefined) => Promise<ReadonlySet<string>>;
+
 export interface RotationService {
   readonly planRun: PlanRun;
   readonly rotateBatch: RotateBatch;
+  readonly targetMembers: TargetMembers;
 }
 
 export function createRotationService(deps: RotationServiceDeps): RotationService {
@@ -185,7 +189,19 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     );
   };
 
-  return { planRun, rotateBatch };
+  const targetMembers: TargetMembers = async (name, signal) => {
+    const target = targetNamed(name);
+    return membersOf(resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal }));
+  };
+
+  return { planRun, rotateBatch, targetMembers };
+}
+
+async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<string>> {
+  // A not-found explicit id is still a member: the batch records it `skipped` (not-found).
+  const members = new Set<string>();
+  for await (const r of resolved) members.add(r.kind === 'found' ? r.server.id : r.serverId);
+  return members;
 }
 
 async function* serversOf(resolved: AsyncIterable<ResolvedServer>): AsyncGenerator<string | EcsServer> {

@@ -199,9 +199,10 @@ function listServers(ctx: EcsContext): SimResponse {
   let matches: SimServer[];
   const serverId = param('server_id');
   if (serverId !== undefined) {
-    // Exact match on the id; Huawei ignores every other filter then.
-    const server = ctx.state.servers.get(serverId);
-    matches = server ? [server] : [];
+    // Exact match on the ids, comma-separated (`server_id=id1,id2`, as Huawei's reference and its
+    // official SDK use it); Huawei ignores every other filter then. Unknown ids are left out.
+    const ids = new Set(serverId.split(',').map((id) => id.trim()));
+    matches = ctx.state.order.filter((s) => ids.has(s.id));
   } else {
     const tags = tagPairs(ctx, 'tags');
     const notTags = tagPairs(ctx, 'not-tags');

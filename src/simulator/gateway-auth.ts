@@ -1,7 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../ports/clock.js';
-import type { Credentials } from '../adapters/huawei-ecs/signer.js';
-import { canonicalRequest, parseAuthorization, parseSdkDate, signature, stringToSign } from '../adapters/huawei-ecs/signer.js';
+// Not the client's signer: the verification is its own reading of Huawei's document.
+import { canonicalRequestOfReceived, expectedSignature, readAuthorization, readSdkDate } from './gateway-signature.js';
+
+/** An AK/SK pair the simulated gateway accepts (with a security token for temporary credentials). */
+export interface SimCredentials {
+  accessKey: string;
+  secretKey: string;
+  securityToken?: string | undefined;
+}
 
 /** A request as it reached the simulator, before any interpretation. */
 export interface ReceivedRequest {
@@ -43,12 +50,12 @@ const SIGNATURE_FAIL = 'Incorrect IAM authentication information: verify aksk si
  * the simulator's project.
  */
 export class GatewayAuth {
-  private readonly secrets = new Map<string, Credentials>();
+  private readonly secrets = new Map<string, SimCredentials>();
   private readonly tokens = new Map<string, SimToken>();
   private readonly failures = new Map<string, { consecutive: number; lockedUntil: number }>();
 
   constructor(
-    credentials: readonly Credentials[],
+    credentials: readonly SimCredentials[],
     tokens: readonly SimToken[],
     private readonly projectId: string,
     private readonly clock: Clock,
@@ -73,7 +80,7 @@ export class GatewayAuth {
   }
 
   private checkSignature(request: ReceivedRequest): AuthResult {
-    const auth = parseAuthorization(request.headers['authorization']);
+    const auth = readAuthorization(request.headers['authorization']);
     if (!auth) return deny(401, 'APIGW.0301', 'Incorrect IAM authentication information: Authorization header missing or malformed');
     const credentials = this.secrets.get(auth.accessKey);
     if (!credentials) return deny(401, 'APIGW.0301', 'Incorrect IAM authentication information: ak not found');
@@ -92,7 +99,7 @@ export class GatewayAuth {
       }
     }
     const sdkDate = request.headers['x-sdk-date'];
-    const dateMs = sdkDate === undefined ? undefined : parseSdkDate(sdkDate);
+    const dateMs = sdkDate === undefined ? undefined : readSdkDate(sdkDate);
     if (dateMs === undefined) return deny(401, 'APIGW.0301', 'Incorrect IAM authentication information: x-sdk-date missing or malformed');
     if (Math.abs(now - dateMs) > MAX_DATE_SKEW_MS) {
       return deny(401, 'APIGW.0301', 'Incorrect IAM authentication information: x-sdk-date is more than 15 minutes from the server time');
@@ -101,11 +108,11 @@ export class GatewayAuth {
       return deny(401, 'APIGW.0301', 'Incorrect IAM authentication information: security token missing or wrong');
     }
 
-    const canonical = canonicalRequest(
-      { method: request.method, path: request.rawPath, query: request.query, headers: request.headers, body: request.body },
+    const canonical = canonicalRequestOfReceived(
+      { method: request.method, rawPath: request.rawPath, decodedQuery: request.query, headers: request.headers, body: request.body },
       auth.signedHeaders,
     );
-    const expected = signature(credentials.secretKey, stringToSign(sdkDate!, canonical));
+    const expected = expectedSignature(credentials.secretKey, sdkDate!, canonical);
     if (!sameHex(expected, auth.signature)) {
       const next = { consecutive: (this.failures.get(auth.accessKey)?.consecutive ?? 0) + 1, lockedUntil: 0 };
       if (next.consecutive > LOCKOUT_THRESHOLD) next.lockedUntil = now + LOCKOUT_MS;

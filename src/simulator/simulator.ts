@@ -2,7 +2,6 @@ import { listen } from '../http/listen.js';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Credentials } from '../adapters/huawei-ecs/signer.js';
 import type { Clock } from '../ports/clock.js';
 import type { SimApi } from './api-names.js';
 import { CounterBook } from './counters.js';
@@ -17,7 +16,7 @@ import type { FleetSource } from './fleet.js';
 import { FleetState } from './fleet-state.js';
 import type { LoginProbe } from './fleet-state.js';
 import { GatewayAuth } from './gateway-auth.js';
-import type { SimToken } from './gateway-auth.js';
+import type { SimCredentials, SimToken } from './gateway-auth.js';
 import { BodyTooLargeError, ecsError, flatHeaders, gatewayError, parseQuery, readBody, sendJson } from './http-io.js';
 import type { SimResponse } from './http-io.js';
 import { handleInspection } from './inspection.js';
@@ -39,7 +38,7 @@ export interface SimulatorOptions {
   /** Shown in server details (availability zone). @defaultValue DEMO_REGION */
   region?: string;
   /** AK/SK pairs accepted. @defaultValue [DEMO_CREDENTIALS] */
-  credentials?: readonly Credentials[];
+  credentials?: readonly SimCredentials[];
   /** IAM tokens accepted in `X-Auth-Token`. @defaultValue [DEMO_TOKEN] */
   tokens?: readonly (string | SimToken)[];
   /** The fleet: generated from a seed, loaded from a JSON/YAML file, or given. @defaultValue 50 generated servers, seed 1 */

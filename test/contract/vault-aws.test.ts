@@ -7,13 +7,24 @@
 import { randomBytes } from 'node:crypto';
 import {
   DeleteSecretCommand,
+  GetSecretValueCommand,
   ListSecretsCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import type { SecretKey } from '../../src/ports/vault.js';
 import { createAwsSecretsManagerVault } from '../../src/adapters/aws-secrets-manager/aws-secrets-manager-vault.js';
 import { systemClock } from '../../src/adapters/system-clock.js';
 import { startSecretsManagerEmulator } from '../../src/emulators/secrets-manager/secrets-manager-emulator.js';
 import { describeVaultContract } from './vault-contract.js';
+
+/** GetSecretValue without VersionStage (AWSCURRENT), as any AWS reader does: its `password`, if any. */
+function defaultReader(client: SecretsManagerClient, nameOf: (key: SecretKey) => string) {
+  return async (key: SecretKey): Promise<string | undefined> => {
+    const value = (await client.send(new GetSecretValueCommand({ SecretId: nameOf(key) }))).SecretString ?? '{}';
+    const password = (JSON.parse(value) as { password?: unknown }).password;
+    return typeof password === 'string' ? password : undefined;
+  };
+}
 
 const externalEndpoint = process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'];
 
@@ -26,11 +37,12 @@ if (externalEndpoint) {
       { region, credentials, nameTemplate: `${prefix}/{region}/{projectId}/{serverId}` },
       { clock: systemClock },
     );
+    const client = new SecretsManagerClient({ region, ...(credentials ? { credentials } : {}) });
     return {
       vault,
+      defaultRead: defaultReader(client, (k) => `${prefix}/${k.region}/${k.projectId}/${k.serverId}`),
       async cleanup() {
         // Delete what this run created (the shared backend outlives the test).
-        const client = new SecretsManagerClient({ region, ...(credentials ? { credentials } : {}) });
         let nextToken: string | undefined;
         do {
           const page = await client.send(
@@ -52,6 +64,14 @@ if (externalEndpoint) {
       { region: 'eu-west-1', endpoint: emulator.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } },
       { clock: systemClock },
     );
-    return { vault, cleanup: () => emulator.close() };
+    const client = new SecretsManagerClient({ region: 'eu-west-1', endpoint: emulator.url, credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
+    return {
+      vault,
+      defaultRead: defaultReader(client, (k) => `ecs/${k.region}/${k.projectId}/${k.serverId}`),
+      cleanup: async () => {
+        client.destroy();
+        await emulator.close();
+      },
+    };
   });
 }

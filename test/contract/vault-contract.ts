@@ -4,6 +4,11 @@
  *
  * Every test works on its own random keys so that the suite can run against a shared backend
  * (LocalStack, a real account) and in parallel with other runs.
+ *
+ * The rules come from AWS Secrets Manager's API reference
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/): where a test encodes one of
+ * AWS's documented rules, or the port's answer to it, it quotes the sentence. Both vaults must keep
+ * the same semantics, the file vault included, so that code written against one works on the other.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +26,12 @@ import {
 
 export interface VaultContractSubject {
   vault: Vault;
+  /**
+   * The password a reader outside rotator gets by default for `key` (AWS: GetSecretValue without a
+   * stage, i.e. AWSCURRENT; the file vault: `rotator vault get`, i.e. AWSCURRENT through the port),
+   * or undefined when that read yields no password.
+   */
+  defaultRead(key: SecretKey): Promise<string | undefined>;
   /** Releases what setup made (the vault itself is closed by the suite before this runs). */
   cleanup(): Promise<void>;
 }
@@ -211,6 +222,9 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         expect((await describeState(key)).versions).toHaveLength(1);
       });
 
+      // API_PutSecretValue: "If you call this operation with a ClientRequestToken that matches an
+      // existing version's VersionId, and you specify the same secret data, the operation succeeds but
+      // does nothing. However, if the secret data is different, then the operation fails [...]"
       it('rejects the same token with another value (VAULT_TOKEN_REUSED) while it is pending', async () => {
         const key = await freshSecret();
         const token = randomToken();
@@ -279,6 +293,41 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
       });
     });
 
+    // API_PutSecretValue: "If this operation creates the first version for the secret, then Secrets
+    // Manager automatically attaches the staging label AWSCURRENT to it." The port's promise is
+    // stronger and holds on both vaults: AWSCURRENT only ever names a password a server accepted, so a
+    // first pending password must not become what readers get by default.
+    describe('AWSCURRENT only on an accepted password, from the first version on', () => {
+      it('a first pending version is not AWSCURRENT, for the port or for a default reader', async () => {
+        const key = await freshSecret();
+        const t1 = randomToken();
+        const first = samplePayload(key);
+        await vault.putPending(key, t1, first);
+        expect(await vault.getVersion(key, { label: LABEL_CURRENT })).toBeUndefined();
+        expect(labelsOf(await describeState(key), t1)).toEqual([LABEL_PENDING]);
+        expect(await subject.defaultRead(key)).toBeUndefined();
+
+        // The reset was rejected: the pending version is dropped; still nothing current.
+        await vault.removeLabel(key, LABEL_PENDING, t1);
+        expect(await vault.getVersion(key, { label: LABEL_CURRENT })).toBeUndefined();
+        expect(await subject.defaultRead(key)).toBeUndefined();
+        expect((await describeState(key)).versions).toEqual([]);
+
+        // The next attempt is accepted: only then is it current, and what readers get.
+        const t2 = randomToken();
+        const second = samplePayload(key);
+        await vault.putPending(key, t2, second);
+        expect(await subject.defaultRead(key)).toBeUndefined();
+        await vault.promote(key, t2, undefined);
+        expect(await subject.defaultRead(key)).toBe(second.password);
+        expect(await vault.getVersion(key, { label: LABEL_PREVIOUS })).toBeUndefined();
+
+        // A later pending version leaves the accepted one current.
+        await vault.putPending(key, randomToken(), samplePayload(key));
+        expect(await subject.defaultRead(key)).toBe(second.password);
+      });
+    });
+
     describe('promote', () => {
       it('promotes the first version when no version is current (expectedCurrent undefined)', async () => {
         const key = await freshSecret();
@@ -293,6 +342,8 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         expect((await vault.getVersion(key, { label: LABEL_CURRENT }))?.value).toEqual(value);
       });
 
+      // API_UpdateSecretVersionStage: "Whenever you move AWSCURRENT, Secrets Manager automatically
+      // moves the label AWSPREVIOUS to the version that AWSCURRENT was removed from."
       it('moves AWSPREVIOUS to the version AWSCURRENT left and removes AWSPENDING', async () => {
         const key = await freshSecret();
         const [t1, t2, t3] = [randomToken(), randomToken(), randomToken()];
@@ -365,6 +416,9 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         await describeState(key);
       });
 
+      // API_UpdateSecretVersionStage, RemoveFromVersionId: "If the label is attached and you either do
+      // not specify this parameter, or the version ID does not match, then the operation fails."
+      // promote is that compare-and-swap: a stale or missing expectedCurrent fails, on both vaults.
       it('rejects a promotion whose expectedCurrent is stale (VAULT_CURRENT_CHANGED)', async () => {
         const key = await freshSecret();
         const [t1, t2, t3] = [randomToken(), randomToken(), randomToken()];
@@ -417,6 +471,10 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         expect(await vault.getVersion(key, { label: LABEL_PENDING })).toBeUndefined();
       });
 
+      // API_UpdateSecretVersionStage, RemoveFromVersionId: "If the staging label you are trying to
+      // attach to one version is already attached to a different version, then you must include this
+      // parameter and specify the version that the label is to be removed from." moveLabel names it
+      // (the AWS adapter reads the holder first), so a move of a label held elsewhere succeeds.
       it('moveLabel attaches a custom label, moving it off the version that held it', async () => {
         const key = await freshSecret();
         const [t1, t2] = [randomToken(), randomToken()];

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { openFileVault } from '../../src/adapters/file-vault/file-vault.js';
 import { captureLogger, randomKey, tempDir, wallClock } from '../fixtures/file-vault/support.js';
+import { LABEL_CURRENT } from '../../src/ports/vault.js';
 import { describeVaultContract } from './vault-contract.js';
 
 describeVaultContract('encrypted file vault', async () => {
@@ -12,5 +13,10 @@ describeVaultContract('encrypted file vault', async () => {
     clock: wallClock,
     logger: captureLogger().logger,
   });
-  return { vault, cleanup: temp.remove };
+  return {
+    vault,
+    // `rotator vault get` reads AWSCURRENT through the port: that is the file vault's default reader.
+    defaultRead: async (key) => (await vault.getVersion(key, { label: LABEL_CURRENT }))?.value.password,
+    cleanup: temp.remove,
+  };
 });

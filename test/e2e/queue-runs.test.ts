@@ -66,6 +66,8 @@ async function harness(options: {
     logger,
     planRun: options.planRun ?? (async () => ({ serverIds: fleet(5), batchSize: 2 })),
     rotateBatch: options.rotateBatch ?? (async (b) => rotated(b)),
+    // Queue mechanics only: the admission check has its own tests (batch-admission*.test.ts).
+    admitBatch: async () => undefined,
     concurrency: options.concurrency ?? 2,
     throttleFallbackMs: 50,
   });

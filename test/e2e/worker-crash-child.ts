@@ -213,6 +213,8 @@ const workers = startRotationWorkers({
   connection: redis,
   planRun: service.planRun,
   rotateBatch,
+  // Crash recovery only: the admission check has its own tests (batch-admission*.test.ts).
+  admitBatch: async () => undefined,
   logger,
   // One batch at a time: the n-th call of this process is a well-defined point.
   concurrency: 1,

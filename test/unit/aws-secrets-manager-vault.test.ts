@@ -8,10 +8,20 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import {
   createAwsSecretsManagerVault,
+  NO_PASSWORD_YET_VERSION_ID,
   type AwsSecretsManagerVaultOptions,
 } from '../../src/adapters/aws-secrets-manager/aws-secrets-manager-vault.js';
 import { scrub, toVaultError } from '../../src/adapters/aws-secrets-manager/aws-error-mapping.js';
+import { AWS_RESERVED_TAG_KEYS } from '../../src/config/aws-secrets-manager-rules.js';
 import { systemClock } from '../../src/adapters/system-clock.js';
 import { isRotatorError, type RotatorError } from '../../src/domain/rotator-error.js';
 import {
@@ -82,7 +92,7 @@ afterAll(async () => {
 beforeEach(() => emulator.setFaults([]));
 
 describe('AWS Secrets Manager vault', () => {
-  it('creates the secret with tags and no value; concurrent creators all succeed', async () => {
+  it('creates the secret with tags and no password version; concurrent creators all succeed', async () => {
     const vault = makeVault({ tags: { team: 'sec-ops' } });
     const k = key();
     const mark = emulator.requests().length;
@@ -103,12 +113,17 @@ describe('AWS Secrets Manager vault', () => {
     await first.ensureSecret(k);
     await first.ensureSecret(k);
     expect(requestsSince(mark).map((r) => `${r.operation} ${r.error ?? 'ok'}`)).toEqual(['DescribeSecret ResourceNotFoundException', 'CreateSecret ok']);
-    // Another process (a cold cache) on a secret that exists: one read, no write.
+    // Another process (a cold cache) on a secret that exists: reads only (is it there, is AWSCURRENT
+    // safe), no write, and nothing at all the second time.
     const second = makeVault();
     mark = emulator.requests().length;
     await second.ensureSecret(k);
+    const firstCall = requestsSince(mark).map((r) => r.operation);
+    expect(firstCall.length).toBeGreaterThan(0);
+    expect(new Set(firstCall)).toEqual(new Set(['DescribeSecret']));
+    mark = emulator.requests().length;
     await second.ensureSecret(k);
-    expect(requestsSince(mark).map((r) => r.operation)).toEqual(['DescribeSecret']);
+    expect(requestsSince(mark)).toEqual([]);
   });
 
   it('sends the caller token as ClientRequestToken (the version id) and validates it before any request', async () => {
@@ -339,7 +354,7 @@ describe('AWS Secrets Manager vault', () => {
       [{ maxAttempts: 1.5 }, /maxAttempts: expected a positive integer/],
       [{ endpoint: 'not a url' }, /endpoint: expected an http\(s\) URL/],
       [{ retryMode: 'legacy' as 'standard' }, /retryMode: expected "standard" or "adaptive"/],
-      [{ tags: { 'managed-by': 'x' } }, /tags\.managed-by: reserved/],
+      [{ tags: { 'managed-by': 'x' } }, /tags\.managed-by: expected a tag key other than/],
     ];
     for (const [options, message] of cases) {
       let thrown: unknown;
@@ -359,5 +374,130 @@ describe('AWS Secrets Manager vault', () => {
     const error = await rejection(vault.ensureSecret({ region: 'cn-north-4', projectId: 'a/b', serverId: randomUUID() }));
     expect(error.code).toBe('VAULT_INVALID_REQUEST');
     expect(error.message).toContain('projectId');
+  });
+
+  // API_PutSecretValue: "If this operation creates the first version for the secret, then Secrets
+  // Manager automatically attaches the staging label AWSCURRENT to it." The adapter must never let
+  // that first version be a password no server accepted.
+  describe('the first version of a secret (AWS gives it AWSCURRENT)', () => {
+    let raw: SecretsManagerClient;
+    beforeAll(() => {
+      raw = new SecretsManagerClient({ region: 'eu-west-1', endpoint: emulator.url, credentials });
+    });
+    afterAll(() => raw.destroy());
+
+    /** What any AWS reader gets by default (GetSecretValue without a stage: AWSCURRENT). */
+    const defaultRead = async (name: string): Promise<string | undefined> =>
+      (await raw.send(new GetSecretValueCommand({ SecretId: name }))).SecretString;
+    const stagesOf = async (name: string): Promise<Record<string, string[]>> =>
+      (await raw.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};
+
+    it('creates every secret with a "no password known yet" version holding AWSCURRENT, invisible through the port', async () => {
+      const vault = makeVault();
+      const k = key();
+      await vault.ensureSecret(k);
+      const name = `ecs/${k.region}/${k.projectId}/${k.serverId}`;
+      expect(await stagesOf(name)).toEqual({ [NO_PASSWORD_YET_VERSION_ID]: ['AWSCURRENT'] });
+      const placeholder = JSON.parse((await defaultRead(name)) ?? '{}') as Record<string, unknown>;
+      expect(placeholder).not.toHaveProperty('password');
+      expect(placeholder['rotator']).toBe('no-password-known-yet');
+
+      const pending = payload(k);
+      const t1 = token();
+      await vault.putPending(k, t1, pending);
+      // The pending password is not what AWS readers get.
+      expect(await defaultRead(name)).not.toContain(pending.password);
+      expect(await vault.getVersion(k, { label: 'AWSCURRENT' })).toBeUndefined();
+      expect(await vault.getVersion(k, { versionId: NO_PASSWORD_YET_VERSION_ID })).toBeUndefined();
+      expect((await vault.describe(k))?.versions.map((v) => [v.versionId, v.labels])).toEqual([[t1, ['AWSPENDING']]]);
+
+      // Accepted: the first promotion moves AWSCURRENT onto it; the port shows no AWSPREVIOUS.
+      await vault.promote(k, t1, undefined);
+      expect(JSON.parse((await defaultRead(name)) ?? '{}').password).toBe(pending.password);
+      expect((await vault.describe(k))?.versions.map((v) => [v.versionId, v.labels])).toEqual([[t1, ['AWSCURRENT']]]);
+      expect(await vault.getVersion(k, { label: 'AWSPREVIOUS' })).toBeUndefined();
+      // The second promotion moves AWSPREVIOUS onto the first accepted password, as AWS does.
+      const t2 = token();
+      await vault.putPending(k, t2, payload(k));
+      await vault.promote(k, t2, t1);
+      expect((await vault.getVersion(k, { label: 'AWSPREVIOUS' }))?.versionId).toBe(t1);
+    });
+
+    it('repairs a secret made by an older release: no version yet, or a first pending version that AWS made AWSCURRENT', async () => {
+      const vault = makeVault();
+      const empty = key();
+      const emptyName = `ecs/${empty.region}/${empty.projectId}/${empty.serverId}`;
+      await raw.send(new CreateSecretCommand({ Name: emptyName }));
+      await vault.ensureSecret(empty);
+      expect(await stagesOf(emptyName)).toEqual({ [NO_PASSWORD_YET_VERSION_ID]: ['AWSCURRENT'] });
+
+      const legacy = key();
+      const legacyName = `ecs/${legacy.region}/${legacy.projectId}/${legacy.serverId}`;
+      const unaccepted = payload(legacy);
+      const t1 = token();
+      await raw.send(new CreateSecretCommand({ Name: legacyName }));
+      await raw.send(
+        new PutSecretValueCommand({ SecretId: legacyName, ClientRequestToken: t1, SecretString: JSON.stringify(unaccepted), VersionStages: ['AWSPENDING'] }),
+      );
+      expect((await stagesOf(legacyName))[t1]?.slice().sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+      await vault.ensureSecret(legacy);
+      await vault.ensureSecret(legacy); // idempotent
+      expect(await stagesOf(legacyName)).toEqual({ [t1]: ['AWSPENDING'], [NO_PASSWORD_YET_VERSION_ID]: ['AWSCURRENT'] });
+      expect(await defaultRead(legacyName)).not.toContain(unaccepted.password);
+      // The pending password is kept for its resend, and a later acceptance promotes it as a first rotation.
+      expect((await vault.getVersion(legacy, { label: 'AWSPENDING' }))?.value.password).toBe(unaccepted.password);
+      await vault.promote(legacy, t1, undefined);
+      expect((await vault.getVersion(legacy, { label: 'AWSCURRENT' }))?.versionId).toBe(t1);
+    });
+
+    it('sets exactly the tags config check reserves (AWS_RESERVED_TAG_KEYS), besides the configured ones', async () => {
+      const vault = makeVault({ tags: { team: 'sec-ops' } });
+      const k = key();
+      await vault.ensureSecret(k);
+      const tags = (await raw.send(new DescribeSecretCommand({ SecretId: `ecs/${k.region}/${k.projectId}/${k.serverId}` }))).Tags ?? [];
+      expect(tags.map((t) => t.Key).filter((name) => name !== 'team').sort()).toEqual([...AWS_RESERVED_TAG_KEYS].sort());
+    });
+
+    it('leaves alone a promotion cut short between its two writes (AWSCURRENT and AWSPENDING on an accepted version)', async () => {
+      const vault = makeVault();
+      const k = key();
+      const name = `ecs/${k.region}/${k.projectId}/${k.serverId}`;
+      await vault.ensureSecret(k);
+      const [t1, t2] = [token(), token()];
+      await vault.putPending(k, t1, payload(k));
+      await vault.promote(k, t1, undefined);
+      await vault.putPending(k, t2, payload(k));
+      // promote's first write only (AWSCURRENT moved), as a crash before it dropped AWSPENDING leaves it.
+      await raw.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: t2, RemoveFromVersionId: t1 }));
+      const before = await stagesOf(name);
+      expect(before[t2]?.slice().sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+      await vault.ensureSecret(k);
+      expect(await stagesOf(name)).toEqual(before);
+
+      // The same shape on a secret from the earlier release (no "no password yet" version), after a
+      // first accepted rotation: AWSPREVIOUS elsewhere marks it as accepted, so it is left alone too.
+      const old = key();
+      const oldName = `ecs/${old.region}/${old.projectId}/${old.serverId}`;
+      const [o1, o2] = [token(), token()];
+      await raw.send(new CreateSecretCommand({ Name: oldName }));
+      await raw.send(new PutSecretValueCommand({ SecretId: oldName, ClientRequestToken: o1, SecretString: JSON.stringify(payload(old)) }));
+      await raw.send(new PutSecretValueCommand({ SecretId: oldName, ClientRequestToken: o2, SecretString: JSON.stringify(payload(old)), VersionStages: ['AWSPENDING'] }));
+      await raw.send(new UpdateSecretVersionStageCommand({ SecretId: oldName, VersionStage: 'AWSCURRENT', MoveToVersionId: o2, RemoveFromVersionId: o1 }));
+      const oldBefore = await stagesOf(oldName);
+      await vault.ensureSecret(old);
+      expect(await stagesOf(oldName)).toEqual(oldBefore);
+    });
+
+    it('leaves a secret alone when AWSCURRENT is on an accepted password (one DescribeSecret, no write)', async () => {
+      const vault = makeVault();
+      const k = key();
+      await vault.ensureSecret(k);
+      const t1 = token();
+      await vault.putPending(k, t1, payload(k));
+      await vault.promote(k, t1, undefined);
+      const mark = emulator.requests().length;
+      await vault.ensureSecret(k);
+      expect(requestsSince(mark).map((r) => r.operation)).toEqual(['CreateSecret', 'DescribeSecret']);
+    });
   });
 });

@@ -22,6 +22,20 @@ describe('parseErrorBody', () => {
     });
   });
 
+  it('reads an internalError entry whose message is spelled error_msg (as well as error_message)', () => {
+    const body = JSON.stringify({
+      error: { code: 'Ecs.0611', message: 'batch failed' },
+      internalError: [
+        { id: 'a', error_code: 'Ecs.0613', error_msg: 'plug-in missing' },
+        { id: 'b', error_code: 'Ecs.0100', error_message: 'wrong state' },
+      ],
+    });
+    expect(parseErrorBody(body, [])?.internalErrors).toEqual([
+      { serverId: 'a', code: 'Ecs.0613', message: 'plug-in missing' },
+      { serverId: 'b', code: 'Ecs.0100', message: 'wrong state' },
+    ]);
+  });
+
   it('reads the gateway format', () => {
     expect(parseErrorBody('{"error_code":"APIGW.0308","error_msg":"throttled","request_id":"r1"}', [])).toMatchObject({
       code: 'APIGW.0308',

@@ -59,6 +59,37 @@ describe('SDK-HMAC-SHA256 signer', () => {
     );
   });
 
+  // ../shared/docs/huawei-ecs-api.md, step 4: sort raw names, then raw values of a repeated name,
+  // only then encode. Each expected string below is worked out by hand from that rule.
+  it('sorts repeated names by their raw values before encoding (team-owner=b before team=a)', () => {
+    expect(canonicalQueryString([['tags', 'team=a'], ['tags', 'team-owner=b']])).toBe('tags=team-owner%3Db&tags=team%3Da');
+    expect(canonicalQueryString([['tags', 'app=x'], ['tags', 'app.name=y']])).toBe('tags=app.name%3Dy&tags=app%3Dx');
+  });
+
+  it('sorts names raw: a~ before aä, although encoded aä (a%C3%A4) would come first', () => {
+    expect(canonicalQueryString([['aä', '1'], ['a~', '2']])).toBe('a~=2&a%C3%A4=1');
+    expect(canonicalQueryString([['a.b', '2'], ['a-b', '1'], ['a', '3'], ['A', '4']])).toBe('A=4&a=3&a-b=1&a.b=2');
+  });
+
+  it('keeps empty values as name= and sorts them first among equal names', () => {
+    expect(canonicalQueryString([['name', ''], ['a', 'x']])).toBe('a=x&name=');
+    expect(canonicalQueryString([['tags', 'x'], ['tags', '']])).toBe('tags=&tags=x');
+    expect(canonicalQueryString([])).toBe('');
+  });
+
+  it("encodes reserved characters (also !'()*), spaces, + and % and UTF-8 bytes, uppercase hex", () => {
+    expect(canonicalQueryString([['ü', '😀 +%'], ['q', "!'()*/?#[]@&="]])).toBe(
+      'q=%21%27%28%29%2A%2F%3F%23%5B%5D%40%26%3D&%C3%BC=%F0%9F%98%80%20%2B%25',
+    );
+  });
+
+  it('canonicalises the path per segment with a trailing slash, and signs header values trimmed', () => {
+    const request = { ...vector.request, path: '/v1/p/a b/ä', headers: { ...vector.request.headers, 'X-Extra': '  v  ' } };
+    const canonical = canonicalRequest(request, ['content-type', 'host', 'x-extra', 'x-sdk-date']).split('\n');
+    expect(canonical[1]).toBe('/v1/p/a%20b/%C3%A4/');
+    expect(canonical).toContain('x-extra:v');
+  });
+
   it('does not sign User-Agent', () => {
     const headers = signRequest(
       { ...vector.request, headers: { ...vector.request.headers, 'User-Agent': 'rotator/0.1' } },

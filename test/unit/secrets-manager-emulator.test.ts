@@ -1,4 +1,9 @@
-/** AWS Secrets Manager's rules, as the emulator implements them, checked through the real AWS SDK. */
+/**
+ * AWS Secrets Manager's rules, as the emulator implements them, checked through the real AWS SDK.
+ * Where a test encodes a documented rule it quotes the sentence from AWS's API reference
+ * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/, pages API_PutSecretValue and
+ * API_UpdateSecretVersionStage), so that the double is checked against AWS's word, not our own.
+ */
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -86,14 +91,49 @@ describe('secrets manager emulator (through the AWS SDK)', () => {
     expect(plain.CreatedDate).toBeInstanceOf(Date);
   });
 
+  // API_PutSecretValue: "If this operation creates the first version for the secret, then Secrets
+  // Manager automatically attaches the staging label AWSCURRENT to it."
+  it('PutSecretValue creating the first version attaches AWSCURRENT to it, even with VersionStages [AWSPENDING]', async () => {
+    const name = await newSecret();
+    const [t1, t2] = [token(), token()];
+    const first = await client.send(
+      new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t1, SecretString: 'never-accepted', VersionStages: ['AWSPENDING'] }),
+    );
+    expect(first.VersionStages?.slice().sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect((await client.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('never-accepted');
+    // Only the first: a second version gets exactly the labels asked for.
+    const second = await client.send(
+      new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t2, SecretString: 'two', VersionStages: ['AWSPENDING'] }),
+    );
+    expect(second.VersionStages).toEqual(['AWSPENDING']);
+    expect(await stages(name)).toEqual({ [t1]: ['AWSCURRENT'], [t2]: ['AWSPENDING'] });
+  });
+
+  // API_PutSecretValue: "If this operation moves the staging label AWSCURRENT from another version to
+  // this version, then Secrets Manager also automatically moves the staging label AWSPREVIOUS to the
+  // version that AWSCURRENT was removed from."
+  it('PutSecretValue with VersionStages [AWSCURRENT] moves it, and AWSPREVIOUS follows', async () => {
+    const name = await newSecret();
+    const [t1, t2] = [token(), token()];
+    await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t1, SecretString: 'one', VersionStages: ['AWSCURRENT'] }));
+    await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t2, SecretString: 'two', VersionStages: ['AWSCURRENT'] }));
+    expect(await stages(name)).toEqual({ [t1]: ['AWSPREVIOUS'], [t2]: ['AWSCURRENT'] });
+  });
+
+  // API_PutSecretValue: "This operation is idempotent. If you call this operation with a
+  // ClientRequestToken that matches an existing version's VersionId, and you specify the same secret
+  // data, the operation succeeds but does nothing. However, if the secret data is different, then the
+  // operation fails [...]"
   it('same token with the same value is a no-op; with another value ResourceExistsException, also while AWSPENDING', async () => {
     const name = await newSecret();
+    const t0 = token();
     const t1 = token();
+    await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t0, SecretString: 'current' }));
     const put = (value: string): Promise<unknown> =>
       client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t1, SecretString: value, VersionStages: ['AWSPENDING'] }));
     await put('secret-one');
     await put('secret-one');
-    expect(await stages(name)).toEqual({ [t1]: ['AWSPENDING'] });
+    expect(await stages(name)).toEqual({ [t0]: ['AWSCURRENT'], [t1]: ['AWSPENDING'] });
     const reuse = await failure(put('secret-two'));
     expect(reuse.name).toBe('ResourceExistsException');
     expect(reuse.message).not.toContain('secret-one');
@@ -107,6 +147,12 @@ describe('secrets manager emulator (through the AWS SDK)', () => {
     expect(error.name).toBe('InvalidParameterException');
   });
 
+  // API_UpdateSecretVersionStage, RemoveFromVersionId: "If the staging label you are trying to attach
+  // to one version is already attached to a different version, then you must include this parameter
+  // and specify the version that the label is to be removed from. If the label is attached and you
+  // either do not specify this parameter, or the version ID does not match, then the operation fails."
+  // And: "Whenever you move AWSCURRENT, Secrets Manager automatically moves the label AWSPREVIOUS to
+  // the version that AWSCURRENT was removed from."
   it('moves a label only when RemoveFromVersionId names the version holding it (compare-and-swap)', async () => {
     const name = await newSecret();
     const [t1, t2, t3] = [token(), token(), token()];
@@ -118,6 +164,13 @@ describe('secrets manager emulator (through the AWS SDK)', () => {
       client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: t2, RemoveFromVersionId: removeFrom }));
     expect(await failure(move(undefined))).toMatchObject({ name: 'InvalidParameterException', status: 400 });
     expect(await failure(move(t3))).toMatchObject({ name: 'InvalidParameterException' });
+    // The same rule for a custom label: attached elsewhere, it moves only with the right RemoveFromVersionId.
+    const hold2 = `HOLD_${t2.slice(4, 12)}`;
+    const moveHold = (removeFrom: string | undefined): Promise<unknown> =>
+      client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: hold2, MoveToVersionId: t3, RemoveFromVersionId: removeFrom }));
+    expect(await failure(moveHold(undefined))).toMatchObject({ name: 'InvalidParameterException' });
+    expect(await failure(moveHold(t1))).toMatchObject({ name: 'InvalidParameterException' });
+    expect((await stages(name))[t2]).toEqual([hold2]);
     await move(t1);
     let map = await stages(name);
     expect(map[t2]).toContain('AWSCURRENT');
@@ -157,6 +210,7 @@ describe('secrets manager emulator (through the AWS SDK)', () => {
   it('GetSecretValue with both VersionId and VersionStage needs them to agree', async () => {
     const name = await newSecret();
     const t1 = token();
+    await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: token(), SecretString: 'current' }));
     await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t1, SecretString: 'a', VersionStages: ['AWSPENDING'] }));
     expect(await failure(client.send(new GetSecretValueCommand({ SecretId: name, VersionId: t1, VersionStage: 'AWSCURRENT' })))).toMatchObject({
       name: 'ResourceNotFoundException',

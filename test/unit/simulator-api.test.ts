@@ -105,6 +105,8 @@ describe('GET cloudservers/detail', () => {
     expect(await ids([['enterprise_project_id', 'ep-2']])).toEqual(['b']);
     expect(await ids([['server_id', 'c'], ['status', 'ACTIVE'], ['tags', 'rotate=true']])).toEqual(['c']);
     expect(await ids([['server_id', 'nope']])).toEqual([]);
+    // A comma-separated list, as Huawei's official SDK sends it; unknown ids are left out.
+    expect((await ids([['server_id', 'c,a,nope'], ['tags', 'rotate=true']])).sort()).toEqual(['a', 'c']);
 
     // A server in REBOOT still matches status=ACTIVE, and reports REBOOT.
     const job = await api({ method: 'POST', path: 'cloudservers/action', body: { reboot: { type: 'SOFT', servers: [{ id: 'a' }] } } });

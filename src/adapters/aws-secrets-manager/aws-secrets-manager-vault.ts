@@ -4,11 +4,22 @@
  * port's semantics are AWS's own and this file mostly adds the compare-and-swap reading of
  * `UpdateSecretVersionStage` and the error translation.
  *
- * AWS calls made: CreateSecret (no value; only after DescribeSecret found no such secret, see
- * `existing`), PutSecretValue (always with VersionStages AWSPENDING
- * and our token), UpdateSecretVersionStage (always with RemoveFromVersionId when another version
- * holds the label), GetSecretValue (always naming VersionStage or VersionId), DescribeSecret,
- * ListSecretVersionIds, ListSecrets.
+ * AWS calls made: CreateSecret (with the "no password known yet" version below; only after
+ * DescribeSecret found no such secret, see `existing`), PutSecretValue
+ * (always with VersionStages AWSPENDING and our token), UpdateSecretVersionStage (always with
+ * RemoveFromVersionId when another version holds the label), GetSecretValue (always naming
+ * VersionStage or VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets.
+ *
+ * The first version of a secret. AWS's PutSecretValue reference: "If this operation creates the
+ * first version for the secret, then Secrets Manager automatically attaches the staging label
+ * AWSCURRENT to it." Were the first version our first pending password, AWSCURRENT (what every AWS
+ * reader gets by default) would name a password no server has accepted, and would stay on it if that
+ * reset were rejected, unanswered or never sent. So every secret is created WITH a first version,
+ * id `NO_PASSWORD_YET_VERSION_ID`, whose value says that no password is known yet and holds none:
+ * AWSCURRENT starts there, and the first `promote` moves it (compare-and-swap, RemoveFromVersionId
+ * naming that version) onto the first accepted password. Through the port that version does not
+ * exist: `describe` leaves it out and `getVersion` answers undefined for it, so "no version holds
+ * AWSCURRENT" means the same as on the file vault (src/rotation/labels.ts).
  */
 import {
   CreateSecretCommand,
@@ -27,12 +38,14 @@ import {
 // Type-only: @smithy/types ships with the SDK (its middleware signatures).
 import type { FinalizeHandler, HandlerExecutionContext, MetadataBearer } from '@smithy/types';
 import type { Logger } from 'pino';
+import { AWS_REGION_PATTERN, awsEndpointProblem, awsTagProblem } from '../../config/aws-secrets-manager-rules.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import type { Clock } from '../../ports/clock.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 import {
   LABEL_CURRENT,
   LABEL_PENDING,
+  LABEL_PREVIOUS,
   type SecretDescription,
   type SecretKey,
   type SecretPayload,
@@ -47,12 +60,12 @@ import { awsErrorName, toVaultError, vaultError, type ErrorContext } from './aws
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
 
+// These four are AWS_RESERVED_TAG_KEYS (src/config/aws-secrets-manager-rules.ts); a test keeps them in step.
 /** Tag that marks a secret as ours; `list` only yields secrets that carry it. */
 export const MANAGED_BY_TAG = { key: 'managed-by', value: 'rotator' } as const;
 const TAG_SERVER_ID = 'server-id';
 const TAG_REGION = 'region';
 const TAG_PROJECT_ID = 'project-id';
-const RESERVED_TAGS = new Set([MANAGED_BY_TAG.key, TAG_SERVER_ID, TAG_REGION, TAG_PROJECT_ID]);
 
 /** The calls that share AWS's 50 requests/s per-account quota (and CreateSecret, also a write). */
 const WRITE_COMMANDS = new Set([
@@ -65,6 +78,18 @@ const WRITE_COMMANDS = new Set([
 
 /** ClientRequestToken as AWS takes it; also our version id. */
 const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
+
+/**
+ * Version id of each secret's first version, which holds AWSCURRENT until a password is accepted
+ * (see the file comment). Never a batch token: those start `run` (src/rotation/batch-token.ts).
+ */
+export const NO_PASSWORD_YET_VERSION_ID = 'rotator-no-password-known-yet-000000000000';
+
+/** Its value: JSON without a password field, so that no reader can mistake it for one. */
+const NO_PASSWORD_YET_VALUE = JSON.stringify({
+  rotator: 'no-password-known-yet',
+  note: 'rotator stores a password here only once Huawei has accepted it; until then the server keeps the password it had before rotator managed it',
+});
 
 export interface AwsSecretsManagerVaultOptions {
   /** AWS region of the secrets. @defaultValue the SDK's provider chain (`AWS_REGION`, profile) */
@@ -123,20 +148,14 @@ function positiveNumber(value: number | undefined, field: string, fallback: numb
   return value;
 }
 
+// The rules `rotator config check` also reports (one source for both: src/config/aws-secrets-manager-rules.ts).
 function validateOptions(options: AwsSecretsManagerVaultOptions): void {
-  if (options.region !== undefined && !/^[a-z0-9-]{1,64}$/.test(options.region)) {
+  if (options.region !== undefined && !AWS_REGION_PATTERN.test(options.region)) {
     throw configError(`region: expected an AWS region such as eu-west-1, found ${JSON.stringify(options.region)}`);
   }
   if (options.endpoint !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(options.endpoint);
-    } catch {
-      throw configError(`endpoint: expected an http(s) URL, found ${JSON.stringify(options.endpoint)}`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw configError(`endpoint: expected an http(s) URL, found ${JSON.stringify(options.endpoint)}`);
-    }
+    const problem = awsEndpointProblem(options.endpoint);
+    if (problem !== undefined) throw configError(`endpoint: expected ${problem}, found ${JSON.stringify(options.endpoint)}`);
   }
   if (options.retryMode !== undefined && options.retryMode !== 'standard' && options.retryMode !== 'adaptive') {
     throw configError(`retryMode: expected "standard" or "adaptive", found ${JSON.stringify(options.retryMode)}`);
@@ -145,10 +164,8 @@ function validateOptions(options: AwsSecretsManagerVaultOptions): void {
     throw configError('credentials: expected accessKeyId and secretAccessKey (or omit credentials for the default chain)');
   }
   for (const [key, value] of Object.entries(options.tags ?? {})) {
-    if (RESERVED_TAGS.has(key)) throw configError(`tags.${key}: reserved (rotator sets it)`);
-    if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u.test(key) || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u.test(value)) {
-      throw configError(`tags.${key}: expected AWS tag characters (letters, digits, spaces, _.:/=+-@)`);
-    }
+    const problem = awsTagProblem(key, value);
+    if (problem !== undefined) throw configError(`tags.${key}: expected ${problem}`);
   }
 }
 
@@ -171,6 +188,11 @@ function stageMapOf(response: DescribeSecretResponse): StageMap {
 function holderOf(stages: StageMap, label: string): string | undefined {
   for (const [versionId, labels] of stages) if (labels.includes(label)) return versionId;
   return undefined;
+}
+
+/** The port's view of a version id: the "no password yet" version is no version. */
+function portVersion(versionId: string | undefined): string | undefined {
+  return versionId === NO_PASSWORD_YET_VERSION_ID ? undefined : versionId;
 }
 
 function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
@@ -262,6 +284,7 @@ export function createAwsSecretsManagerVault(
 
   /** Whether `versionId` exists at all (labelled or deprecated). */
   async function versionExists(name: string, stages: StageMap, versionId: string): Promise<boolean> {
+    if (versionId === NO_PASSWORD_YET_VERSION_ID) return false; // not a version of the port
     if (stages.has(versionId)) return true;
     return (await listVersions(name, true)).some((v) => v.versionId === versionId);
   }
@@ -305,6 +328,55 @@ export function createAwsSecretsManagerVault(
    */
   const existing = new Set<string>();
 
+  /**
+   * Makes AWSCURRENT name no unaccepted password on a secret that already existed, as an older
+   * release left it: with no version at all (the next PutSecretValue would get AWSCURRENT), or with
+   * one labelled version only, holding exactly AWSCURRENT and AWSPENDING (its first pending
+   * password, which AWS made current, never promoted). Either way AWSCURRENT moves to the
+   * "no password yet" version; the pending password keeps AWSPENDING, so it is resent as before.
+   *
+   * Any other state is left alone (one DescribeSecret), in particular a promotion cut short between
+   * its two writes: AWSCURRENT and AWSPENDING on an ACCEPTED version, with AWSPREVIOUS (or the
+   * "no password yet" version) elsewhere. Only the exact single-version shape above is touched.
+   */
+  async function ensureCurrentIsSafe(name: string): Promise<void> {
+    const response = await describeRaw(name);
+    if (!response || response.DeletedDate !== undefined) return; // the next write reports it
+    const stages = stageMapOf(response);
+    const holder = holderOf(stages, LABEL_CURRENT);
+    const labelled = [...stages].filter(([, labels]) => labels.length > 0);
+    const holderLabels = holder === undefined ? [] : [...(stages.get(holder) ?? [])].sort();
+    const unsettledFirstVersion =
+      labelled.length === 1 && holderLabels.length === 2 && holderLabels[0] === LABEL_CURRENT && holderLabels[1] === LABEL_PENDING;
+    if (holder !== undefined && !unsettledFirstVersion) return;
+    const context: ErrorContext = { operation: 'PutSecretValue', secretName: name, versionId: NO_PASSWORD_YET_VERSION_ID };
+    try {
+      const exists = stages.has(NO_PASSWORD_YET_VERSION_ID) || (await listVersions(name, true)).some((v) => v.versionId === NO_PASSWORD_YET_VERSION_ID);
+      if (exists) {
+        await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: NO_PASSWORD_YET_VERSION_ID, RemoveFromVersionId: holder });
+      } else {
+        // Moves AWSCURRENT off `holder` if there is one; the first version of an empty secret gets it anyway.
+        await client.send(
+          new PutSecretValueCommand({
+            SecretId: name,
+            ClientRequestToken: NO_PASSWORD_YET_VERSION_ID,
+            SecretString: NO_PASSWORD_YET_VALUE,
+            VersionStages: [LABEL_CURRENT],
+          }),
+        );
+      }
+      // AWSPREVIOUS followed onto the unaccepted version AWSCURRENT left: it never was a previous password.
+      if (holder !== undefined) await updateStage(name, { VersionStage: LABEL_PREVIOUS, RemoveFromVersionId: holder });
+      logger?.warn({ op: 'ensureSecret', secret: name, movedFrom: holder }, 'vault: AWSCURRENT moved to the "no password known yet" version');
+    } catch (error) {
+      // A racing worker did the same: fine if AWSCURRENT is now safe.
+      const fresh = await describeRaw(name);
+      const now = fresh ? holderOf(stageMapOf(fresh), LABEL_CURRENT) : undefined;
+      if (now === NO_PASSWORD_YET_VERSION_ID) return;
+      throw toVaultError(error, context);
+    }
+  }
+
   const vault: Vault = {
     async ensureSecret(key) {
       const name = template.render(key);
@@ -314,6 +386,8 @@ export function createAwsSecretsManagerVault(
         if (described.DeletedDate !== undefined) {
           throw vaultError(VaultErrorCode.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
         }
+        // Perhaps left by an older release without a first version: once safe, it stays so.
+        await ensureCurrentIsSafe(name);
         existing.add(name);
         return;
       }
@@ -324,6 +398,9 @@ export function createAwsSecretsManagerVault(
             Description: description,
             ...(options.kmsKeyId !== undefined ? { KmsKeyId: options.kmsKeyId } : {}),
             Tags: tagsFor(key),
+            // The first version carries AWSCURRENT (AWS attaches it): make it the "no password yet" one.
+            SecretString: NO_PASSWORD_YET_VALUE,
+            ClientRequestToken: NO_PASSWORD_YET_VERSION_ID,
           }),
         );
         logger?.debug({ op: 'CreateSecret', secret: name }, 'vault secret created');
@@ -331,7 +408,9 @@ export function createAwsSecretsManagerVault(
       } catch (error) {
         const errorName = awsErrorName(error);
         if (errorName === 'ResourceExistsException') {
-          existing.add(name); // created meanwhile by a racing worker
+          // Created before, or by a racing worker; perhaps by an older release, without a first version.
+          await ensureCurrentIsSafe(name);
+          existing.add(name);
           return;
         }
         const context = { operation: 'CreateSecret', secretName: name };
@@ -380,7 +459,7 @@ export function createAwsSecretsManagerVault(
       const name = template.render(key);
       const byId = 'versionId' in selector;
       const context: ErrorContext = { operation: 'GetSecretValue', secretName: name, versionId: byId ? selector.versionId : undefined };
-      if (byId && !TOKEN_PATTERN.test(selector.versionId)) return undefined; // AWS could not hold it
+      if (byId && (!TOKEN_PATTERN.test(selector.versionId) || selector.versionId === NO_PASSWORD_YET_VERSION_ID)) return undefined;
       let response;
       try {
         response = await client.send(
@@ -391,6 +470,7 @@ export function createAwsSecretsManagerVault(
         throw toVaultError(error, context);
       }
       const versionId = response.VersionId ?? '';
+      if (versionId === NO_PASSWORD_YET_VERSION_ID) return undefined; // holds no password
       const where = `${name} version ${versionId}`;
       const value: SecretPayload = decodeSecretPayload(response.SecretString, where);
       return {
@@ -411,22 +491,25 @@ export function createAwsSecretsManagerVault(
       const context: ErrorContext = { operation: 'promote', secretName: name, versionId };
       validateVersionToken(versionId, context);
       const stages = await stagesOf(name, 'promote');
-      const current = holderOf(stages, LABEL_CURRENT);
+      const holder = holderOf(stages, LABEL_CURRENT);
+      // Through the port, AWSCURRENT on the "no password yet" version is AWSCURRENT on no version.
+      const current = portVersion(holder);
       if (current !== versionId) {
-        if (!(await versionExists(name, stages, versionId))) {
+        if (versionId === NO_PASSWORD_YET_VERSION_ID || !(await versionExists(name, stages, versionId))) {
           throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
         }
         if (current !== expectedCurrent) {
           throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`);
         }
         try {
-          // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId holds AWSCURRENT
-          // (or, with none given, unless no version holds it). AWSPREVIOUS follows by itself.
-          await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: expectedCurrent });
+          // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId names the version
+          // holding AWSCURRENT (or, with none given, unless no version holds it). AWSPREVIOUS follows
+          // by itself (onto the "no password yet" version on a first promotion: hidden by the port).
+          await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: holder });
         } catch (error) {
           if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
           const fresh = await stagesOf(name, 'promote');
-          const now = holderOf(fresh, LABEL_CURRENT);
+          const now = portVersion(holderOf(fresh, LABEL_CURRENT));
           // A concurrent replay of this same promotion won: that is success.
           if (now !== versionId) {
             throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
@@ -517,7 +600,7 @@ export function createAwsSecretsManagerVault(
   async function describeByName(name: string, key: SecretKey): Promise<SecretDescription | undefined> {
     const response = await describeRaw(name);
     if (!response || response.DeletedDate !== undefined) return undefined;
-    const versions = (await listVersions(name, false)).filter((v) => v.labels.length > 0);
+    const versions = (await listVersions(name, false)).filter((v) => v.labels.length > 0 && v.versionId !== NO_PASSWORD_YET_VERSION_ID);
     return {
       name,
       key: { region: key.region, projectId: key.projectId, serverId: key.serverId },

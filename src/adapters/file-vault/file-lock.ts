@@ -22,7 +22,8 @@
  * stale lock look alive: waiters time out with a clear error naming the lock file to remove.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { link, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, open, stat, unlink } from 'node:fs/promises';
+import { FileTooLargeError, readFileBounded } from '../../config/bounded-read.js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
@@ -59,9 +60,11 @@ export interface HeldLock {
 async function readOwner(path: string): Promise<LockOwner | undefined | 'unreadable'> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A lock file holds a small JSON owner; anything bigger is not ours (read at most 64 KiB of it).
+    text = (await readFileBounded(path, 64 * 1024)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof FileTooLargeError) return 'unreadable';
     throw ioError('reading lock', path, error);
   }
   try {

@@ -82,6 +82,12 @@ export const DEFAULT_JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024;
 /** Catch-up attempts while other processes keep compacting under a lock-free reader. */
 const REFRESH_ATTEMPTS = 10;
 
+/**
+ * Largest vault file read: about a million servers' secrets with their kept versions. A bigger file
+ * is not one this service wrote (a wrong path), and reading it whole would exhaust memory.
+ */
+export const MAX_VAULT_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+
 type Mutation = (doc: VaultDocument, now: number) => boolean;
 
 interface QueuedMutation {
@@ -158,6 +164,9 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     try {
       // The handle pins one inode: a concurrent rename cannot mix two versions into what we read.
       const { size } = await handle.stat();
+      if (size > MAX_VAULT_FILE_BYTES) {
+        throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${path} is larger than ${MAX_VAULT_FILE_BYTES} bytes; not a vault file of this service`);
+      }
       const header = Buffer.alloc(Math.min(size, HEADER_LENGTH));
       await readFully(handle, header, 0);
       if (previous?.snapshot !== undefined && previous.snapshot.size === size && previous.snapshot.header.equals(header)) return previous;

@@ -11,7 +11,8 @@
  * its key is unreadable, and a fresh key would only hide that until the first write failed.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, stat, unlink } from 'node:fs/promises';
+import { FileTooLargeError, MAX_SECRET_FILE_BYTES, readFileBounded } from '../../config/bounded-read.js';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDirectory } from './atomic-write.js';
@@ -57,9 +58,10 @@ function parseVaultKey(raw: Buffer | string, origin: string): Buffer {
 async function readKeyFile(file: string, origin: string): Promise<Buffer | undefined> {
   let raw: Buffer;
   try {
-    raw = await readFile(file);
+    raw = await readFileBounded(file, MAX_SECRET_FILE_BYTES);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof FileTooLargeError) throw vaultError(VaultErrorCode.invalidKey, `${origin} ${file}: larger than ${MAX_SECRET_FILE_BYTES} bytes (not a key file)`);
     throw ioError('reading key file', file, error);
   }
   return parseVaultKey(raw, `${origin} ${file}`);

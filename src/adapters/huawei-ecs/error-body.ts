@@ -2,7 +2,9 @@ import type { EcsInternalError } from './ecs-api-error.js';
 
 /**
  * Huawei's two error body formats, read leniently (an error answer must never crash the client):
- * - the ECS service: `{"error": {"code", "message", "details"?: [{code, message}]}, "internalError"?: [{id, error_code, error_message}]}`;
+ * - the ECS service: `{"error": {"code", "message", "details"?: [{code, message}]}, "internalError"?: [{id, error_code, error_message}]}`
+ *   (entries are documented with `error_message`; some answers carry `error_msg`, the gateway's
+ *   spelling, instead: both are read);
  * - the API gateway: `{"error_code", "error_msg", "request_id"}`.
  * Some ECS answers also put `code`/`message` at the top level; that is read too.
  */
@@ -41,7 +43,7 @@ export function parseErrorBody(text: string, secrets: readonly string[]): Parsed
       internalErrors.push({
         serverId: entry.id,
         code: scrub(entry.error_code) ?? scrub(entry.code) ?? code ?? 'UNKNOWN',
-        message: scrub(entry.error_message) ?? scrub(entry.message) ?? '',
+        message: scrub(entry.error_message) ?? scrub(entry.error_msg) ?? scrub(entry.message) ?? '',
       });
     }
   }

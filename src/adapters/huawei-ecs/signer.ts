@@ -2,8 +2,10 @@ import { createHash, createHmac } from 'node:crypto';
 
 /**
  * Huawei's `SDK-HMAC-SHA256` request signing (APIG signature v2), as documented in
- * ../../../../shared/docs/huawei-ecs-api.md. Used by the client to sign and by the simulator to
- * verify, so both read the same canonical form.
+ * ../../../../shared/docs/huawei-ecs-api.md ("Authentication"). The client's side only: the
+ * simulator's gateway verifies with its own canonicalisation (src/simulator/gateway-signature.ts),
+ * written separately from the same document, so that a mistake here cannot hide in both.
+ * test/unit/huawei-signer-oracle.test.ts checks this file against Huawei's official SDK signer.
  */
 export const SIGNING_ALGORITHM = 'SDK-HMAC-SHA256';
 
@@ -31,12 +33,23 @@ export function canonicalUri(path: string): string {
   return encoded.endsWith('/') ? encoded : `${encoded}/`;
 }
 
+/**
+ * Sorts the RAW (decoded) pairs by name, then by value for a repeated name, and only then
+ * percent-encodes them. The order matters: for `tags=team=a&tags=team-owner=b`, raw
+ * `team-owner=b` sorts first (`-` < `=`) but encoded `team%3Da` does (`%` < `-`); Huawei's gateway
+ * and official signers sort raw, so sorting the encoded strings signs another string and the
+ * gateway answers 401 APIGW.0301 (and locks the AK after more than 5). Comparison is by UTF-16
+ * code unit, as JavaScript's default sort in the official SDK's `CanonicalQueryString`.
+ */
 export function canonicalQueryString(query: ReadonlyArray<readonly [string, string]>): string {
-  return query
-    .map(([k, v]) => [percentEncode(k), percentEncode(v)] as const)
-    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
+  return [...query]
+    .sort(([ak, av], [bk, bv]) => compareCodeUnits(ak, bk) || compareCodeUnits(av, bv))
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
     .join('&');
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
@@ -74,14 +87,6 @@ export function signature(secretKey: string, toSign: string): string {
 /** `20191115T033655Z` */
 export function formatSdkDate(epochMs: number): string {
   return new Date(epochMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-}
-
-/** Inverse of `formatSdkDate`; undefined when malformed. */
-export function parseSdkDate(value: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  if (!m) return undefined;
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  return Number.isNaN(ms) ? undefined : ms;
 }
 
 export interface Credentials {

@@ -1,7 +1,7 @@
 /** `rotator history --server <id>`: the audit events of one server, newest first. No passwords. */
 import type { Command } from 'commander';
 import { RedisAuditLog } from '../../adapters/redis/index.js';
-import { closeRedisConnection, createRedisConnection } from '../../queue/redis-connection.js';
+import { closeRedisConnection, connectRedis } from '../../queue/redis-connection.js';
 import { isoOrDash, loadCliConfig, renderTable } from './status.js';
 
 export function register(program: Command): void {
@@ -20,7 +20,7 @@ export function register(program: Command): void {
         command.error(`--server: expected an ECS server id ([A-Za-z0-9_-]), found ${JSON.stringify(options.server)}`);
       }
       const config = await loadCliConfig(command);
-      const redis = createRedisConnection(config.service.redis.url, 'rotator-cli');
+      const redis = await connectRedis(config.service.redis.url, 'rotator-cli');
       try {
         const log = new RedisAuditLog({ redis, keyPrefix: config.service.redis.keyPrefix });
         const events = await log.readServerHistory(options.server, limit);

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { OUTCOME_KINDS } from '../../domain/outcome.js';
-import { closeRedisConnection, createRedisConnection } from '../../queue/redis-connection.js';
+import { closeRedisConnection, connectRedis, createRedisConnection } from '../../queue/redis-connection.js';
 import { RotationQueues } from '../../queue/rotation-queues.js';
 import { startRunWatcher } from '../../queue/run-watcher.js';
 import { runSucceeded } from '../../queue/run-summary.js';
@@ -84,7 +84,7 @@ export function register(program: Command): void {
       if (!target.enabled) command.error(`target: ${targetName} is disabled (enabled: false in ${target.file})`);
 
       const url = config.service.redis.url;
-      const redis = createRedisConnection(url, 'rotator-cli');
+      const redis = await connectRedis(url, 'rotator-cli');
       const queues = new RotationQueues({
         connection: redis,
         prefix: config.service.redis.keyPrefix,
@@ -123,14 +123,26 @@ export function register(program: Command): void {
           process.stdout.write(`${runId}\n`);
           return;
         }
-        const hint = setTimeout(() => {
-          if (!barStarted) process.stderr.write('waiting for a worker to take the run (is `rotator run` running?)\n');
+        let warnedNoWorker = false;
+        // "Waiting for a worker" only when none is alive (BullMQ lists the workers connected to the
+        // queue); a run merely queued behind others is not announced as a missing worker.
+        const hint = setInterval(() => {
+          if (barStarted) return;
+          queues.runs.getWorkersCount().then(
+            (workers) => {
+              if (workers === 0 && !barStarted && !warnedNoWorker) {
+                warnedNoWorker = true;
+                process.stderr.write('waiting for a worker: none is connected to this queue (start `rotator run`, or check redis.url and redis.keyPrefix)\n');
+              }
+            },
+            () => undefined,
+          );
         }, 5000);
         let summary: RunSummary;
         try {
           summary = await watcher.wait(runId, timeoutMs);
         } finally {
-          clearTimeout(hint);
+          clearInterval(hint);
           if (barStarted) bar.stop();
         }
         process.stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : renderRunSummary(summary));

@@ -9,7 +9,7 @@ import { loadConfigOrThrow } from '../../config/index.js';
 import type { LoadedConfig } from '../../config/index.js';
 import { OUTCOME_KINDS } from '../../domain/outcome.js';
 import type { ServerState } from '../../ports/outcome-store.js';
-import { closeRedisConnection, createRedisConnection } from '../../queue/redis-connection.js';
+import { closeRedisConnection, connectRedis } from '../../queue/redis-connection.js';
 
 /** Renders rows as an aligned plain-text table (no colours: output is often piped). */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (target: string | undefined, options: { json?: boolean }, command: Command) => {
       const config = await loadCliConfig(command);
-      const redis = createRedisConnection(config.service.redis.url, 'rotator-cli');
+      const redis = await connectRedis(config.service.redis.url, 'rotator-cli');
       try {
         const store = new RedisOutcomeStore({ redis, keyPrefix: config.service.redis.keyPrefix });
         if (target === undefined) {

@@ -7,6 +7,9 @@
  * - PutSecretValue with an existing token: same value is a no-op, another value is
  *   ResourceExistsException (whatever labels that version holds);
  * - PutSecretValue without VersionStages attaches AWSCURRENT;
+ * - PutSecretValue that creates the first version of a secret attaches AWSCURRENT to it, whatever
+ *   VersionStages says (API_PutSecretValue: "If this operation creates the first version for the
+ *   secret, then Secrets Manager automatically attaches the staging label AWSCURRENT to it.");
  * - versions without labels are deprecated, kept until a secret has more than 100 versions.
  *
  * Every method runs synchronously, so each request is atomic, as AWS's per-secret operations are.
@@ -327,6 +330,9 @@ export class SecretsManagerStore {
       stages = rawStages as string[];
     }
     const token = stringField(input, 'ClientRequestToken') ?? randomUUID();
+    // AWS: "If this operation creates the first version for the secret, then Secrets Manager
+    // automatically attaches the staging label AWSCURRENT to it." (VersionStages or not.)
+    if (secret.versions.size === 0 && !stages.includes(STAGE_CURRENT)) stages = [...stages, STAGE_CURRENT];
     const result = this.addVersion(secret, token, value, stages);
     return { ARN: secret.arn, Name: secret.name, VersionId: result.versionId, VersionStages: result.stages };
   }

@@ -36,6 +36,9 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
   // Resends: read the pending password back; it must be exactly the version plan saw.
   await mapLimit(candidates.filter((w) => w.phase === 'resend'), VAULT_CONCURRENCY, async (work) => {
     try {
+      // Idempotent; lets the vault repair a secret an earlier release left with AWSCURRENT on a
+      // never-accepted first version (see labels.ts) before this password is sent again.
+      await withVaultRetry(ctx, 'createSecret', () => deps.vault.ensureSecret(work.key));
       const pending = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { label: LABEL_PENDING }));
       if (pending === undefined) {
         // Settled between plan and now (another process): treat as nothing pending.

@@ -6,7 +6,7 @@ import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
-import { freeUnconfirmedSlot, holdsUnconfirmedSlot, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from '../labels.js';
+import { freeUnconfirmedSlot, holdsUnconfirmedSlot, isFirstRotation, LABEL_CURRENT, LABEL_PENDING, UNCONFIRMED_SLOT_COUNT, versionWithLabel } from '../labels.js';
 
 /** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
 const READ_CONCURRENCY = 16;
@@ -70,7 +70,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   await mapLimit(unsettled(works), VAULT_READ_CONCURRENCY, async (work) => {
     work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
     const ours = tokensOfBatch(ctx, work.serverId);
-    work.firstRotation = !(work.description?.versions.some((v) => !ours.has(v.versionId) && v.labels.length > 0) ?? false);
+    work.firstRotation = isFirstRotation(work.description, ours);
     const current = versionWithLabel(work.description, LABEL_CURRENT);
     const acceptedHere = work.description?.versions.find((v) => ours.has(v.versionId) && holdsUnconfirmedSlot(v));
     if (current !== undefined && ours.has(current.versionId)) {
