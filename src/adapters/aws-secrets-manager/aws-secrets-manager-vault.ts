@@ -339,8 +339,8 @@ export function createAwsSecretsManagerVault(
    * its two writes: AWSCURRENT and AWSPENDING on an ACCEPTED version, with AWSPREVIOUS (or the
    * "no password yet" version) elsewhere. Only the exact single-version shape above is touched.
    */
-  async function ensureCurrentIsSafe(name: string): Promise<void> {
-    const response = await describeRaw(name);
+  async function ensureCurrentIsSafe(name: string, described?: DescribeSecretResponse): Promise<void> {
+    const response = described ?? (await describeRaw(name));
     if (!response || response.DeletedDate !== undefined) return; // the next write reports it
     const stages = stageMapOf(response);
     const holder = holderOf(stages, LABEL_CURRENT);
@@ -387,7 +387,7 @@ export function createAwsSecretsManagerVault(
           throw vaultError(VaultErrorCode.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
         }
         // Perhaps left by an older release without a first version: once safe, it stays so.
-        await ensureCurrentIsSafe(name);
+        await ensureCurrentIsSafe(name, described);
         existing.add(name);
         return;
       }
