@@ -123,12 +123,14 @@ export interface RunningEmulator {
 
 export async function startEmulatorProcess(writesPerSecond: number): Promise<RunningEmulator> {
   const c = startChild(['--import', 'tsx', 'bench/secrets-manager-process.ts', String(writesPerSecond)], {});
-  const url = (await waitForLine(c, /listening on (http:\/\/\S+)/, 'the Secrets Manager emulator'))[1]!;
+  const match = await waitForLine(c, /listening on (http:\/\/\S+) calls (http:\/\/\S+)/, 'the Secrets Manager emulator');
+  const url = match[1]!;
+  const callsUrl = match[2]!;
   return {
     url,
     pid: c.child.pid,
     async calls() {
-      const answer = await fetch(`${url}/__emulator/calls`);
+      const answer = await fetch(callsUrl);
       return (await answer.json()) as Record<string, number>;
     },
     stop: () => c.stop(),
