@@ -15,7 +15,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { cryptoRandom } from './adapters/crypto-random.js';
-import { RedisAuditLog, RedisOutcomeStore } from './adapters/redis/index.js';
+import { RedisAuditLog, RedisOutcomeStore, RedisRunHistory } from './adapters/redis/index.js';
+import type { Notifications } from './notifications/start-notifications.js';
+import { createServiceMetrics, type ServiceMetrics } from './observability/service-metrics.js';
 import { systemClock } from './adapters/system-clock.js';
 import type { LoadedConfig } from './config/index.js';
 import type { RunningHttpServer } from './http/http-server.js';
@@ -61,6 +63,8 @@ export interface StartServiceOptions {
   cron?: CronFactory;
   /** Reboot job deadline passed to the rotation core. */
   rebootDeadlineMs?: number;
+  /** Backoff between notification delivery attempts (tests shorten it). */
+  notificationBackoff?: { baseDelayMs: number; maxDelayMs: number };
 }
 
 export interface RunningService {
@@ -70,12 +74,17 @@ export interface RunningService {
   readonly redis: Redis;
   readonly outcomes: RedisOutcomeStore;
   readonly audit: RedisAuditLog;
+  readonly runHistory: RedisRunHistory;
+  /** This process's Prometheus instruments (served on `/metrics` with the fleet gauges). */
+  readonly metrics: ServiceMetrics;
   readonly http: RunningHttpServer | undefined;
   readonly simulator: RunningSimulator | undefined;
   readonly scheduler: Scheduler | undefined;
   readonly workers: RotationWorkers | undefined;
   /** The vault the workers use (worker role only). */
   readonly vault: Vault | undefined;
+  /** Notifications and the compliance watch (worker role only). */
+  readonly notifications: Notifications | undefined;
   /** Graceful: stop the scheduler, let batches finish within `limits.shutdownGraceMs`, close everything. */
   stop(): Promise<void>;
 }
@@ -120,6 +129,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     closers.push(() => queues.close());
     const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });
     const audit = new RedisAuditLog({ redis, keyPrefix: prefix, maxLen: service.limits.auditStreamMaxLen });
+    const runHistory = new RedisRunHistory({ redis, keyPrefix: prefix });
+    const metrics = createServiceMetrics();
 
     let worker: WorkerRole | undefined;
     if (has('worker')) {
@@ -137,6 +148,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         simulatorPort: options.simulatorPort,
         rebootDeadlineMs: options.rebootDeadlineMs,
         onClose,
+        metrics,
+        runHistory,
+        notificationBackoff: options.notificationBackoff,
       });
     }
 
@@ -147,7 +161,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
     let http: RunningHttpServer | undefined;
     if (has('dashboard')) {
-      const started = await startDashboardRole({ config, queues, outcomes, redis, logger, httpToken, port: options.httpPort });
+      const started = await startDashboardRole({ config, queues, outcomes, redis, logger, httpToken, port: options.httpPort, runHistory, audit, metricsRegistry: metrics.registry, clock });
       onClose(() => started.close());
       http = started;
     }
@@ -159,11 +173,14 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       redis,
       outcomes,
       audit,
+      runHistory,
+      metrics,
       http,
       simulator: worker?.simulator,
       scheduler,
       workers: worker?.workers,
       vault: worker?.vault,
+      notifications: worker?.notifications,
       stop: () => (stopping ??= closeAll()),
     };
   } catch (error) {

@@ -16,6 +16,7 @@ import { defaultConfigFile } from './package-root.js';
 import { serviceConfigSchema, SIMULATOR_ENDPOINT, type AccountConfig, type ServiceConfig } from './service-schema.js';
 import { firesPerMinute } from './schedule.js';
 import { targetSchema, type TargetConfig } from './target-schema.js';
+import { planNotificationSecrets, type ChannelSecrets } from './notification-secrets.js';
 import { checkVaultKey, type VaultKeySource } from './vault-key-source.js';
 import { readYamlFile } from './yaml-file.js';
 import { expectedText, toConfigIssues } from './zod-issues.js';
@@ -71,6 +72,8 @@ export interface LoadedConfig {
   vaultKey(): Buffer | undefined;
   /** The HTTP bearer token, when `http.auth.mode` is `token`. */
   httpToken(): string | undefined;
+  /** URL and signing secret of a notification channel (read on each call; files re-read). */
+  notificationChannel(name: string): ChannelSecrets | undefined;
 }
 
 export type LoadResult = { ok: true; config: LoadedConfig } | { ok: false; issues: ConfigIssue[] };
@@ -203,7 +206,11 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
   let vaultKeySource: VaultKeySource | undefined;
   let readVaultKey: () => Buffer | undefined = () => undefined;
   let httpTokenRef: EnvSecretRef | undefined;
+  let notificationSecrets = new Map<string, ChannelSecrets>();
   if (service !== undefined) {
+    const notify = planNotificationSecrets(service.notifications.channels, targets, env, cwd);
+    issues.push(...notify.issues);
+    notificationSecrets = notify.secrets;
     for (const account of service.accounts) {
       const plan = planCredentials(account, env, cwd);
       const users = targets.filter((t) => t.enabled && t.account === account.name).map((t) => t.name);
@@ -323,6 +330,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadResult
     },
     vaultKey: () => readVaultKey(),
     httpToken: () => httpTokenRef?.read(),
+    notificationChannel: (name) => notificationSecrets.get(name),
   };
   return { ok: true, config: Object.freeze(config) };
 }

@@ -130,6 +130,22 @@ const keepJobsSchema = z.strictObject({
   ageSeconds: intRange(0, 365 * 24 * 3600),
 });
 
+export const NOTIFICATION_EVENTS = ['run-failed', 'server-overdue', 'server-recovered'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+const channelSchema = z.strictObject({
+  name: resourceName,
+  kind: enumField(['webhook', 'slack'] as const),
+  // Optional: the URL may come from ROTATOR_NOTIFY_URL__<NAME> instead (always, for Slack: its URL is a secret).
+  url: z
+    .url({ protocol: /^https?$/, error: 'an http(s) URL' })
+    .optional(),
+  events: z.array(enumField(NOTIFICATION_EVENTS), { error: `a list of ${NOTIFICATION_EVENTS.join(', ')}` }).min(1).default([...NOTIFICATION_EVENTS]),
+  targets: enumField(['all', 'listed'] as const).default('all'),
+  maxAttempts: intRange(1, 20).default(5),
+  timeoutMs: intRange(100, 120_000).default(10_000),
+});
+
 export const serviceConfigSchema = z.strictObject({
   redis: z.strictObject({
     url: z
@@ -189,6 +205,28 @@ export const serviceConfigSchema = z.strictObject({
   logging: z.strictObject({
     level: enumField(LOG_LEVELS),
     format: enumField(['auto', 'json', 'pretty'] as const),
+  }),
+  notifications: z.strictObject({
+    checkIntervalSeconds: intRange(10, 86_400),
+    channels: z
+      .array(channelSchema, { error: 'a list of notification channels' })
+      .superRefine((channels, ctx) => {
+        const seen = new Set<string>();
+        channels.forEach((channel, index) => {
+          if (seen.has(channel.name)) {
+            ctx.addIssue({ code: 'custom', path: [index, 'name'], message: 'a channel name not used by another channel', input: channel.name });
+          }
+          seen.add(channel.name);
+          if (channel.kind === 'slack' && channel.url !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'url'],
+              message: `no url for a slack channel (a Slack webhook URL is a secret: set ROTATOR_NOTIFY_URL__${channel.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')} or its _FILE form)`,
+              input: 'a URL',
+            });
+          }
+        });
+      }),
   }),
 });
 
@@ -285,6 +323,29 @@ export interface ServiceConfig {
     readonly seed: number;
   };
   readonly logging: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'pretty' };
+  readonly notifications: {
+    /** How often overdue/recovered transitions are checked (also after every run). */
+    readonly checkIntervalSeconds: number;
+    readonly channels: readonly NotificationChannelConfig[];
+  };
+}
+
+/** Where notifications go. Secrets (the signing secret, a Slack URL) come from the environment. */
+export interface NotificationChannelConfig {
+  /** Unique; names its variables (`ROTATOR_NOTIFY_SECRET__<NAME>`, `ROTATOR_NOTIFY_URL__<NAME>`). */
+  readonly name: string;
+  /** `webhook`: JSON signed with HMAC-SHA256; `slack`: a Slack-compatible incoming webhook. */
+  readonly kind: 'webhook' | 'slack';
+  /** Webhook URL; else from `ROTATOR_NOTIFY_URL__<NAME>` (always so for Slack). */
+  readonly url?: string | undefined;
+  /** @defaultValue every event */
+  readonly events: readonly NotificationEvent[];
+  /** `all` targets, or only those whose job file lists the channel in `notify`. @defaultValue `all` */
+  readonly targets: 'all' | 'listed';
+  /** Delivery attempts, with exponential backoff. @defaultValue 5 */
+  readonly maxAttempts: number;
+  /** Per attempt. @defaultValue 10000 */
+  readonly timeoutMs: number;
 }
 
 // Compile-time check that the schema's output fits the documented interface.

@@ -15,7 +15,7 @@ import {
   type PasswordPolicy,
 } from '../policy/password-policy.js';
 import { cronProblem, isValidTimezone } from './schedule.js';
-import { booleanField, enumField, intRange, resourceName } from './schema-helpers.js';
+import { booleanField, enumField, intRange, positiveNumber, resourceName } from './schema-helpers.js';
 
 /** Statuses Huawei's server list accepts as a `status` filter. */
 export const SERVER_STATUSES = [
@@ -146,6 +146,8 @@ export const targetSchema = z.strictObject({
   uniquePerServer: booleanField.default(false),
   restartPolicy: enumField(['none', 'soft', 'hard'] as const).default('none'),
   dryRunPreflight: booleanField.default(true),
+  maxPasswordAgeDays: positiveNumber(3650).optional(),
+  notify: z.array(resourceName, { error: 'a list of notification channel names (service config notifications.channels)' }).default([]),
 });
 
 /** Which servers a target rotates: `serverIds` ∪ (servers matching ALL given filters). */
@@ -180,6 +182,17 @@ export interface TargetConfig {
   readonly restartPolicy: 'none' | 'soft' | 'hard';
   /** Send a `dry_run` reset before storing or resetting anything. @defaultValue true */
   readonly dryRunPreflight: boolean;
+  /**
+   * Compliance policy: a server whose password is older than this (in days, fractions allowed) is
+   * overdue. @defaultValue two schedule intervals (the largest gap between fire times), see
+   * src/compliance/password-age-policy.ts
+   */
+  readonly maxPasswordAgeDays?: number | undefined;
+  /**
+   * Notification channels (service config `notifications.channels[].name`) that get this target's
+   * events besides those with `targets: all`. @defaultValue []
+   */
+  readonly notify: readonly string[];
   /** The job file it came from (relative to the working directory when inside it). */
   readonly file: string;
 }

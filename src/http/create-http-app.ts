@@ -24,8 +24,14 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Registry } from 'prom-client';
 import type { OutcomeKind } from '../domain/outcome.js';
+import type { Clock } from '../ports/clock.js';
 import type { OutcomeStore } from '../ports/outcome-store.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { RunHistory } from '../ports/run-history.js';
+import { createCsrfGuard } from './status-form-csrf.js';
+import { createStatusPages } from './status-pages.js';
 import type { RotationQueues } from '../queue/rotation-queues.js';
 import { describeIssues } from '../queue/job-schemas.js';
 import { blockJobWrites, withoutExternalAssets } from './bull-board-guard.js';
@@ -53,10 +59,24 @@ const ManualRunBody = z.strictObject({
 /** Options of {@link createHttpApp}. */
 export interface HttpAppOptions {
   queues: RotationQueues;
-  /** The read side the status endpoint and the metrics need. */
-  outcomes: Pick<OutcomeStore, 'listTargets' | 'countTarget'>;
+  /** The read side the status endpoint, the metrics and the status page need. */
+  outcomes: Pick<OutcomeStore, 'listTargets' | 'countTarget' | 'listTarget' | 'getServer'>;
   /** Names of the configured targets (listed even before their first run). */
-  targets: readonly { name: string; enabled: boolean; schedule: string; timezone: string }[];
+  targets: readonly {
+    name: string;
+    enabled: boolean;
+    schedule: string;
+    timezone: string;
+    maxPasswordAgeDays?: number | undefined;
+    restartPolicy?: 'none' | 'soft' | 'hard' | undefined;
+  }[];
+  /** The audit trail (server pages of the status page). */
+  audit?: Pick<AuditLog, 'readServerHistory'> | undefined;
+  /** Finished runs (last successful run per target for the metrics). */
+  runHistory?: RunHistory | undefined;
+  /** The process's metrics registry (src/observability/service-metrics.ts); fleet gauges are added to it. */
+  metricsRegistry?: Registry | undefined;
+  clock?: Pick<Clock, 'now'> | undefined;
   /** bull-board without retry/clean/remove buttons. @defaultValue true */
   readOnly?: boolean;
   /** `{ mode: 'token', token }` protects `/ui` and `/api`. @defaultValue `{ mode: 'none' }` */
@@ -116,14 +136,22 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready' });
   });
 
+  let guard: ReturnType<typeof tokenAuth> | undefined;
   if (options.auth?.mode === 'token') {
-    const guard = tokenAuth(options.auth.token);
+    guard = tokenAuth(options.auth.token);
     app.use('/ui', guard);
     app.use('/api', guard);
     app.use('/metrics', guard);
   }
 
-  const metrics = createMetricsRegistry(options);
+  const metrics = createMetricsRegistry({
+    queues: options.queues,
+    outcomes: options.outcomes,
+    targets: options.targets,
+    runHistory: options.runHistory,
+    clock: options.clock,
+    registry: options.metricsRegistry,
+  });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
@@ -192,6 +220,33 @@ export function createHttpApp(options: HttpAppOptions): Express {
     options.logger.info({ runId, via: 'http' }, 'http: manual run enqueued');
     res.status(202).json({ runId });
   });
+
+  // The status page (`/`, `/targets/…`, `/servers/…`): behind the token when auth is on. Its "rotate
+  // now" form exists only when runs may be started over HTTP and a token identifies the operator.
+  const clock = options.clock ?? { now: () => Date.now() };
+  const pages = createStatusPages({
+    outcomes: options.outcomes,
+    runHistory: options.runHistory ?? { recent: async () => [] },
+    audit: options.audit ?? { readServerHistory: async () => [] },
+    targets: options.targets,
+    clock,
+    rotate:
+      !readOnly && options.auth?.mode === 'token'
+        ? {
+            csrf: createCsrfGuard({ secret: options.auth.token, now: () => clock.now() }),
+            enqueue: async (target, run) => {
+              const enqueued = await options.queues.enqueueManualRun(target, { dryRun: run.dryRun, restartPolicy: run.restartPolicy });
+              options.logger.info({ runId: enqueued.runId, via: 'status page', dryRun: run.dryRun }, 'http: manual run enqueued');
+              return enqueued;
+            },
+          }
+        : undefined,
+  });
+  // The form's CSRF check runs before the token auth: it is what lets Basic credentials write.
+  if (pages.verifyRotateForm) app.post('/targets/:target/rotate', ...pages.verifyRotateForm);
+  if (guard) app.use(['/targets', '/servers'], guard);
+  if (guard) app.get('/', guard);
+  app.use(pages.router);
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'not-found', message: 'no such page or endpoint' });

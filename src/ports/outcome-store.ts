@@ -17,6 +17,8 @@ export interface ServerState {
   requestId: string | undefined;
   /** Outcomes `failed` or `unknown` in a row; reset by an accepted reset. */
   consecutiveFailures: number;
+  /** The first `failed`/`unknown` attempt of the current run of failures; undefined after a success. */
+  failingSince: number | undefined;
 }
 
 export interface OutcomeRecord {

@@ -8,7 +8,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createVault } from '../adapters/create-vault.js';
 import { createEcsClientRegistry } from '../adapters/huawei-ecs/ecs-client-registry.js';
-import { RedisRateLimiter, RedisServerLocks } from '../adapters/redis/index.js';
+import { RedisNotificationStore, RedisRateLimiter, RedisServerLocks } from '../adapters/redis/index.js';
+import type { RedisRunHistory } from '../adapters/redis/index.js';
+import { startNotifications, type Notifications } from '../notifications/start-notifications.js';
+import { instrumentEcsApi, instrumentRotateBatch, instrumentVault } from '../observability/instrumented-ports.js';
+import { observeRuns } from '../observability/run-observer.js';
+import type { ServiceMetrics } from '../observability/service-metrics.js';
 import type { RedisAuditLog, RedisOutcomeStore } from '../adapters/redis/index.js';
 import { SIMULATOR_ENDPOINT } from '../config/index.js';
 import type { LoadedConfig } from '../config/index.js';
@@ -45,12 +50,19 @@ export interface WorkerRoleDeps {
   rebootDeadlineMs?: number | undefined;
   /** Registers a component's close; the caller closes them in reverse order (also when a later start fails). */
   onClose(close: () => Promise<void>): void;
+  /** This process's instruments: the ports handed to the rotation core are decorated with them. */
+  metrics: ServiceMetrics;
+  /** Where finished runs are recorded (once per run). */
+  runHistory: RedisRunHistory;
+  /** Backoff between notification delivery attempts (tests shorten it). */
+  notificationBackoff?: { baseDelayMs: number; maxDelayMs: number } | undefined;
 }
 
 export interface WorkerRole {
   readonly simulator: RunningSimulator | undefined;
   readonly vault: Vault;
   readonly workers: RotationWorkers;
+  readonly notifications: Notifications;
 }
 
 export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole> {
@@ -87,20 +99,29 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     ...(aws ? { awsWriteLimiter: sharedLimiter(`aws-writes:${aws.region}`, aws.writesPerSecond) } : {}),
   });
   deps.onClose(() => vault.close());
+  const { metrics } = deps;
+  const ecsClient = createEcsClientRegistry({
+    account: (name) => config.account(name),
+    credentials: (name) => config.credentials(name),
+    rateLimiterFor: (account) => sharedLimiter(`ecs:${account.name}`, account.requestsPerSecond, Math.max(1, Math.floor(account.requestsPerSecond))),
+    simulator: simulator ? { host: '127.0.0.1', port: simulator.port } : service.simulator,
+    clock,
+    random,
+    logger,
+  });
+  // Metrics at the edges: the rotation core gets decorated ports and knows nothing of them.
+  const meteredEcs = new Map<string, ReturnType<typeof ecsClient>>();
+  const ecsFor = (name: string): ReturnType<typeof ecsClient> => {
+    let client = meteredEcs.get(name);
+    if (!client) meteredEcs.set(name, (client = instrumentEcsApi(ecsClient(name), metrics, name)));
+    return client;
+  };
 
   const rotation = createRotationService({
     target: (name) => config.target(name),
     account: (name) => config.account(name),
-    ecsFor: createEcsClientRegistry({
-      account: (name) => config.account(name),
-      credentials: (name) => config.credentials(name),
-      rateLimiterFor: (account) => sharedLimiter(`ecs:${account.name}`, account.requestsPerSecond, Math.max(1, Math.floor(account.requestsPerSecond))),
-      simulator: simulator ? { host: '127.0.0.1', port: simulator.port } : service.simulator,
-      clock,
-      random,
-      logger,
-    }),
-    vault,
+    ecsFor,
+    vault: instrumentVault(vault, metrics),
     locks: new RedisServerLocks({ redis, keyPrefix: prefix }),
     outcomes: deps.outcomes,
     audit: deps.audit,
@@ -125,14 +146,38 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     queues: deps.queues,
     connection: redis,
     planRun: rotation.planRun,
-    rotateBatch: rotation.rotateBatch,
+    rotateBatch: instrumentRotateBatch(rotation.rotateBatch, metrics),
     admitBatch,
     logger,
     concurrency: service.limits.workerConcurrency,
     maxStalledCount: service.limits.maxStalledCount,
   });
+  const notifications = startNotifications({
+    channels: service.notifications.channels,
+    secrets: (name) => config.notificationChannel(name),
+    targets: config.targets,
+    store: deps.outcomes,
+    deliveries: new RedisNotificationStore({ redis, keyPrefix: prefix }),
+    checkIntervalMs: service.notifications.checkIntervalSeconds * 1000,
+    metrics,
+    clock,
+    random,
+    logger,
+    ...(deps.notificationBackoff ? { backoff: deps.notificationBackoff } : {}),
+  });
+  deps.onClose(() => notifications.close());
+  // Closed after the workers (closes run in reverse): runs finishing during a graceful stop are recorded.
+  const stopObserving = observeRuns({
+    runs: workers.runWorker,
+    history: deps.runHistory,
+    metrics,
+    clock,
+    logger,
+    onRun: (run) => notifications.onRun(run),
+  });
+  deps.onClose(async () => stopObserving());
   deps.onClose(() => workers.close(service.limits.shutdownGraceMs));
   await workers.waitUntilReady();
   logger.info({ concurrency: service.limits.workerConcurrency }, 'worker: listening for runs and batches');
-  return { simulator, vault, workers };
+  return { simulator, vault, workers, notifications };
 }

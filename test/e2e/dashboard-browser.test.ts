@@ -31,7 +31,13 @@ beforeAll(async () => {
   queues = new RotationQueues({ connection: redis, prefix, keepCompleted: { count: 10, ageSeconds: 60 }, keepFailed: { count: 10, ageSeconds: 60 } });
   const app = createHttpApp({
     queues,
-    outcomes: { listTargets: async () => [], countTarget: async () => ({ rotated: 0, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 }) },
+    outcomes: {
+      listTargets: async () => [],
+      countTarget: async () => ({ rotated: 0, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 }),
+      // The status page and the metrics read states too (an empty store here).
+      listTarget: async function* () {},
+      getServer: async () => undefined,
+    },
     targets: [],
     ready: async () => true,
     logger: capturedLogger('warn').logger,

@@ -31,7 +31,13 @@ async function serve(options: Partial<HttpAppOptions> = {}) {
   const log = capturedLogger('debug');
   const app = createHttpApp({
     queues,
-    outcomes: { listTargets: async () => [], countTarget: async () => ({ rotated: 0, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 }) },
+    outcomes: {
+      listTargets: async () => [],
+      countTarget: async () => ({ rotated: 0, 'pending-restart': 0, failed: 0, unknown: 0, skipped: 0, busy: 0 }),
+      // The status page and the metrics read states too (an empty store here).
+      listTarget: async function* () {},
+      getServer: async () => undefined,
+    },
     targets: [{ name: 'web', enabled: true, schedule: '0 3 * * *', timezone: 'UTC' }],
     readOnly: false,
     ready: async () => true,

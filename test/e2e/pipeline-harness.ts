@@ -36,6 +36,8 @@ export interface PipelineTarget {
   uniquePerServer?: boolean;
   dryRunPreflight?: boolean;
   schedule?: string;
+  maxPasswordAgeDays?: number;
+  notify?: string[];
 }
 
 export interface PipelineOptions {
@@ -52,6 +54,12 @@ export interface PipelineOptions {
    * it), e.g. the rug-pull proxy. Receives the simulator, returns the front's URL and its closer.
    */
   front?: (sim: RunningSimulator) => Promise<{ url: string; close(): Promise<void> }>;
+  /** Extra service config sections (e.g. `notifications`), merged over the harness's. */
+  service?: Record<string, unknown>;
+  /** Extra environment of the service (e.g. notification secrets). */
+  env?: Record<string, string>;
+  /** Backoff between notification attempts. */
+  notificationBackoff?: { baseDelayMs: number; maxDelayMs: number };
 }
 
 export interface RunResult {
@@ -149,6 +157,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         scheduler: { catchUp: false },
         simulator: { enabled: false },
         logging: { level: 'debug', format: 'json' },
+        ...options.service,
       }),
     );
     for (const t of options.targets) {
@@ -164,6 +173,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           restartPolicy: t.restartPolicy,
           uniquePerServer: t.uniquePerServer ?? false,
           dryRunPreflight: t.dryRunPreflight ?? false,
+          ...(t.maxPasswordAgeDays === undefined ? {} : { maxPasswordAgeDays: t.maxPasswordAgeDays }),
+          ...(t.notify === undefined ? {} : { notify: t.notify }),
         }),
       );
     }
@@ -171,6 +182,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       ROTATOR_VAULT_KEY: randomBytes(32).toString('base64'),
       HUAWEI_AK: DEMO_CREDENTIALS.accessKey,
       HUAWEI_SK: DEMO_CREDENTIALS.secretKey,
+      ...options.env,
     };
     if (options.vault === 'aws') {
       // The AWS SDK's default credential chain reads the process environment (this test file's own
@@ -191,6 +203,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       catchUp: false,
       cron: silentCron,
       rebootDeadlineMs: 30_000,
+      ...(options.notificationBackoff ? { notificationBackoff: options.notificationBackoff } : {}),
     });
     closers.push(() => service.stop());
     const watchers: RunWatcher[] = [];

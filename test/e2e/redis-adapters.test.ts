@@ -113,12 +113,15 @@ describe('RedisOutcomeStore', () => {
       { target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'unknown', code: 'APIGW.0201', requestId: 'req-9' } },
     ]);
     expect(s1).toMatchObject({ status: 'unknown', consecutiveFailures: 2, errorCode: 'APIGW.0201', requestId: 'req-9', runId: 'r2', lastAttemptAt: 2000 });
+    // Failing since the first failure of the streak (1000), not the latest one.
+    expect(s1?.failingSince).toBe(1000);
     expect(s1?.lastSuccessAt).toBeUndefined();
 
     const [ok] = await store.recordMany([
       { target: 'web', runId: 'r3', at: 3000, outcome: { serverId: 's1', outcome: 'rotated', versionId: 'v9' } },
     ]);
     expect(ok).toMatchObject({ status: 'rotated', consecutiveFailures: 0, lastSuccessAt: 3000, versionId: 'v9', errorCode: undefined });
+    expect(ok?.failingSince).toBeUndefined();
 
     expect(await store.getServer('s2')).toMatchObject({ status: 'pending-restart', target: 'web', lastSuccessAt: 1000 });
     expect(await store.getServer('nope')).toBeUndefined();

@@ -40,6 +40,8 @@ describe('rotator config check', () => {
         // 01:50 in Berlin, ten minutes before the clocks jump from 02:00 to 03:00.
     expect(stdout).toContain('next runs: 2025-03-30 03:00:00 GMT+2  |  2025-03-30 03:15:00 GMT+2  |  2025-03-30 03:30:00 GMT+2');
     expect(stdout).toContain('account demo secret key: ***  (the simulator demo credentials');
+    expect(stdout).toContain("policy:    maximum password age 30m: 2 × the schedule's interval (15m, \"*/15 * * * *\" Europe/Berlin)");
+    expect(stdout).toContain('notify:    (no channel)');
   });
 
   it('shows where credentials come from, never their values', async () => {
@@ -47,17 +49,20 @@ describe('rotator config check', () => {
     temps.push(dir);
     await writeFile(
       join(dir, 'prod.yaml'),
-      'accounts:\n  - { name: prod-eu, region: eu-west-101, projectId: 77b6a44cba5143ab91d13ab9a8ff44fd }\nredis: { url: "redis://:cli-redis-pw@10.0.0.1:6379" }\n',
+      'accounts:\n  - { name: prod-eu, region: eu-west-101, projectId: 77b6a44cba5143ab91d13ab9a8ff44fd }\nredis: { url: "redis://:cli-redis-pw@10.0.0.1:6379" }\n' +
+        'notifications:\n  channels: [{ name: chat, kind: slack }]\n',
     );
     await writeFile(join(dir, 'sk'), 'cli-secret-key-value\n');
     await mkdir(join(dir, 'jobs'));
     await writeFile(join(dir, 'jobs/demo.yaml'), (await readFile(join(ROOT, 'jobs/demo.yaml'), 'utf8')).replace('account: demo', 'account: prod-eu'));
-    const env = cleanEnv({ HUAWEI_AK: 'CLIACCESSKEYVALUE', HUAWEI_SK_FILE: join(dir, 'sk') });
+    const env = cleanEnv({ HUAWEI_AK: 'CLIACCESSKEYVALUE', HUAWEI_SK_FILE: join(dir, 'sk'), ROTATOR_NOTIFY_URL__CHAT: 'https://hooks.slack.com/services/T/B/cli-slack-token' });
     const { code, stdout, stderr } = await run(['--config', join(dir, 'prod.yaml'), 'config', 'check', '--json'], env);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    for (const secret of ['CLIACCESSKEYVALUE', 'cli-secret-key-value', 'cli-redis-pw']) expect(stdout).not.toContain(secret);
-    const report = JSON.parse(stdout) as { secrets: { name: string; source: string }[]; targets: { account: { endpoint: string } }[] };
+    for (const secret of ['CLIACCESSKEYVALUE', 'cli-secret-key-value', 'cli-redis-pw', 'cli-slack-token']) expect(stdout).not.toContain(secret);
+    const report = JSON.parse(stdout) as { secrets: { name: string; source: string }[]; targets: { account: { endpoint: string }; notifications: string[] }[] };
+    expect(report.secrets).toContainEqual({ name: 'notification channel chat URL', value: '***', source: 'env ROTATOR_NOTIFY_URL__CHAT' });
+    expect(report.targets[0]!.notifications).toEqual(['chat (slack: run-failed, server-overdue, server-recovered)']);
     expect(report.secrets).toContainEqual({ name: 'account prod-eu access key', value: '***', source: 'env HUAWEI_AK' });
     expect(report.secrets).toContainEqual({ name: 'account prod-eu secret key', value: '***', source: `file ${join(dir, 'sk')} (from HUAWEI_SK_FILE)` });
     expect(report.targets[0]!.account.endpoint).toBe('https://ecs.eu-west-101.myhuaweicloud.com');

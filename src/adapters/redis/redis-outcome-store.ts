@@ -13,9 +13,11 @@ local status = ARGV[1]
 local failures = tonumber(redis.call('HGET', KEYS[1], 'consecutiveFailures') or '0')
 if status == 'failed' or status == 'unknown' then
   failures = failures + 1
+  if failures == 1 then redis.call('HSET', KEYS[1], 'failingSince', ARGV[2]) end
 elseif status == 'rotated' or status == 'pending-restart' then
   failures = 0
   redis.call('HSET', KEYS[1], 'lastSuccessAt', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'failingSince')
 end
 redis.call('HSET', KEYS[1], 'status', status, 'lastAttemptAt', ARGV[2], 'target', ARGV[3], 'runId', ARGV[4],
   'consecutiveFailures', tostring(failures))
@@ -136,5 +138,6 @@ function parseState(serverId: string, h: Record<string, string>): ServerState {
     reason: opt(h.reason),
     requestId: opt(h.requestId),
     consecutiveFailures: Number(h.consecutiveFailures ?? 0),
+    failingSince: h.failingSince === undefined ? undefined : Number(h.failingSince),
   };
 }

@@ -17,6 +17,7 @@ import {
   type VaultKeySource,
 } from '../../config/index.js';
 import { maskUrlPassword } from '../../config/config-issue.js';
+import { formatDuration, passwordAgePolicy } from '../../compliance/password-age-policy.js';
 
 interface CheckOptions {
   json?: boolean;
@@ -68,6 +69,10 @@ interface TargetReport {
   selector: string;
   passwordPolicy: string;
   batching: string;
+  /** The maximum password age and where it comes from. */
+  compliance: string;
+  /** Notification channels that get this target's events. */
+  notifications: string[];
 }
 
 interface CheckReport {
@@ -97,6 +102,11 @@ function buildReport(config: LoadedConfig, fromMs: number, count: number): Check
   }
   if (config.vaultKeySource !== undefined) secrets.push({ name: 'file vault key', value: '***', source: describeVaultKey(config.vaultKeySource) });
   if (config.httpTokenSource !== undefined) secrets.push({ name: 'HTTP bearer token', value: '***', source: describeSource(config.httpTokenSource) });
+  for (const channel of service.notifications.channels) {
+    const sources = config.notificationChannel(channel.name)?.sources;
+    if (sources?.secret !== undefined) secrets.push({ name: `notification channel ${channel.name} signing secret`, value: '***', source: describeSource(sources.secret) });
+    if (sources !== undefined && sources.url !== 'config') secrets.push({ name: `notification channel ${channel.name} URL`, value: '***', source: describeSource(sources.url) });
+  }
   if (/^rediss?:\/\/[^@/]*:[^@/]*@/.test(service.redis.url)) secrets.push({ name: 'Redis password', value: '***', source: 'redis.url (or REDIS_URL)' });
 
   return {
@@ -136,6 +146,10 @@ function targetReport(config: LoadedConfig, target: TargetConfig, fromMs: number
     batching:
       `${target.uniquePerServer ? 'one password and one call per server' : `up to ${target.batchSize} servers per call sharing one password`}; ` +
       `restart ${target.restartPolicy}; dry-run preflight ${target.dryRunPreflight ? 'on' : 'off'}`,
+    compliance: ((age) => `maximum password age ${formatDuration(age.maxAgeMs)}: ${age.description}`)(passwordAgePolicy(target, fromMs)),
+    notifications: config.service.notifications.channels
+      .filter((c) => c.targets === 'all' || target.notify.includes(c.name))
+      .map((c) => `${c.name} (${c.kind}: ${c.events.join(', ')})`),
   };
 }
 
@@ -155,6 +169,8 @@ function renderText(report: CheckReport): string {
     lines.push(`    selector:  ${t.selector}`);
     lines.push(`    passwords: ${t.passwordPolicy}`);
     lines.push(`    batches:   ${t.batching}`);
+    lines.push(`    policy:    ${t.compliance}`);
+    lines.push(`    notify:    ${t.notifications.join('; ') || '(no channel)'}`);
   }
   if (report.warnings.length > 0) {
     lines.push('', 'Warnings:');

@@ -6,6 +6,7 @@ import * as run from './run.js';
 import * as rotate from './rotate.js';
 import * as status from './status.js';
 import * as history from './history.js';
+import * as report from './report.js';
 import * as vault from './vault.js';
 
 export interface CommandModule {
@@ -13,4 +14,4 @@ export interface CommandModule {
 }
 
 /** Subcommands in the order `--help` lists them. Each module adds one command (or a group). */
-export const commandModules: CommandModule[] = [run, rotate, status, history, simulator, ecs, vault, configCheck];
+export const commandModules: CommandModule[] = [run, rotate, status, report, history, simulator, ecs, vault, configCheck];

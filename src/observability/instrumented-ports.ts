@@ -1,0 +1,94 @@
+/**
+ * Metrics at the edges: decorators of the EcsApi and Vault ports and of the batch use case. The
+ * rotation core is unaware of them; the composition root wraps what it hands to the core.
+ *
+ * Each wrapper calls the real method on the real object (not on a proxy), so adapters that keep
+ * their clients in `#private` fields keep working.
+ */
+import type { EcsApi } from '../ports/ecs-api.js';
+import type { Vault } from '../ports/vault.js';
+import type { RotateBatch } from '../rotation/rotation-service.js';
+import { classifyJobFailure } from '../queue/job-failure.js';
+import { boundedCode, type ServiceMetrics } from './service-metrics.js';
+
+const ECS_OPERATIONS = ['batchResetPasswords', 'getServer', 'getResetPasswordFlag', 'batchReboot', 'getJob', 'waitForJob'] as const;
+const VAULT_OPERATIONS = ['ensureSecret', 'putPending', 'getVersion', 'describe', 'promote', 'removeLabel', 'moveLabel'] as const;
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Wraps the listed async methods of `port`; every other property is the port's own. */
+function instrument<T extends object>(port: T, methods: readonly string[], observe: (operation: string, error: unknown, s: number) => void): T {
+  return new Proxy(port, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof property !== 'string' || !methods.includes(property)) return value.bind(target);
+      return async (...args: unknown[]) => {
+        const start = process.hrtime.bigint();
+        try {
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          observe(property, undefined, seconds(start));
+          return result;
+        } catch (error) {
+          observe(property, error, seconds(start));
+          throw error;
+        }
+      };
+    },
+  });
+}
+
+export function instrumentEcsApi(ecs: EcsApi, metrics: ServiceMetrics, account: string): EcsApi {
+  const observe = (operation: string, error: unknown, s: number): void => {
+    metrics.ecsRequests.inc({ account, operation, code: error === undefined ? 'ok' : boundedCode(error) });
+    metrics.ecsDuration.observe({ account, operation }, s);
+  };
+  const wrapped = instrument(ecs, ECS_OPERATIONS, observe);
+  // listServers is an async iterable (one call per page inside): timed from the first page to the last.
+  return new Proxy(wrapped, {
+    get(target, property, receiver) {
+      if (property !== 'listServers') return Reflect.get(target, property, receiver);
+      return (...args: Parameters<EcsApi['listServers']>) =>
+        (async function* () {
+          const start = process.hrtime.bigint();
+          try {
+            yield* ecs.listServers(...args);
+            observe('listServers', undefined, seconds(start));
+          } catch (error) {
+            observe('listServers', error, seconds(start));
+            throw error;
+          }
+        })();
+    },
+  });
+}
+
+export function instrumentVault(vault: Vault, metrics: ServiceMetrics): Vault {
+  return instrument(vault, VAULT_OPERATIONS, (operation, error, s) => {
+    metrics.vaultOperations.inc({ operation, result: error === undefined ? 'ok' : boundedCode(error) });
+    metrics.vaultDuration.observe({ operation }, s);
+  });
+}
+
+/**
+ * Counts each batch's outcomes by target, and the throttling pauses its failures cause (the batch
+ * processor pauses the queue for exactly the errors `classifyJobFailure` calls throttled).
+ */
+export function instrumentRotateBatch(rotateBatch: RotateBatch, metrics: ServiceMetrics): RotateBatch {
+  return async (input, context) => {
+    try {
+      const result = await rotateBatch(input, context);
+      for (const o of result.outcomes) metrics.rotations.inc({ target: input.target, outcome: o.outcome });
+      return result;
+    } catch (error) {
+      const failure = classifyJobFailure(error);
+      if (failure.kind === 'throttled') {
+        metrics.throttlePauses.inc({ target: input.target, code: boundedCode(error) });
+        metrics.throttlePauseSeconds.inc({ target: input.target }, failure.delayMs / 1000);
+      }
+      throw error;
+    }
+  };
+}
