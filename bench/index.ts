@@ -1,118 +1,281 @@
 /**
- * Benchmarks (`npm run bench`): speed and memory figures, printed, never asserted.
- * Needs Redis at REDIS_URL or 127.0.0.1:6379 (scripts/ensure-redis.sh starts one). Everything runs
- * on this machine: the ECS simulator on loopback, the file vault in a temporary directory, Redis
- * under a unique key prefix that is deleted at the end.
+ * Benchmarks (`npm run bench`): speed and memory figures, printed and written to
+ * bench/results/<date>.md; never asserted. Needs Redis at REDIS_URL or 127.0.0.1:6379
+ * (scripts/ensure-redis.sh starts one). Everything runs on this machine, each part in its own
+ * process (bench/harness.ts): the ECS simulator, the Secrets Manager emulator, the rotator service
+ * (worker role, runs enqueued through BullMQ), and the naive loop over Huawei's official SDK.
  *
- *   npm run bench                  all
- *   npm run bench -- rotate 2000   only the end-to-end rotation, with 2000 servers
+ *   npm run bench                                   every scenario at its default size
+ *   npm run bench -- --only naive,scale             some scenarios: micro, naive, scale, rate
+ *   npm run bench -- --goal                         the issue's sizes (20k/1k naive, 1k/10k/100k scale)
+ *   npm run bench -- --only scale --scale 1000,10000,100000
+ *   npm run bench -- --naive-shared 20000 --naive-unique 1000 --rate-servers 2000
+ *   npm run bench -- --no-write                     print only, no bench/results file
+ *
+ * The machine is shared (2 cores, other work running): figures are noisy; compare the lines of
+ * one run side by side rather than across runs.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { cryptoRandom } from '../src/adapters/crypto-random.js';
-import { openFileVault } from '../src/adapters/file-vault/file-vault.js';
-import { createEcsClient } from '../src/adapters/huawei-ecs/create-ecs-client.js';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/adapters/huawei-ecs/signer.js';
-import { RedisAuditLog } from '../src/adapters/redis/redis-audit-log.js';
-import { RedisOutcomeStore } from '../src/adapters/redis/redis-outcome-store.js';
-import { RedisServerLocks } from '../src/adapters/redis/redis-server-locks.js';
-import { systemClock } from '../src/adapters/system-clock.js';
-import { DEFAULT_PASSWORD_POLICY } from '../src/policy/password-policy.js';
+import { cryptoRandom } from '../src/adapters/crypto-random.js';
 import { generatePassword } from '../src/policy/password-generator.js';
-import { runBatch } from '../src/rotation/run-batch.js';
+import { DEFAULT_PASSWORD_POLICY } from '../src/policy/password-policy.js';
 import { DEMO_CREDENTIALS } from '../src/simulator/demo-credentials.js';
-import { startSimulator } from '../src/simulator/simulator.js';
+import {
+  runNaiveLoop,
+  runRotatorService,
+  startEmulatorProcess,
+  startSimulatorProcess,
+  type RotatorRunResult,
+  type ServiceSettings,
+  type SimulatorSettings,
+} from './harness.js';
 
-const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-function line(name: string, figures: Record<string, string | number>): void {
-  const parts = Object.entries(figures).map(([k, v]) => `${k}=${v}`);
-  process.stdout.write(`${name.padEnd(34)} ${parts.join('  ')}\n`);
+const SCENARIOS = ['micro', 'naive', 'scale', 'rate'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Options {
+  only: Set<Scenario>;
+  naiveShared: number;
+  naiveUnique: number;
+  scale: number[];
+  rateServers: number;
+  write: boolean;
 }
 
-function benchPasswords(): void {
-  const n = 200_000;
-  const start = process.hrtime.bigint();
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--only ${SCENARIOS.join(',')}] [--goal] [--naive-shared N] [--naive-unique N] [--scale N,N,…] [--rate-servers N] [--no-write]\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { only: new Set(SCENARIOS), naiveShared: 2_000, naiveUnique: 200, scale: [1_000, 10_000], rateServers: 1_000, write: true };
+  const count = (flag: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) usage(`${flag}: expected a number of servers from 1 to 1000000, found ${JSON.stringify(value)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    switch (flag) {
+      case '--only': {
+        const names = (value ?? '').split(',').filter((s) => s !== '');
+        const bad = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+        if (names.length === 0 || bad.length > 0) usage(`--only: expected a comma-separated list of ${SCENARIOS.join(', ')}, found ${JSON.stringify(value)}`);
+        options.only = new Set(names as Scenario[]);
+        i++;
+        break;
+      }
+      case '--goal':
+        Object.assign(options, { naiveShared: 20_000, naiveUnique: 1_000, scale: [1_000, 10_000, 100_000], rateServers: 2_000 });
+        break;
+      case '--naive-shared':
+        options.naiveShared = count(flag, value);
+        i++;
+        break;
+      case '--naive-unique':
+        options.naiveUnique = count(flag, value);
+        i++;
+        break;
+      case '--rate-servers':
+        options.rateServers = count(flag, value);
+        i++;
+        break;
+      case '--scale':
+        options.scale = (value ?? '').split(',').map((v) => count(flag, v));
+        i++;
+        break;
+      case '--no-write':
+        options.write = false;
+        break;
+      default:
+        usage(`unknown option ${JSON.stringify(flag)}`);
+    }
+  }
+  return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const report: string[] = [];
+const mib = (bytes: number): string => (Number.isNaN(bytes) ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
+function out(text = ''): void {
+  process.stdout.write(`${text}\n`);
+  report.push(text);
+}
+function table(header: string[], rows: (string | number)[][]): void {
+  out(`| ${header.join(' | ')} |`);
+  out(`|${header.map(() => '---').join('|')}|`);
+  for (const row of rows) out(`| ${row.join(' | ')} |`);
+  out();
+}
+
+function benchMicro(): void {
+  out('## Micro');
+  const n = 100_000;
+  let start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) generatePassword(DEFAULT_PASSWORD_POLICY, cryptoRandom);
-  const s = Number(process.hrtime.bigint() - start) / 1e9;
-  line('password generation (default)', { passwords: n, seconds: s.toFixed(2), perSecond: Math.round(n / s) });
-}
-
-function benchSigner(): void {
-  const n = 50_000;
+  const passwords = Number(process.hrtime.bigint() - start) / 1e9;
   const body = JSON.stringify({ new_password: 'x'.repeat(20), servers: Array.from({ length: 100 }, (_, i) => ({ id: String(i) })) });
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
+  const m = 20_000;
+  start = process.hrtime.bigint();
+  for (let i = 0; i < m; i++) {
     signRequest(
       { method: 'PUT', path: '/v1/p/cloudservers/os-reset-passwords', query: [], headers: { 'content-type': 'application/json', host: 'ecs.example.com', 'x-project-id': 'p' }, body },
       { accessKey: DEMO_CREDENTIALS.accessKey, secretKey: DEMO_CREDENTIALS.secretKey },
       Date.now(),
     );
   }
-  const s = Number(process.hrtime.bigint() - start) / 1e9;
-  line('request signing (100-server body)', { requests: n, seconds: s.toFixed(2), perSecond: Math.round(n / s) });
+  const signing = Number(process.hrtime.bigint() - start) / 1e9;
+  table(['what', 'count', 'seconds', 'per second'], [
+    ['password generation (default policy)', n, passwords.toFixed(2), Math.round(n / passwords)],
+    ['request signing (100-server body)', m, signing.toFixed(2), Math.round(m / signing)],
+  ]);
 }
 
-async function benchRotation(servers: number, batchSize: number, uniquePerServer: boolean): Promise<void> {
-  const sim = await startSimulator({
-    rebootDurationMs: 10,
-    faults: { throttle: null },
-    fleet: { kind: 'generated', count: servers, seed: 7, windowsRatio: 0.3, lockedFraction: 0, noPluginFraction: 0, shutoffFraction: 0 },
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'rotator-bench-'));
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
-  const prefix = `rotator-bench-${process.pid}`;
-  const logger = pino({ level: 'silent' });
-  const vault = await openFileVault({ path: join(dir, 'vault.json.enc'), key: randomBytes(32), clock: systemClock, logger });
-  const ecs = createEcsClient(
-    { name: 'bench', region: sim.region, projectId: sim.projectId, endpoint: sim.url, requestTimeoutMs: 15_000, requestsPerSecond: 10_000, maxAttempts: 3 },
-    { kind: 'aksk', accessKey: DEMO_CREDENTIALS.accessKey, secretKey: DEMO_CREDENTIALS.secretKey },
-    { clock: systemClock, random: cryptoRandom, logger },
-  );
-  const ids = sim.servers().map((s) => s.id);
-  const target = { name: 'bench', region: sim.region, projectId: sim.projectId, passwordPolicy: DEFAULT_PASSWORD_POLICY, uniquePerServer, restartPolicy: 'none' as const, dryRunPreflight: true };
-  const deps = {
-    ecs, vault, clock: systemClock, random: cryptoRandom, logger,
-    locks: new RedisServerLocks({ redis, keyPrefix: prefix }),
-    outcomes: new RedisOutcomeStore({ redis, keyPrefix: prefix }),
-    audit: new RedisAuditLog({ redis, keyPrefix: prefix }),
-  };
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-  let peakRss = 0;
-  const start = process.hrtime.bigint();
-  let accepted = 0;
-  for (let i = 0; i * batchSize < ids.length; i++) {
-    const summary = await runBatch(deps, { runId: `bench-${Date.now()}`, target, batchIndex: i, serverIds: ids.slice(i * batchSize, (i + 1) * batchSize), dryRun: false });
-    accepted += summary.counts['pending-restart'] + summary.counts['rotated-unverified'];
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+interface RotatorFigures extends RotatorRunResult {
+  servers: number;
+  simulatorPeakRss: number;
+  ecsRequests: Record<string, number>;
+  awsCalls?: Record<string, number>;
+  emulatorPeakRss?: number;
+}
+
+/** One rotator run on a fresh simulator (and emulator): everything in its own process. */
+async function rotatorRun(sim: SimulatorSettings, service: Omit<ServiceSettings, 'servers' | 'vault'>, aws?: { writesPerSecond: number }): Promise<RotatorFigures> {
+  const simulator = await startSimulatorProcess(sim);
+  const emulator = aws ? await startEmulatorProcess(aws.writesPerSecond) : undefined;
+  try {
+    const result = await runRotatorService(simulator.url, {
+      ...service,
+      servers: sim.servers,
+      vault: emulator && aws ? { kind: 'aws', endpoint: emulator.url, writesPerSecond: aws.writesPerSecond } : { kind: 'file' },
+    });
+    const counters = await simulator.counters();
+    const ecsRequests = Object.fromEntries(Object.entries(counters).map(([api, byStatus]) => [api, Object.values(byStatus).reduce((a, b) => a + b, 0)]));
+    return {
+      ...result,
+      servers: sim.servers,
+      ecsRequests,
+      simulatorPeakRss: await simulator.stop(),
+      ...(emulator ? { awsCalls: await emulator.calls(), emulatorPeakRss: await emulator.stop() } : {}),
+    };
+  } finally {
+    await simulator.stop();
+    await emulator?.stop();
   }
-  const s = Number(process.hrtime.bigint() - start) / 1e9;
-  const vaultSize = (await stat(join(dir, 'vault.json.enc'))).size;
-  line(`rotation ${uniquePerServer ? 'uniquePerServer' : `shared, batch ${batchSize}`}`, {
-    servers, accepted, seconds: s.toFixed(2), serversPerSecond: (servers / s).toFixed(1),
-    heapGrowth: mb(process.memoryUsage().heapUsed - heapBefore), peakRss: mb(peakRss), vaultFile: mb(vaultSize),
-  });
-  await vault.close();
-  await sim.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
-  await rm(dir, { recursive: true, force: true });
 }
 
-const [only, countArg] = process.argv.slice(2);
-const count = Number(countArg ?? 1000);
-if (!only || only === 'passwords') benchPasswords();
-if (!only || only === 'signer') benchSigner();
-if (!only || only === 'rotate') {
-  await benchRotation(count, 100, false);
-  await benchRotation(Math.min(count, 300), 50, true);
+const accepted = (f: RotatorFigures): number => f.summary.counts.verified + f.summary.counts['rotated-unverified'] + f.summary.counts['pending-restart'];
+const perSecond = (servers: number, seconds: number): string => (servers / seconds).toFixed(1);
+const redisText = (f: RotatorFigures): string =>
+  `${Math.round(f.redisBytes / f.servers)} B (` +
+  Object.entries(f.redisByKind)
+    .map(([kind, bytes]) => `${kind} ${Math.round(bytes / f.servers)}`)
+    .join(', ') +
+  `; ${f.redisKeys} keys)`;
+const requestsText = (r: Record<string, number>): string =>
+  Object.entries(r)
+    .filter(([, n]) => n > 0)
+    .map(([api, n]) => `${api} ${n}`)
+    .join(', ');
+
+async function benchNaive(): Promise<void> {
+  out('## Against the naive official-SDK loop');
+  out('Simulator at 50 ms latency, gateway throttle 200 requests/s per API; 100 servers per reset call for both; rotator with the file vault, ' +
+    'its ECS account limited to 200 requests/s, enqueued through the queue to one worker process. The naive loop (bench/naive-sdk-loop.ts) lists, then ' +
+    'resets one call after another: no vault, no lock, no retry, no record.');
+  out();
+  const rows: (string | number)[][] = [];
+  for (const [mode, servers] of [['shared', options.naiveShared], ['unique', options.naiveUnique]] as const) {
+    const sim: SimulatorSettings = { servers, latencyMs: 50, throttleRps: 200 };
+    const naiveSim = await startSimulatorProcess(sim);
+    let naive;
+    try {
+      naive = await runNaiveLoop(naiveSim.url, mode, 100);
+    } finally {
+      await naiveSim.stop();
+    }
+    const ours = await rotatorRun(sim, { uniquePerServer: mode === 'unique', batchSize: 100, ecsRequestsPerSecond: 200, workerConcurrency: undefined });
+    rows.push([
+      mode, servers,
+      `${naive.seconds.toFixed(2)} s (${naive.accepted} accepted, ${naive.calls} calls, ${naive.failedCalls} failed)`,
+      `${ours.seconds.toFixed(2)} s (${accepted(ours)} accepted)`,
+      `${(naive.seconds / ours.seconds).toFixed(2)}× ${ours.seconds < naive.seconds ? 'faster' : 'slower'}`,
+      requestsText(ours.ecsRequests),
+    ]);
+  }
+  table(['mode', 'servers', 'naive SDK loop', 'rotator (end to end)', 'rotator vs naive', 'rotator ECS requests'], rows);
+}
+
+async function benchScale(): Promise<void> {
+  out('## Scale and linearity');
+  out('Shared mode, batches of 1,000, simulator 50 ms latency without throttle, file vault, ECS account limit 1,000 requests/s, one worker process with the default concurrency.');
+  out();
+  const rows: (string | number)[][] = [];
+  const rates: number[] = [];
+  for (const servers of options.scale) {
+    const f = await rotatorRun({ servers, latencyMs: 50, throttleRps: undefined }, { uniquePerServer: false, batchSize: 1000, ecsRequestsPerSecond: 1000, workerConcurrency: undefined });
+    rates.push(servers / f.seconds);
+    rows.push([
+      servers, accepted(f), f.seconds.toFixed(1), perSecond(servers, f.seconds),
+      mib(f.workerPeakRss), mib(f.simulatorPeakRss), redisText(f), requestsText(f.ecsRequests),
+    ]);
+  }
+  table(['servers', 'accepted', 'seconds', 'servers/s', 'worker peak RSS', 'simulator peak RSS', 'Redis bytes/server', 'ECS requests'], rows);
+  if (rates.length > 1) {
+    const spread = (Math.max(...rates) - Math.min(...rates)) / Math.max(...rates);
+    out(`servers/s spread across sizes: ${(spread * 100).toFixed(0)} % (goal: within 30 %)`);
+    out();
+  }
+}
+
+async function benchRate(): Promise<void> {
+  out('## Rate-bound run');
+  const servers = options.rateServers;
+  const ecsRps = 200;
+  const awsWrites = 50;
+  out(`Simulator throttle ${ecsRps} requests/s and 100 ms latency; Secrets Manager emulator with AWS's write quota (${awsWrites}/s shared by ` +
+    'PutSecretValue, UpdateSecret and UpdateSecretVersionStage; CreateSecret 50/s apart); rotator with the AWS adapter (its write limit at 50/s), ' +
+    `ECS account limit ${ecsRps} requests/s, shared mode, batches of 100, ${servers} servers.`);
+  out();
+  const f = await rotatorRun({ servers, latencyMs: 100, throttleRps: ecsRps }, { uniquePerServer: false, batchSize: 100, ecsRequestsPerSecond: ecsRps, workerConcurrency: undefined }, { writesPerSecond: awsWrites });
+  const calls = f.awsCalls ?? {};
+  const sharedWrites = ['PutSecretValue', 'UpdateSecret', 'UpdateSecretVersionStage'].reduce((n, op) => n + (calls[op] ?? 0), 0);
+  const creates = calls.CreateSecret ?? 0;
+  const ecsTotal = Object.values(f.ecsRequests).reduce((a, b) => a + b, 0);
+  // Each resource bounds the run at (its rate) / (its calls per server); the tightest one is the bound.
+  const bounds = [
+    { what: `AWS shared writes (${(sharedWrites / servers).toFixed(2)}/server at ${awsWrites}/s)`, rate: sharedWrites > 0 ? awsWrites / (sharedWrites / servers) : Infinity },
+    { what: `CreateSecret (${(creates / servers).toFixed(2)}/server at ${awsWrites}/s)`, rate: creates > 0 ? awsWrites / (creates / servers) : Infinity },
+    { what: `ECS requests (${(ecsTotal / servers).toFixed(3)}/server at ${ecsRps}/s)`, rate: ecsTotal > 0 ? ecsRps / (ecsTotal / servers) : Infinity },
+  ];
+  const bound = bounds.reduce((a, b) => (b.rate < a.rate ? b : a));
+  const achieved = servers / f.seconds;
+  table(['servers', 'accepted', 'seconds', 'achieved servers/s', 'theoretical bound', 'achieved / bound', 'AWS calls', 'ECS requests'], [[
+    servers, accepted(f), f.seconds.toFixed(1), achieved.toFixed(1), `${bound.rate.toFixed(1)}/s: ${bound.what}`, `${((achieved / bound.rate) * 100).toFixed(0)} %`,
+    Object.entries(calls).map(([op, n]) => `${op} ${n}`).join(', '), requestsText(f.ecsRequests),
+  ]]);
+}
+
+const started = new Date();
+out(`# rotator bench, ${started.toISOString()}`);
+out();
+out(`Machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start, Node ${process.version}. ` +
+  'The machine is shared with other work: figures are noisy; compare lines of one run side by side.');
+out();
+if (options.only.has('micro')) benchMicro();
+if (options.only.has('naive')) await benchNaive();
+if (options.only.has('scale')) await benchScale();
+if (options.only.has('rate')) await benchRate();
+out(`Finished in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`);
+
+if (options.write) {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  const file = `${dir}${started.toISOString().slice(0, 10)}.md`;
+  await appendFile(file, `${report.join('\n')}\n\n`);
+  process.stdout.write(`(appended to ${file})\n`);
 }

@@ -14,6 +14,10 @@ export const HuaweiCode = {
   passwordRules: 'Ecs.0011',
   /** Other commands are running on the server; retry about a minute later. */
   otherCommandsRunning: 'Ecs.0603',
+  /** The one-click reset plug-in check failed (per server in a batch reset's answer). */
+  pluginCheckFailed: 'Ecs.0612',
+  /** The one-click reset plug-in is not installed (per server in a batch reset's answer). */
+  pluginMissing: 'Ecs.0613',
 } as const;
 
 /** Codes that mean "slow down" rather than "this attempt failed": the batch stops and the queue pauses. */

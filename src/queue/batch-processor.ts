@@ -4,6 +4,7 @@
  * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
  * drive the queue with a stand-in.
  */
+import { ACCEPTED_OUTCOMES } from '../domain/outcome.js';
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -11,7 +12,7 @@ import type { AdmitBatch } from '../rotation/batch-admission.js';
 import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
-import { BatchJobDataSchema, parseJobData } from './job-schemas.js';
+import { BatchJobDataSchema, parseJobData, serverOfListing } from './job-schemas.js';
 import type { BatchResult } from './run-summary.js';
 
 export interface BatchProcessorDeps extends JobFailureOptions {
@@ -33,6 +34,22 @@ export interface BatchProcessorDeps extends JobFailureOptions {
   logger: Logger;
 }
 
+/**
+ * The batch's return value as kept in Redis (on the batch job, and again on its run until the run
+ * is removed): accepted servers carry their id, outcome and version (the request id and the fixed
+ * reason live in the audit stream and in the code); the others keep every field, reason included.
+ */
+export function compactBatchResult(result: BatchResult): BatchResult {
+  return {
+    ...result,
+    outcomes: result.outcomes.map((o) =>
+      ACCEPTED_OUTCOMES.includes(o.outcome)
+        ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
+        : o,
+    ),
+  };
+}
+
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   return async function processBatch(job: Job, token?: string, signal?: AbortSignal): Promise<BatchResult> {
     const data = parseJobData(BatchJobDataSchema, job.data, 'batch job');
@@ -40,8 +57,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     try {
       const parent = job.parent?.id === undefined ? undefined : { id: job.parent.id, queue: job.parent.queueKey };
       await deps.admitBatch({ ...data, jobId: job.id, parent }, signal);
-      const result = await deps.rotateBatch(data, { signal });
-      return result;
+      // The listing's details travel as compact tuples in the job; the use case takes servers.
+      const { servers, ...request } = data;
+      return compactBatchResult(await deps.rotateBatch({ ...request, ...(servers === undefined ? {} : { servers: servers.map(serverOfListing) }) }, { signal }));
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {
         // Graceful shutdown ran out of time and cancelled the batch: hand it back to the queue

@@ -8,6 +8,7 @@ import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
+import type { EcsServer } from '../domain/server.js';
 
 /** A manual run may override the target's restart policy (e.g. reboot in a maintenance window). */
 const restartPolicy = z.enum(['none', 'soft', 'hard']).optional();
@@ -45,11 +46,30 @@ export const RunJobDataSchema = RunJobPayloadSchema.extend({
 });
 export type RunJobData = z.infer<typeof RunJobDataSchema>;
 
+/**
+ * What the run's listing said of a server, so that the batch needs no GET per server:
+ * `[id, name, osType ('' when Huawei gave none), status, locked]` (a tuple: a batch job holds up to
+ * 1000 of them in Redis). Not secret: what `GET /servers/detail` shows anyone with read access.
+ */
+export const ListedServerSchema = z.tuple([serverId, z.string().max(255), z.enum(['Linux', 'Windows', '']), z.string().min(1).max(64), z.boolean()]);
+export type ListedServer = z.infer<typeof ListedServerSchema>;
+
+export function listedServerOf(server: EcsServer): ListedServer {
+  return [server.id, server.name, server.osType ?? '', server.status, server.locked];
+}
+
+/** Back to the domain's server (tags and enterprise project are not carried: the batch does not use them). */
+export function serverOfListing([id, name, osType, status, locked]: ListedServer): EcsServer {
+  return { id, name, osType: osType === '' ? undefined : osType, status, locked, tags: {}, enterpriseProjectId: undefined };
+}
+
 export const BatchJobDataSchema = z.strictObject({
   runId: z.string().regex(/^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/, 'a run id like run|<target>|<slot>'),
   target: targetName,
   batchIndex: z.number().int().min(0),
   serverIds: z.array(serverId).min(1).max(MAX_SERVERS_PER_CALL),
+  /** Listing details of some of `serverIds` (absent in jobs written by older releases). */
+  servers: z.array(ListedServerSchema).max(MAX_SERVERS_PER_CALL).optional(),
   dryRun: z.boolean(),
   restartPolicy,
 });

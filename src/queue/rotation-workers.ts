@@ -26,7 +26,7 @@ export interface RotationWorkersOptions extends JobFailureOptions {
   /** The worker-side check of every batch job against its run and target (src/rotation/batch-admission.ts). */
   admitBatch: AdmitBatch;
   logger: Logger;
-  /** Batches processed at once by this process (config `limits.workerConcurrency`). @defaultValue 2 */
+  /** Batches processed at once by this process (config `limits.workerConcurrency`). @defaultValue 8 */
   concurrency?: number;
   /** Runs planned at once by this process. @defaultValue 2 */
   runConcurrency?: number;
@@ -88,7 +88,7 @@ export function startRotationWorkers(options: RotationWorkersOptions): RotationW
   const batchWorker = new Worker(
     BATCH_QUEUE,
     (job: Job, token?: string, signal?: AbortSignal) => batchProcessor(job, token, signal),
-    { ...common, concurrency: options.concurrency ?? 2 },
+    { ...common, concurrency: options.concurrency ?? 8 },
   );
   const runWorker = new Worker(
     RUN_QUEUE,

@@ -3,6 +3,7 @@
  * with the input's validation: the contract of `runBatch` (./run-batch.ts).
  */
 import type { Logger } from 'pino';
+import type { EcsServer } from '../domain/server.js';
 import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { ServiceErrorCode } from '../domain/error-codes.js';
 import { OUTCOME_KINDS, type OutcomeKind, type ServerOutcome } from '../domain/outcome.js';
@@ -43,6 +44,12 @@ export interface BatchInput {
   batchIndex: number;
   /** 1 to MAX_SERVERS_PER_CALL (1000) server ids (duplicates are ignored): every step makes one call per password. */
   serverIds: string[];
+  /**
+   * What the run's listing said of some of these servers (status, OS type, lock), so that plan needs
+   * no GET per server; a server not described here is read from ECS. It may be minutes old: the
+   * `dry_run` preflight (or the reset itself, which refuses per server) has the last word.
+   */
+  servers?: readonly EcsServer[] | undefined;
   dryRun: boolean;
 }
 

@@ -186,3 +186,17 @@ function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
 export function isFirstRotation(description: SecretDescription | undefined, ownVersionIds: ReadonlySet<string>): boolean {
   return !(description?.versions.some((v) => !ownVersionIds.has(v.versionId) && holdsAcceptedLabel(v)) ?? false);
 }
+
+/*
+ * What these rules cost in vault writes (AWS: 50 writes/s per account, shared by every writer), per
+ * server and accepted rotation with restart policy `none`, counted by test/e2e/rotation-call-counts.test.ts:
+ *   1. PutSecretValue with AWSPENDING: the password must be stored before the reset (invariant 1);
+ *   2. an UNCONFIRMED slot label on it: once AWSCURRENT moves on again, nothing else keeps a password
+ *      that may be in effect after an out-of-band restart;
+ *   3. the AWSCURRENT compare-and-swap (promote);
+ *   4. AWSPENDING's removal, or the next run would take it for an unanswered reset and resend it.
+ * 4 writes, not the 2 issue 12 aims at: folding 2 into 1 (the slot set with PutSecretValue) and
+ * dropping 4 (AWSPENDING left on the AWSCURRENT version, read as settled) change what the labels
+ * mean, and belong with the label policy itself. A soft/hard restart adds ROTATOR_ACTIVE and clears
+ * the slots it confirms. CreateSecret happens once per server, on the first rotation only.
+ */

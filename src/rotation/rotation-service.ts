@@ -6,7 +6,9 @@
  */
 import type { Logger } from 'pino';
 import { ServiceErrorCode } from '../domain/error-codes.js';
+import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { RotatorError } from '../domain/rotator-error.js';
+import type { EcsServer } from '../domain/server.js';
 import type { PasswordPolicy } from '../policy/password-policy.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { Clock } from '../ports/clock.js';
@@ -84,10 +86,13 @@ export interface PlanRunInput {
   dryRun: boolean;
 }
 
-/** What the planner returns: the run's servers (ids) and how many share a batch. */
+/** What the planner returns: the run's servers and how many share a batch. */
 export interface RunPlan {
-  /** Server ids, streamed (a fleet is never held in memory); the queue drops duplicates. */
-  serverIds: Iterable<string> | AsyncIterable<string>;
+  /**
+   * The servers, streamed (a fleet is never held in memory); the queue drops duplicates. A server
+   * the listing described comes whole (its batch then needs no GET for it), an unknown id as an id.
+   */
+  serverIds: Iterable<string | EcsServer> | AsyncIterable<string | EcsServer>;
   /** The target's `batchSize` (1 to MAX_SERVERS_PER_CALL, validated by the config). */
   batchSize: number;
 }
@@ -104,6 +109,8 @@ export interface BatchRequest {
   target: string;
   batchIndex: number;
   serverIds: string[];
+  /** What the run's listing said of some of them (see BatchInput.servers). */
+  servers?: readonly EcsServer[] | undefined;
   dryRun: boolean;
   /** The operator's override of the target's restart policy, for a manual run. */
   restartPolicy?: RestartPolicy | undefined;
@@ -137,13 +144,20 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
 
   const planRun: PlanRun = async (input, signal) => {
     const target = targetNamed(input.target);
-    const resolved = resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal });
+    // Pages of 1000 (Huawei's maximum): the listing is the run's only per-server ECS read.
+    const resolved = resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal, pageSize: MAX_SERVERS_PER_CALL });
     if (input.serverIds === undefined) {
-      return { serverIds: idsOf(resolved), batchSize: target.batchSize };
+      return { serverIds: serversOf(resolved), batchSize: target.batchSize };
     }
     // An operator's list must stay inside the target: its policy and restart rules were
     // configured for those servers, not for any id typed on a command line.
-    const members = await membersOf(resolved);
+    const members = new Set<string>();
+    const requested = new Set(input.serverIds);
+    const described = new Map<string, EcsServer>(); // only the requested ones: a target may be 100k servers
+    for await (const r of resolved) {
+      members.add(r.kind === 'found' ? r.server.id : r.serverId);
+      if (r.kind === 'found' && requested.has(r.server.id)) described.set(r.server.id, r.server);
+    }
     const foreign = input.serverIds.filter((id) => !members.has(id));
     if (foreign.length > 0) {
       throw serviceError(
@@ -151,7 +165,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
         `serverIds: ${foreign.length} id(s) are not servers of target ${target.name}: ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}`,
       );
     }
-    return { serverIds: input.serverIds, batchSize: target.batchSize };
+    return { serverIds: input.serverIds.map((id) => described.get(id) ?? id), batchSize: target.batchSize };
   };
 
   const rotateBatch: RotateBatch = async (request, { signal }) => {
@@ -178,6 +192,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
         runId: request.runId,
         batchIndex: request.batchIndex,
         serverIds: request.serverIds,
+        ...(request.servers === undefined ? {} : { servers: request.servers }),
         dryRun: request.dryRun,
         target: {
           name: target.name,
@@ -205,7 +220,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     let ids: string[];
     if (serverIds === undefined) {
       ids = [];
-      for await (const id of idsOf(resolveTargetServers(ecs, target.selector, {}))) ids.push(id);
+      for await (const s of serversOf(resolveTargetServers(ecs, target.selector, {}))) ids.push(typeof s === 'string' ? s : s.id);
     } else {
       ids = [...serverIds];
     }
@@ -230,9 +245,10 @@ async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<s
   return members;
 }
 
-async function* idsOf(resolved: AsyncIterable<ResolvedServer>): AsyncGenerator<string> {
-  // Not-found explicit ids go on to the batch, which records them `skipped` (not-found): honest outcomes.
-  for await (const r of resolved) yield r.kind === 'found' ? r.server.id : r.serverId;
+async function* serversOf(resolved: AsyncIterable<ResolvedServer>): AsyncGenerator<string | EcsServer> {
+  // Found servers go on with what the listing said of them (their batch needs no GET); not-found
+  // explicit ids go on as ids, and the batch records them `skipped` (not-found): honest outcomes.
+  for await (const r of resolved) yield r.kind === 'found' ? r.server : r.serverId;
 }
 
 function serviceError(code: string, message: string): RotatorError {

@@ -19,6 +19,7 @@
  * Labels and why no password is ever lost: ./labels.ts.
  */
 import { setMaxListeners } from 'node:events';
+import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { HuaweiCode, OutcomeCode, ServiceErrorCode } from '../domain/error-codes.js';
 import { batchJobId } from '../domain/job-ids.js';
 import { RotatorError } from '../domain/rotator-error.js';
@@ -46,9 +47,9 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
   if (input.target.verify?.method === 'ssh' && deps.verifier === undefined) {
     throw new RotatorError({ code: ServiceErrorCode.invalidBatch, message: `target ${input.target.name} verifies by ssh but no verifier was given to runBatch`, retryable: false });
   }
-  // Every concurrent ECS call and SSH login listens on the job's signal for its own abort (up to
-  // the verification concurrency plus the ECS calls in flight): more than Node's default warning level of 10.
-  if (deps.signal !== undefined) setMaxListeners(Math.max(64, (input.target.verify?.concurrency ?? 0) + 32), deps.signal);
+  // Every vault and ECS call of the batch (up to a batch's worth at once) and every SSH login listens
+  // on the job's one signal: not a leak, so not worth Node's warning past 10 listeners.
+  if (deps.signal !== undefined) setMaxListeners(2 * MAX_SERVERS_PER_CALL + (input.target.verify?.concurrency ?? 0) + 32, deps.signal);
   const logger = deps.logger.child({ runId: input.runId, batchIndex: input.batchIndex, target: input.target.name });
   const ctx: BatchContext = { deps, input, logger, pendingAudit: [] };
   const ids = [...new Set(input.serverIds)];

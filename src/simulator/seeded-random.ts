@@ -30,7 +30,11 @@ export function createSeededRandom(seed: number): SeededRandom {
 
 /** A UUID-looking (version 4 layout) id drawn from the seeded PRNG, so fleets are reproducible. */
 export function seededUuid(random: SeededRandom): string {
-  const hex = Array.from({ length: 32 }, () => random.int(16).toString(16)).join('');
+  const hex = Array.from({ length: 32 }, () => random.int(16).toString(16));
   const variant = ((random.int(4) + 8) as number).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  hex[12] = '4';
+  hex[16] = variant;
+  // One join of single characters: a flat string. Slices and template literals of a longer string
+  // would make V8 keep sliced/cons strings, several times the size, once per server of a 100k fleet.
+  return [...hex.slice(0, 8), '-', ...hex.slice(8, 12), '-', ...hex.slice(12, 16), '-', ...hex.slice(16, 20), '-', ...hex.slice(20)].join('');
 }

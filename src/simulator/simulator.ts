@@ -76,6 +76,8 @@ export interface RunningSimulator {
   counters(): SimulatorCounters;
   /** Inspection: state only, never a password. */
   servers(): SimServerView[];
+  /** Counts over the fleet, without building a view per server (a 100k fleet's views weigh ~100 MB). */
+  fleetSummary(): { servers: number; windows: number; locked: number; withoutPlugin: number; shutoff: number };
   server(id: string): SimServerView | undefined;
   /** Changes a server's status / lock / plug-in (a test's way to pull the rug). */
   updateServer(id: string, patch: ServerPatch): SimServerView | undefined;
@@ -144,6 +146,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     servers: () => {
       state.settle(clock.now());
       return state.order.map(viewOf);
+    },
+    fleetSummary: () => {
+      state.settle(clock.now());
+      const summary = { servers: state.order.length, windows: 0, locked: 0, withoutPlugin: 0, shutoff: 0 };
+      for (const s of state.order) {
+        if (s.osType === 'Windows') summary.windows += 1;
+        if (s.locked) summary.locked += 1;
+        if (!s.plugin) summary.withoutPlugin += 1;
+        if (s.status === 'SHUTOFF') summary.shutoff += 1;
+      }
+      return summary;
     },
     server: (id) => {
       const s = findServer(id);

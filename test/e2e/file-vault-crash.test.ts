@@ -3,12 +3,13 @@
  * and again. After every kill the vault must open, and every write the child acknowledged
  * ("ack put <i>" / "ack promote <i>" on stdout, printed only after the call resolved) must be
  * readable. Restarts resume from the last acknowledged write, replaying the unacknowledged one
- * with the same token and value (as a retried job would).
+ * with the same token and value (as a retried job would). A small journal threshold makes the
+ * writer compact every few writes, so kills also land between a new snapshot and its new journal.
  */
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,10 +36,12 @@ describe('file vault under SIGKILL', () => {
     let ackedPut = -1;
     let ackedPromote = -1;
     let killedMidWrite = 0;
+    // The journal is folded into a new snapshot every few writes (VAULT_COMPACT_BYTES), so kills land in compactions too.
+    const snapshots = new Set<string>();
 
     for (let round = 0; round < KILLS; round += 1) {
       const child = spawn(process.execPath, ['--import', 'tsx', writerScript, 'crash', String(ackedPromote + 1)], {
-        env: { ...process.env, VAULT_PATH: path, ROTATOR_VAULT_KEY: key.toString('base64'), SEED: seed },
+        env: { ...process.env, VAULT_PATH: path, ROTATOR_VAULT_KEY: key.toString('base64'), SEED: seed, VAULT_COMPACT_BYTES: '3000' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
@@ -68,6 +71,8 @@ describe('file vault under SIGKILL', () => {
       const [code, signal] = await exited;
       expect({ code, signal, stderr }).toEqual({ code: null, signal: 'SIGKILL', stderr: '' });
       if ((await readdir(temp.dir)).some((n) => n.endsWith('.tmp') || n.endsWith('.lock'))) killedMidWrite += 1;
+      const snapshot = await readFile(path).catch(() => undefined);
+      if (snapshot !== undefined) snapshots.add(snapshot.subarray(17, 29).toString('hex'));
 
       // The vault opens, and every acknowledged write is there.
       const vault = await openFileVault({ path, key, clock: wallClock, logger: captureLogger().logger, lockTimeoutMs: 5_000 });
@@ -89,5 +94,6 @@ describe('file vault under SIGKILL', () => {
     // that the next process had to clean up).
     expect(ackedPut).toBeGreaterThanOrEqual(10);
     expect(killedMidWrite).toBeGreaterThan(0);
+    expect(snapshots.size, 'snapshots written (compactions)').toBeGreaterThan(2);
   });
 });

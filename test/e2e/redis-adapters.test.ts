@@ -66,6 +66,35 @@ describe('RedisServerLocks', () => {
     expect(await locks.holder('s2')).toBe('me');
   });
 
+  it('takes, renews and releases a whole batch of locks in one call each, sending the script by SHA', async () => {
+    const client = createRedis();
+    try {
+      await client.ping(); // connected: no command of ours waits in the offline queue (and is counted twice)
+      const sent: string[] = [];
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((command: { name: string }) => {
+        sent.push(command.name);
+        return send(command as never);
+      }) as typeof client.sendCommand;
+      const locks = new RedisServerLocks({ redis: client, keyPrefix: prefix });
+      const ids = Array.from({ length: 300 }, (_, i) => `s${i}`);
+      await redis.set(`${prefix}:lock:s7`, 'someone-else');
+      const taken = await locks.acquireMany(ids, 'run-a|b0', 60_000);
+      expect(taken.busy).toEqual(['s7']);
+      expect(taken.held).toHaveLength(299);
+      expect((await locks.renewMany(taken.held, 'run-a|b0', 60_000)).lost).toEqual([]);
+      await locks.releaseMany(taken.held, 'run-a|b0');
+      // ioredis sends EVALSHA and falls back to EVAL (the full text) once when Redis does not know the script yet.
+      const scripts = sent.filter((name) => name === 'evalsha' || name === 'eval');
+      expect(scripts.filter((name) => name === 'evalsha')).toHaveLength(3);
+      expect(scripts.filter((name) => name === 'eval').length).toBeLessThanOrEqual(3);
+      expect(await locks.holder('s0')).toBeUndefined();
+      expect(await locks.holder('s7')).toBe('someone-else');
+    } finally {
+      await client.quit();
+    }
+  });
+
   it('rejects a non-positive TTL with a clear error', async () => {
     const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
     await expect(locks.acquireMany(['s1'], 'me', 0)).rejects.toThrow(/ttlMs must be a positive/);
@@ -101,6 +130,22 @@ describe('RedisOutcomeStore', () => {
     expect(listed.sort()).toEqual(['s1', 's2']);
     expect(await store.countTarget('web')).toEqual({ verified: 0, 'rotated-unverified': 1, 'pending-restart': 1, failed: 0, unknown: 0, skipped: 0, busy: 0 });
     expect(await store.listTargets()).toEqual(['db', 'web']);
+  });
+
+  it('keeps the reason of a failure, not the fixed one of an accepted server, and stores no empty field', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    await store.recordMany([
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's1', outcome: 'failed', code: 'Ecs.0613', reason: 'the plug-in is missing' } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's2', outcome: 'pending-restart', versionId: 'v1', reason: 'accepted by Huawei; takes effect at the next restart' } },
+    ]);
+    expect((await store.getServer('s1'))?.reason).toBe('the plug-in is missing');
+    expect((await store.getServer('s2'))?.reason).toBeUndefined();
+    expect(Object.keys(await redis.hgetall(`${prefix}:server:s2`)).sort()).toEqual(
+      ['consecutiveFailures', 'lastAttemptAt', 'lastSuccessAt', 'runId', 'status', 'target', 'versionId'],
+    );
+    // A later success clears the failure's code and reason rather than leaving them behind.
+    await store.recordMany([{ target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'rotated-unverified', versionId: 'v2' } }]);
+    expect(await store.getServer('s1')).toMatchObject({ status: 'rotated-unverified', errorCode: undefined, reason: undefined, versionId: 'v2' });
   });
 });
 

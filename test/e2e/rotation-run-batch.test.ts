@@ -217,7 +217,11 @@ describe('runBatch', () => {
     const state = await new RedisOutcomeStore({ redis, keyPrefix: prefix }).getServer(LINUX_A);
     expect(state).toMatchObject({ status: 'pending-restart', target: 'web', runId: 'run-shared-1', consecutiveFailures: 0 });
     const history = await new RedisAuditLog({ redis, keyPrefix: prefix }).readServerHistory(LINUX_A, 20);
-    expect(history.map((e) => e.step).reverse()).toEqual(['plan', 'createSecret', 'setSecret', 'finishSecret', 'restart', 'record']);
+    // One event per step that changed something (plan and restart changed nothing for it), codes not prose.
+    expect(history.map((e) => `${e.step} ${e.outcome}`).reverse()).toEqual(['createSecret stored', 'setSecret accepted', 'finishSecret promoted', 'record pending-restart']);
+    expect(history.every((e) => e.detail === undefined)).toBe(true);
+    // Accepted servers keep no prose in their state either (the fixed reason is not stored once per server).
+    expect(state?.reason).toBeUndefined();
   });
 
   it('uniquePerServer with soft restart and verification: a password per server, in effect now, proven by login', async () => {
@@ -460,6 +464,25 @@ describe('runBatch', () => {
       expect(await locks.holder(LINUX_A)).toBeUndefined();
     } finally {
       sim.updateServer(WINDOWS_C, { status: 'ACTIVE' });
+    }
+  });
+
+  it('with the dry-run preflight, the plug-in flag is not asked server by server: the preflight tells a missing plug-in', async () => {
+    sim.updateServer(LINUX_B, { plugin: false });
+    try {
+      const s = await run(deps(), input('run-preflight-plugin', target({ dryRunPreflight: true })));
+      expect(outcomeOf(s, LINUX_B)).toMatchObject({ outcome: 'skipped', code: 'no-reset-plugin' });
+      expect(outcomeOf(s, LINUX_B)?.reason).toMatch(/Ecs\.0613/);
+      expect(outcomeOf(s, LINUX_A)?.outcome).toBe('pending-restart');
+      expect(await vault.describe(keyOf(LINUX_B))).toBeUndefined(); // nothing written for it
+      expect(sim.receivedSequence(LINUX_B)).toHaveLength(0);
+      expect(sim.counters().requests.getResetPasswordFlag).toBeUndefined();
+      // Without the preflight, the flag is what keeps it from being sent a password.
+      const again = await run(deps(), input('run-no-preflight-plugin', target({ dryRunPreflight: false })));
+      expect(outcomeOf(again, LINUX_B)).toMatchObject({ outcome: 'skipped', code: 'no-reset-plugin' });
+      expect(sim.counters().requests.getResetPasswordFlag).toBeDefined();
+    } finally {
+      sim.updateServer(LINUX_B, { plugin: true });
     }
   });
 

@@ -58,6 +58,19 @@ describe('rotator simulator (CLI)', () => {
     expect(await hung).toBeInstanceOf(Error);
   });
 
+  it('--missing-plugin-fraction 0 gives every server the plug-in; the old --no-plugin-fraction spelling is refused, naming the new one', async () => {
+    const { child, output } = rotator(['simulator', '--servers', '400', '--port', '0', '--missing-plugin-fraction', '0']);
+    await urlOf(child, output);
+    expect(output()).toMatch(/servers {6}400 \(.*, 0 without plug-in,/);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+
+    const old = rotator(['simulator', '--servers', '400', '--port', '0', '--no-plugin-fraction', '0']);
+    const [code] = (await once(old.child, 'exit')) as [number | null];
+    expect(code).not.toBe(0);
+    expect(old.output()).toMatch(/--no-plugin-fraction.*renamed --missing-plugin-fraction/);
+  });
+
   it('refuses a bad option, naming it', async () => {
     const { child, output } = rotator(['simulator', '--partial-mode', 'sometimes', '--port', '0']);
     const [code] = (await once(child, 'exit')) as [number | null];

@@ -98,11 +98,30 @@ describe('AWS Secrets Manager vault', () => {
     const mark = emulator.requests().length;
     await Promise.all([vault.ensureSecret(k), vault.ensureSecret(k), vault.ensureSecret(k), vault.ensureSecret(k)]);
     const creates = requestsSince(mark, 'CreateSecret');
-    expect(creates).toHaveLength(4);
-    expect(creates.filter((r) => r.error === 'ResourceExistsException')).toHaveLength(3);
+    // Those that found no secret (DescribeSecret) raced to create it: one won, the others were told it exists.
+    expect(creates.filter((r) => r.error === undefined)).toHaveLength(1);
+    expect(creates.filter((r) => r.error !== undefined && r.error !== 'ResourceExistsException')).toEqual([]);
     const description = await vault.describe(k);
     expect(description?.name).toBe(`ecs/${k.region}/${k.projectId}/${k.serverId}`);
     expect(description?.versions).toEqual([]);
+  });
+
+  it('creates a secret only when DescribeSecret says it does not exist, and asks once per process', async () => {
+    const k = key();
+    const first = makeVault();
+    let mark = emulator.requests().length;
+    await first.ensureSecret(k);
+    await first.ensureSecret(k);
+    expect(requestsSince(mark).map((r) => `${r.operation} ${r.error ?? 'ok'}`)).toEqual(['DescribeSecret ResourceNotFoundException', 'CreateSecret ok']);
+    // Another process (a cold cache) on a secret that exists: one read (is it there, is AWSCURRENT
+    // safe), no write, and nothing at all the second time.
+    const second = makeVault();
+    mark = emulator.requests().length;
+    await second.ensureSecret(k);
+    expect(requestsSince(mark).map((r) => r.operation)).toEqual(['DescribeSecret']);
+    mark = emulator.requests().length;
+    await second.ensureSecret(k);
+    expect(requestsSince(mark)).toEqual([]);
   });
 
   it('sends the caller token as ClientRequestToken (the version id) and validates it before any request', async () => {
@@ -186,6 +205,7 @@ describe('AWS Secrets Manager vault', () => {
     const writes = requestsSince(mark).filter((r) => ['CreateSecret', 'PutSecretValue', 'UpdateSecretVersionStage'].includes(r.operation));
     // Create, 2 puts, 2 × (move AWSCURRENT + drop AWSPENDING), one throttled attempt retried.
     expect(writes).toHaveLength(8);
+    expect(requestsSince(mark, 'DescribeSecret').length).toBeGreaterThan(0); // reads happen, unlimited
     expect(limiter.count).toBe(writes.length);
   });
 
@@ -473,9 +493,13 @@ describe('AWS Secrets Manager vault', () => {
       const t1 = token();
       await vault.putPending(k, t1, payload(k));
       await vault.promote(k, t1, undefined);
-      const mark = emulator.requests().length;
+      let mark = emulator.requests().length;
       await vault.ensureSecret(k);
-      expect(requestsSince(mark).map((r) => r.operation)).toEqual(['CreateSecret', 'DescribeSecret']);
+      expect(requestsSince(mark)).toEqual([]); // this process knows the secret is there and safe
+      // Another process (a cold cache): one DescribeSecret answers both questions, no write.
+      mark = emulator.requests().length;
+      await makeVault().ensureSecret(k);
+      expect(requestsSince(mark).map((r) => r.operation)).toEqual(['DescribeSecret']);
     });
   });
 });

@@ -58,8 +58,10 @@ describe('file vault', () => {
   let log: CapturedLog;
   const open: FileVault[] = [];
 
-  async function openVault(k = key, lockTimeoutMs?: number): Promise<FileVault> {
-    const vault = await openFileVault({ path, key: k, clock: wallClock, logger: log.logger, lockTimeoutMs });
+  const journalPath = (): string => `${path}.journal`;
+
+  async function openVault(k = key, lockTimeoutMs?: number, journalCompactBytes?: number): Promise<FileVault> {
+    const vault = await openFileVault({ path, key: k, clock: wallClock, logger: log.logger, lockTimeoutMs, journalCompactBytes });
     open.push(vault);
     return vault;
   }
@@ -86,12 +88,16 @@ describe('file vault', () => {
     return { vault, passwords };
   }
 
-  it('stores nothing in clear: the file holds no password, server id or JSON', async () => {
+  it('stores nothing in clear: neither the snapshot nor the journal holds a password, server id or JSON', async () => {
     const { passwords } = await populated();
     const bytes = await readFile(path);
     expect(bytes.subarray(0, 8).toString('ascii')).toBe('ROTVAULT');
-    const text = bytes.toString('latin1');
-    for (const secret of [...passwords, key1.serverId, '"password"']) expect(text).not.toContain(secret);
+    const journal = await readFile(journalPath());
+    expect(journal.subarray(0, 8).toString('ascii')).toBe('ROTJRNL1');
+    expect(journal.length).toBeGreaterThan(100); // the writes are in it
+    for (const text of [bytes.toString('latin1'), journal.toString('latin1')]) {
+      for (const secret of [...passwords, key1.serverId, '"password"']) expect(text).not.toContain(secret);
+    }
   });
 
   it('creates the file 0600 and its directory 0700, and keeps 0600 across writes', async () => {
@@ -100,8 +106,9 @@ describe('file vault', () => {
     expect((await stat(join(temp.dir, 'state'))).mode & 0o777).toBe(0o700);
     await vault.promote(key1, token(2), token(1));
     expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(journalPath())).mode & 0o777).toBe(0o600);
     // No temp file is left behind.
-    expect((await readdir(join(temp.dir, 'state'))).sort()).toEqual(['vault.json.enc']);
+    expect((await readdir(join(temp.dir, 'state'))).sort()).toEqual(['vault.json.enc', 'vault.json.enc.journal']);
   });
 
   it('persists every acknowledged write across a reopen', async () => {
@@ -246,7 +253,8 @@ describe('file vault', () => {
     const { vault, passwords } = await populated();
     await vault.promote(key1, token(2), token(1));
     await rejection(vault.putPending(key1, token(2), payload(key1, 'Pw-reused-token!')));
-    await writeFile(path, flip(await readFile(path), 50));
+    // A changed IV: revalidation reads the header only, so the damage must be where it looks.
+    await writeFile(path, flip(await readFile(path), 20));
     await rejection(vault.putPending(key1, token(9), payload(key1, 'Pw-after-corruption!')));
     const text = log.text();
     expect(text).toContain('file vault: opened');
@@ -316,7 +324,121 @@ describe('file vault', () => {
       const live = join(temp.dir, 'state', `vault.json.enc.${process.pid}.abcdef.tmp`);
       await writeFile(live, 'in progress');
       await openVault();
-      expect((await readdir(join(temp.dir, 'state'))).sort()).toEqual(['vault.json.enc', `vault.json.enc.${process.pid}.abcdef.tmp`]);
+      expect((await readdir(join(temp.dir, 'state'))).sort()).toEqual([
+        'vault.json.enc',
+        `vault.json.enc.${process.pid}.abcdef.tmp`,
+        'vault.json.enc.journal',
+      ]);
+    });
+  });
+
+  describe('journal', () => {
+    it('a commit appends what it changed: the cost of one write does not grow with the vault', async () => {
+      const vault = await openVault();
+      const keys = Array.from({ length: 600 }, (_, i) => ({ ...key1, serverId: `srv-big-${i}` }));
+      await Promise.all(keys.map((k) => vault.ensureSecret(k)));
+      await Promise.all(keys.map((k, i) => vault.putPending(k, token(i), payload(k, `Pw-big-${i}!`))));
+      const snapshotBefore = await readFile(path);
+      const journalBefore = (await stat(journalPath())).size;
+      expect(journalBefore).toBeGreaterThan(600 * 300); // 600 secrets with a version each
+      await vault.promote(keys[0]!, token(0), undefined);
+      const grown = (await stat(journalPath())).size - journalBefore;
+      // One secret's state plus the record's framing, not the vault's 600.
+      expect(grown).toBeGreaterThan(0);
+      expect(grown).toBeLessThan(2_000);
+      expect((await readFile(path)).equals(snapshotBefore)).toBe(true);
+    });
+
+    it('ignores a record cut short by a writer killed mid-append, and the next write replaces it', async () => {
+      const { vault, passwords } = await populated();
+      await vault.close();
+      const intact = await readFile(journalPath());
+      // The start of a record (length field, IV, part of the ciphertext) and nothing more.
+      const torn = Buffer.concat([Buffer.from([0, 0, 1, 0]), Buffer.alloc(40, 7)]);
+      await writeFile(journalPath(), Buffer.concat([intact, torn]));
+      const again = await openVault();
+      expect((await again.getVersion(key1, { label: LABEL_CURRENT }))?.value.password).toBe(passwords[0]);
+      expect((await again.getVersion(key1, { label: LABEL_PENDING }))?.value.password).toBe(passwords[1]);
+      await again.promote(key1, token(2), token(1));
+      await again.close();
+      const third = await openVault();
+      expect((await third.getVersion(key1, { label: LABEL_CURRENT }))?.versionId).toBe(token(2));
+      expect((await readFile(journalPath())).subarray(0, intact.length).equals(intact)).toBe(true);
+    });
+
+    it('refuses a complete record that fails authentication, and never overwrites the journal', async () => {
+      const { vault, passwords } = await populated();
+      await vault.close();
+      const damaged = flip(await readFile(journalPath()), (await stat(journalPath())).size - 3);
+      await writeFile(journalPath(), damaged);
+      const error = await rejection(openVault());
+      expect(error.code).toBe('VAULT_WRONG_KEY_OR_CORRUPT');
+      expect(error.message).toContain(journalPath());
+      expect(error.message).toMatch(/fails authentication/);
+      expectNoSecret(error, passwords);
+      expect((await readFile(journalPath())).equals(damaged)).toBe(true);
+    });
+
+    it('refuses a journal written with another key', async () => {
+      const { vault } = await populated();
+      await vault.close();
+      const foreign = await openFileVault({ path: join(temp.dir, 'other', 'v.enc'), key: randomKey(), clock: wallClock, logger: log.logger });
+      await foreign.ensureSecret(key1);
+      await foreign.close();
+      await writeFile(journalPath(), await readFile(join(temp.dir, 'other', 'v.enc.journal')));
+      const error = await rejection(openVault());
+      expect(error.code).toBe('VAULT_WRONG_KEY_OR_CORRUPT');
+      expect(error.message).toMatch(/another key/);
+    });
+
+    it('folds the journal into a new snapshot; a journal left by an interrupted compaction is ignored', async () => {
+      const vault = await openVault(key, undefined, 2_000);
+      const keys = Array.from({ length: 30 }, (_, i) => ({ ...key1, serverId: `srv-c-${i}` }));
+      let compactions = 0;
+      let snapshot = await readFile(path).catch(() => Buffer.alloc(0));
+      let staleJournal: Buffer | undefined;
+      for (const [i, k] of keys.entries()) {
+        const journalBefore = await readFile(journalPath()).catch(() => undefined);
+        await vault.ensureSecret(k);
+        await vault.putPending(k, token(i), payload(k, `Pw-compact-${i}!`));
+        await vault.promote(k, token(i), undefined);
+        const now = await readFile(path);
+        if (!now.equals(snapshot)) {
+          compactions += 1;
+          snapshot = now;
+          staleJournal ??= journalBefore;
+        }
+        // Compaction when the journal outgrows both the threshold and the snapshot (plus the last record).
+        expect((await stat(journalPath())).size, 'the journal stays bounded').toBeLessThan(Math.max(2_000, snapshot.length) + 1_500);
+      }
+      expect(compactions).toBeGreaterThan(2);
+      await vault.close();
+      // A kill between the new snapshot's rename and the new journal's: the old journal (naming the
+      // older snapshot) is still there. Everything is in the snapshot; the old records must not be replayed.
+      expect(staleJournal).toBeDefined();
+      await writeFile(journalPath(), staleJournal!);
+      const again = await openVault();
+      for (const [i, k] of keys.entries()) {
+        const current = await again.getVersion(k, { label: LABEL_CURRENT });
+        expect(current?.value.password, `secret ${i}`).toBe(`Pw-compact-${i}!`);
+        expect(current?.labels).toEqual([LABEL_CURRENT]);
+      }
+      // The next write starts a journal for the current snapshot, and it is read back.
+      await again.putPending(keys[0]!, token(99), payload(keys[0]!, 'Pw-after-stale!'));
+      await again.close();
+      const third = await openVault();
+      expect((await third.getVersion(keys[0]!, { label: LABEL_PENDING }))?.value.password).toBe('Pw-after-stale!');
+    });
+
+    it('another process compacting under a reader: the reader catches up with every write', async () => {
+      const reader = await openVault();
+      const writer = await openVault(key, undefined, 1_000);
+      for (let i = 0; i < 20; i += 1) {
+        const k = { ...key1, serverId: `srv-r-${i}` };
+        await writer.ensureSecret(k);
+        await writer.putPending(k, token(i), payload(k, `Pw-reader-${i}!`));
+        expect((await reader.getVersion(k, { label: LABEL_PENDING }))?.value.password, `write ${i}`).toBe(`Pw-reader-${i}!`);
+      }
     });
   });
 

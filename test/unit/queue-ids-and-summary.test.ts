@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnrecoverableError } from 'bullmq';
+import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
@@ -108,5 +109,27 @@ describe('run summary', () => {
     });
     expect(runSucceeded(s, 'none')).toBe(true);
     expect(runSucceeded(s, 'soft')).toBe(false);
+  });
+});
+
+describe('compactBatchResult', () => {
+  it('keeps only id, outcome and version of accepted servers, and every field of the others', () => {
+    const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
+    const compact = compactBatchResult({
+      runId: 'run|t|x',
+      batchIndex: 0,
+      counts: { 'pending-restart': 1, 'rotated-unverified': 1, failed: 1 },
+      outcomes: [
+        { serverId: 's1', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
+        { serverId: 's2', outcome: 'rotated-unverified', reason: 'accepted and restarted', versionId: 'v-1', requestId: 'r-1' },
+        failed,
+      ],
+    });
+    expect(compact.outcomes).toEqual([
+      { serverId: 's1', outcome: 'pending-restart', versionId: 'v-1' },
+      { serverId: 's2', outcome: 'rotated-unverified', versionId: 'v-1' },
+      failed,
+    ]);
+    expect(compact.counts).toEqual({ 'pending-restart': 1, rotated: 1, failed: 1 });
   });
 });

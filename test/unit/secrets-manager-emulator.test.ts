@@ -317,3 +317,27 @@ describe('secrets manager emulator (through the AWS SDK)', () => {
     });
   });
 });
+
+describe('secrets manager emulator: write quotas', () => {
+  it('throttles PutSecretValue, UpdateSecret and UpdateSecretVersionStage together past the quota, and leaves reads alone', async () => {
+    // AWS's quotas page: "PutSecretValue, … UpdateSecret, UpdateSecretVersionStage …: 50 requests per
+    // second combined"; reads (GetSecretValue, DescribeSecret) have their own, far larger quota.
+    // One write every 2 s: the calls below, sent back to back, find the bucket empty after the first.
+    const limited = await startSecretsManagerEmulator({ writesPerSecond: 0.5 });
+    const one = new SecretsManagerClient({ region: 'eu-west-1', endpoint: limited.url, credentials, maxAttempts: 1 });
+    try {
+      const name = `quota/${randomUUID()}`;
+      await one.send(new CreateSecretCommand({ Name: name })); // CreateSecret has a quota of its own
+      await one.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'v', ClientRequestToken: token() }));
+      const put = await failure(one.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'w', ClientRequestToken: token() })));
+      expect(put).toMatchObject({ name: 'ThrottlingException', status: 400 });
+      const stage = await failure(one.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'X' })));
+      expect(stage.name).toBe('ThrottlingException');
+      // Reads are not in the write quota.
+      for (let i = 0; i < 10; i++) await one.send(new DescribeSecretCommand({ SecretId: name }));
+    } finally {
+      one.destroy();
+      await limited.close();
+    }
+  });
+});

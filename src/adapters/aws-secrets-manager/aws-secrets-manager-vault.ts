@@ -4,7 +4,8 @@
  * port's semantics are AWS's own and this file mostly adds the compare-and-swap reading of
  * `UpdateSecretVersionStage` and the error translation.
  *
- * AWS calls made: CreateSecret (with the "no password known yet" version below), PutSecretValue
+ * AWS calls made: CreateSecret (with the "no password known yet" version below; only after
+ * DescribeSecret found no such secret, see `existing`), PutSecretValue
  * (always with VersionStages AWSPENDING and our token), UpdateSecretVersionStage (always with
  * RemoveFromVersionId when another version holds the label), GetSecretValue (always naming
  * VersionStage or VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets.
@@ -320,6 +321,14 @@ export function createAwsSecretsManagerVault(
   }
 
   /**
+   * Names of secrets known to exist. CreateSecret is a write (50/s per account, shared with every
+   * other writer) while DescribeSecret is a read (10,000/s): a secret that exists costs one read the
+   * first time this process sees it and nothing after; only a NotFound leads to CreateSecret. A
+   * name leaves the set when a write finds the secret gone (deleted out of band).
+   */
+  const existing = new Set<string>();
+
+  /**
    * Makes AWSCURRENT name no unaccepted password on a secret that already existed, as an older
    * release left it: with no version at all (the next PutSecretValue would get AWSCURRENT), or with
    * one labelled version only, holding exactly AWSCURRENT and AWSPENDING (its first pending
@@ -330,8 +339,8 @@ export function createAwsSecretsManagerVault(
    * its two writes: AWSCURRENT and AWSPENDING on an ACCEPTED version, with AWSPREVIOUS (or the
    * "no password yet" version) elsewhere. Only the exact single-version shape above is touched.
    */
-  async function ensureCurrentIsSafe(name: string): Promise<void> {
-    const response = await describeRaw(name);
+  async function ensureCurrentIsSafe(name: string, described?: DescribeSecretResponse): Promise<void> {
+    const response = described ?? (await describeRaw(name));
     if (!response || response.DeletedDate !== undefined) return; // the next write reports it
     const stages = stageMapOf(response);
     const holder = holderOf(stages, LABEL_CURRENT);
@@ -371,6 +380,17 @@ export function createAwsSecretsManagerVault(
   const vault: Vault = {
     async ensureSecret(key) {
       const name = template.render(key);
+      if (existing.has(name)) return;
+      const described = await describeRaw(name);
+      if (described !== undefined) {
+        if (described.DeletedDate !== undefined) {
+          throw vaultError(VaultErrorCode.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
+        }
+        // Perhaps left by an older release without a first version: once safe, it stays so.
+        await ensureCurrentIsSafe(name, described);
+        existing.add(name);
+        return;
+      }
       try {
         await client.send(
           new CreateSecretCommand({
@@ -384,11 +404,13 @@ export function createAwsSecretsManagerVault(
           }),
         );
         logger?.debug({ op: 'CreateSecret', secret: name }, 'vault secret created');
+        existing.add(name);
       } catch (error) {
         const errorName = awsErrorName(error);
         if (errorName === 'ResourceExistsException') {
           // Created before, or by a racing worker; perhaps by an older release, without a first version.
           await ensureCurrentIsSafe(name);
+          existing.add(name);
           return;
         }
         const context = { operation: 'CreateSecret', secretName: name };
@@ -425,6 +447,7 @@ export function createAwsSecretsManagerVault(
           throw vaultError(VaultErrorCode.tokenReused, context, 'this version token already holds a different value (a caller bug: tokens are per batch and generation)', false, error);
         }
         if (errorName === 'ResourceNotFoundException') {
+          existing.delete(name);
           throw vaultError(VaultErrorCode.secretNotFound, context, 'the secret does not exist (ensureSecret first)', false, error);
         }
         throw toVaultError(error, context);

@@ -1,20 +1,29 @@
 /**
  * The encrypted file vault: the embedded default `Vault` (see src/ports/vault.ts), for one host.
  *
- * One file holds every secret, sealed with AES-256-GCM (vault-file-format.ts). Every mutation:
- * take the lock file, re-read the vault (another process may have written), apply, write
- * atomically (temp + fsync + rename + fsync dir), release. A SIGKILL at any instant leaves a vault
- * that opens and holds every acknowledged write. Several processes on one host may share a vault.
+ * Two files, both sealed with AES-256-GCM: the snapshot `<path>` (vault-file-format.ts), the whole
+ * document as of its last compaction, and the journal `<path>.journal` (vault-journal.ts), the
+ * changes committed since, appended one record per group commit. The document lives in memory;
+ * a commit costs what it changes, not the size of the vault, so a run is linear in its servers.
+ *
+ * Every mutation: take the lock file, catch up with what other processes committed (cheaply, see
+ * below), apply the operations to private copies of the secrets they touch, append one record
+ * and fsync it, release. A SIGKILL at any instant leaves a vault that opens and holds every
+ * acknowledged write: a record is acknowledged only once fsynced, and a record cut short by a kill
+ * is never acknowledged (vault-journal.ts). Once the journal outgrows both the snapshot and
+ * `journalCompactBytes`, the committer folds it into a new snapshot (atomic replace), then starts a
+ * new journal naming that snapshot; a journal naming another snapshot is ignored, so a kill between
+ * the two steps loses nothing. Several processes on one host may share a vault.
  *
  * Group commit: mutations that arrive while a commit is in progress are queued and applied
- * together in the next one (one lock, one read, one write), so a batch of 100 putPending calls
- * costs a few file writes, not 100. Each queued operation still succeeds or fails on its own:
+ * together in the next one (one lock, one record, one fsync), so a batch of 1000 putPending calls
+ * costs a few journal appends, not 1000. Each queued operation still succeeds or fails on its own:
  * vault-document.ts validates before it mutates, and an operation is acknowledged only after the
- * write that holds it is durable.
+ * record that holds it is durable.
  *
- * Reads take no lock: the rename makes every read see one complete committed file. The last
- * decrypted document is cached and reused while the file's bytes are identical to the ones it
- * was parsed from (JSON parsing, not reading or decrypting, is what costs).
+ * Reads take no lock. Revalidation is cheap: the snapshot's header (a random id per write, and its
+ * authentication tag) and size tell whether it changed; if not, only the journal's bytes past the
+ * ones already applied are read and decrypted.
  */
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -31,13 +40,17 @@ import type {
 import { removeOrphanTempFiles, writeFileAtomic } from './atomic-write.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 import * as documents from './vault-document.js';
-import type { VaultDocument } from './vault-document.js';
+import type { StoredSecret, VaultDocument } from './vault-document.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { ioError, vaultError } from './vault-errors.js';
-import { deriveVaultKey, keyIdHex, openDocument, sealDocument } from './vault-file-format.js';
+import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocument, sealDocument, snapshotId } from './vault-file-format.js';
+import { JOURNAL_HEADER_LENGTH, journalHeader, journalSnapshotId, openRecords, sealRecord } from './vault-journal.js';
 
 export interface FileVaultOptions {
-  /** The vault file. Its directory is created (mode 0700) if missing; the file (mode 0600) on the first write. */
+  /**
+   * The vault file (the snapshot); its journal is `<path>.journal` beside it (back up both). Its
+   * directory is created (mode 0700) if missing; the files (mode 0600) on the first write.
+   */
   path: string;
   /** 32 bytes (see `resolveVaultKey`). */
   key: Buffer;
@@ -47,18 +60,28 @@ export interface FileVaultOptions {
    * @defaultValue 10000
    */
   lockTimeoutMs?: number;
+  /**
+   * The journal is folded into a new snapshot once it is larger than this and than the snapshot
+   * (so compaction stays a constant factor of the bytes journalled).
+   * @defaultValue 4 MiB
+   */
+  journalCompactBytes?: number;
   clock: Clock;
   logger: Logger;
 }
 
 export interface FileVault extends Vault {
-  /** The vault file's path. */
+  /** The vault file's path (the snapshot; the journal is `<path>.journal`). */
   readonly path: string;
   /** A one-way identifier of the key (hex), safe to log. */
   readonly keyId: string;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+export const DEFAULT_JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024;
+/** Catch-up attempts while other processes keep compacting under a lock-free reader. */
+const REFRESH_ATTEMPTS = 10;
+
 /**
  * Largest vault file read: about a million servers' secrets with their kept versions. A bigger file
  * is not one this service wrote (a wrong path), and reading it whole would exhaust memory.
@@ -68,19 +91,30 @@ export const MAX_VAULT_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 type Mutation = (doc: VaultDocument, now: number) => boolean;
 
 interface QueuedMutation {
+  /** The one secret the mutation may touch. */
+  key: SecretKey;
   apply: Mutation;
   resolve(): void;
   reject(error: unknown): void;
 }
 
-interface CachedDocument {
-  bytes: Buffer;
+/** What this process holds of the committed vault. */
+interface LoadedVault {
   doc: VaultDocument;
+  /** The snapshot as read: its header (random id and tag), size and id; undefined when there is no snapshot file. */
+  snapshot: { header: Buffer; size: number; id: Buffer } | undefined;
+  /** The journal of that snapshot, applied up to `end`; undefined when there is none, or only a stale one. */
+  journal: { header: Buffer; ino: number; end: number; tornTail: boolean } | undefined;
 }
+
+type CatchUp = 'ok' | 'reload' | 'other-snapshot';
+
+const isVaultError = (error: unknown): boolean =>
+  error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('VAULT_');
 
 /**
  * Opens (or prepares to create) a file vault. Fails fast with `VAULT_WRONG_KEY_OR_CORRUPT` when the
- * existing file does not decrypt with `key`, and never writes to such a file.
+ * existing files do not decrypt with `key`, and never writes to such a file.
  */
 export async function openFileVault(options: FileVaultOptions): Promise<FileVault> {
   const { path, clock } = options;
@@ -89,10 +123,15 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs < 0) {
     throw vaultError(VaultErrorCode.invalidRequest, `file vault: lockTimeoutMs must be a non-negative number, found ${lockTimeoutMs}`);
   }
+  const compactBytes = options.journalCompactBytes ?? DEFAULT_JOURNAL_COMPACT_BYTES;
+  if (!Number.isInteger(compactBytes) || compactBytes < 1) {
+    throw vaultError(VaultErrorCode.invalidRequest, `file vault: journalCompactBytes must be a positive integer, found ${compactBytes}`);
+  }
   const key = deriveVaultKey(options.key);
   const lockPath = `${path}.lock`;
+  const journalPath = `${path}.journal`;
 
-  let cache: CachedDocument | undefined;
+  let state: LoadedVault | undefined;
   /** Incremented by every commit of this process (see `read`). */
   let commitGeneration = 0;
   let inflightRead: { generation: number; promise: Promise<VaultDocument> } | undefined;
@@ -100,17 +139,25 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
   let draining: Promise<void> | undefined;
   let closed = false;
 
+  // `state` is caught up and changed by one task at a time (a read's catch-up and a commit must not
+  // interleave, or an older record could be applied over a newer commit).
+  let exclusiveTail: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = exclusiveTail.then(task, task);
+    exclusiveTail = run.catch(() => undefined);
+    return run;
+  }
+
   const lock = (): Promise<HeldLock> => acquireFileLock({ path: lockPath, timeoutMs: lockTimeoutMs, clock, logger });
 
-  /** The committed document; `forUpdate` returns a private copy the caller may mutate. */
-  async function readCommitted(forUpdate: boolean): Promise<VaultDocument> {
+  /** The snapshot: `previous` itself when the file is unchanged (same header and size), else read in full. */
+  async function readSnapshot(previous: LoadedVault | undefined): Promise<LoadedVault> {
     let handle;
     try {
       handle = await open(path, 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        cache = undefined;
-        return documents.emptyDocument();
+        return previous !== undefined && previous.snapshot === undefined ? previous : { doc: documents.emptyDocument(), snapshot: undefined, journal: undefined };
       }
       throw ioError('opening', path, error);
     }
@@ -120,35 +167,128 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       if (size > MAX_VAULT_FILE_BYTES) {
         throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${path} is larger than ${MAX_VAULT_FILE_BYTES} bytes; not a vault file of this service`);
       }
+      const header = Buffer.alloc(Math.min(size, HEADER_LENGTH));
+      await readFully(handle, header, 0);
+      if (previous?.snapshot !== undefined && previous.snapshot.size === size && previous.snapshot.header.equals(header)) return previous;
       const bytes = Buffer.alloc(size);
       await readFully(handle, bytes, 0);
-      // Reuse the parsed document only when the file is byte-for-byte the one it came from: any
-      // other change (even bit rot past the header) must go through authentication again.
-      if (cache !== undefined && cache.bytes.equals(bytes)) {
-        return forUpdate ? structuredClone(cache.doc) : cache.doc;
-      }
       const doc = documents.parseDocument(openDocument(bytes, key, path), path);
-      cache = { bytes, doc };
-      return forUpdate ? structuredClone(doc) : doc;
+      return { doc, snapshot: { header, size, id: snapshotId(bytes) }, journal: undefined };
     } catch (error) {
-      if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('VAULT_')) throw error;
+      if (isVaultError(error)) throw error;
       throw ioError('reading', path, error);
     } finally {
       await handle.close();
     }
   }
 
-  async function persist(doc: VaultDocument): Promise<void> {
-    const sealed = sealDocument(JSON.stringify(doc), key);
+  /** Applies the journal records of `loaded`'s snapshot that it has not applied yet. */
+  async function catchUpJournal(loaded: LoadedVault): Promise<CatchUp> {
+    if (loaded.snapshot === undefined) return 'ok'; // a journal without a snapshot was never committed
+    let handle;
     try {
-      await writeFileAtomic(path, sealed, 0o600);
+      handle = await open(journalPath, 'r');
     } catch (error) {
-      cache = undefined;
-      throw error;
-    } finally {
-      commitGeneration += 1;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('opening', journalPath, error);
+      return loaded.journal === undefined ? 'ok' : 'reload';
     }
-    cache = { bytes: sealed, doc };
+    try {
+      const { size, ino } = await handle.stat();
+      const header = Buffer.alloc(Math.min(size, JOURNAL_HEADER_LENGTH));
+      await readFully(handle, header, 0);
+      const id = journalSnapshotId(header, key, journalPath);
+      if (!id.equals(loaded.snapshot.id)) return loaded.journal === undefined ? 'other-snapshot' : 'reload';
+      const from = loaded.journal?.end ?? JOURNAL_HEADER_LENGTH;
+      if ((loaded.journal !== undefined && loaded.journal.ino !== ino) || size < from) return 'reload';
+      const tail = Buffer.alloc(size - from);
+      await readFully(handle, tail, from);
+      const read = openRecords(tail, from, key, header, journalPath);
+      for (const record of read.records) documents.applyJournalRecord(loaded.doc, record, journalPath);
+      loaded.journal = { header, ino, end: read.end, tornTail: read.tornTail };
+      return 'ok';
+    } catch (error) {
+      if (isVaultError(error)) throw error;
+      throw ioError('reading', journalPath, error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The committed vault, caught up with every process's acknowledged writes. Run inside `exclusive`. */
+  async function refresh(): Promise<LoadedVault> {
+    try {
+      for (let attempt = 0; attempt < REFRESH_ATTEMPTS; attempt += 1) {
+        const loaded = await readSnapshot(state);
+        const caughtUp = await catchUpJournal(loaded);
+        if (caughtUp === 'ok') {
+          state = loaded;
+          return loaded;
+        }
+        if (caughtUp === 'other-snapshot' && (await readSnapshot(loaded)) === loaded) {
+          // The snapshot did not change: the journal is left over from a compaction that was
+          // interrupted once this snapshot was in place, and the snapshot already holds all of it.
+          state = loaded;
+          return loaded;
+        }
+        state = undefined; // another process compacted meanwhile: read afresh
+      }
+    } catch (error) {
+      state = undefined;
+      throw error;
+    }
+    throw vaultError(VaultErrorCode.io, `file vault: ${path} kept changing while being read; try again`, true);
+  }
+
+  /** Starts a journal for the snapshot `id` (atomically: a journal never exists without its whole header). */
+  async function startJournal(id: Buffer): Promise<NonNullable<LoadedVault['journal']>> {
+    const header = journalHeader(key, id);
+    await writeFileAtomic(journalPath, header, 0o600);
+    let handle;
+    try {
+      handle = await open(journalPath, 'r');
+      const { ino } = await handle.stat();
+      return { header, ino, end: JOURNAL_HEADER_LENGTH, tornTail: false };
+    } catch (error) {
+      throw ioError('opening', journalPath, error);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /** Writes the whole document as a new snapshot, then a new empty journal naming it. */
+  async function compact(loaded: LoadedVault): Promise<NonNullable<LoadedVault['journal']>> {
+    const sealed = sealDocument(JSON.stringify(loaded.doc), key);
+    await writeFileAtomic(path, sealed, 0o600);
+    loaded.snapshot = { header: Buffer.from(sealed.subarray(0, HEADER_LENGTH)), size: sealed.length, id: snapshotId(sealed) };
+    loaded.journal = undefined;
+    loaded.journal = await startJournal(loaded.snapshot.id);
+    return loaded.journal;
+  }
+
+  /** Appends one record holding `secrets` and fsyncs it: from then on the commit is durable. */
+  async function append(loaded: LoadedVault, secrets: StoredSecret[]): Promise<void> {
+    let journal = loaded.journal;
+    if (loaded.snapshot === undefined) journal = await compact(loaded); // the first write of a new vault
+    else if (journal === undefined) journal = loaded.journal = await startJournal(loaded.snapshot.id);
+    const record = sealRecord(documents.journalRecord(secrets), key, journal.header, journal.end);
+    let handle;
+    try {
+      handle = await open(journalPath, 'r+');
+      // A record cut short by a writer killed mid-append was never acknowledged: overwrite it.
+      if (journal.tornTail) await handle.truncate(journal.end);
+      let written = 0;
+      while (written < record.length) {
+        const { bytesWritten } = await handle.write(record, written, record.length - written, journal.end + written);
+        written += bytesWritten;
+      }
+      await handle.datasync();
+    } catch (error) {
+      throw ioError('appending to', journalPath, error);
+    } finally {
+      await handle?.close();
+    }
+    journal.end += record.length;
+    journal.tornTail = false;
   }
 
   async function commit(batch: QueuedMutation[]): Promise<void> {
@@ -163,20 +303,51 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     // never races our own release (e.g. a process that exits right after its last write).
     const outcomes = new Map<QueuedMutation, { error: unknown } | undefined>();
     try {
-      const doc = await readCommitted(true);
-      const now = clock.now();
-      let changed = false;
-      for (const op of batch) {
-        try {
-          if (op.apply(doc, now)) changed = true;
-          outcomes.set(op, undefined);
-        } catch (error) {
-          outcomes.set(op, { error });
+      await exclusive(async () => {
+        const loaded = await refresh();
+        const now = clock.now();
+        // Operations work on private copies of the secrets they touch: a failed append leaves the
+        // loaded document as committed.
+        const draft: VaultDocument = { format: documents.DOCUMENT_FORMAT, secrets: {} };
+        const names = new Map<QueuedMutation, string>();
+        for (const op of batch) {
+          let name: string;
+          try {
+            name = documents.secretName(op.key);
+          } catch {
+            continue; // the operation itself rejects the key below
+          }
+          names.set(op, name);
+          if (Object.hasOwn(loaded.doc.secrets, name) && !Object.hasOwn(draft.secrets, name)) {
+            draft.secrets[name] = structuredClone(loaded.doc.secrets[name]!);
+          }
         }
-      }
-      if (changed) await persist(doc);
-      if (changed) logger.debug({ vault: path, operations: batch.length }, 'file vault: committed');
+        const changed = new Set<string>();
+        for (const op of batch) {
+          try {
+            if (op.apply(draft, now)) changed.add(names.get(op)!);
+            outcomes.set(op, undefined);
+          } catch (error) {
+            outcomes.set(op, { error });
+          }
+        }
+        if (changed.size === 0) return;
+        const secrets = [...changed].map((name) => draft.secrets[name]!);
+        await append(loaded, secrets);
+        for (const secret of secrets) loaded.doc.secrets[secret.name] = secret;
+        commitGeneration += 1;
+        logger.debug({ vault: path, operations: batch.length, changed: changed.size }, 'file vault: committed');
+        const journal = loaded.journal;
+        if (journal !== undefined && journal.end > Math.max(compactBytes, loaded.snapshot?.size ?? 0)) {
+          // The commit is durable already; a failed compaction only leaves a longer journal.
+          await compact(loaded).catch((error: unknown) => {
+            state = undefined;
+            logger.warn({ vault: path, err: error }, 'file vault: compaction failed; the journal is kept and compaction retried later');
+          });
+        }
+      });
     } catch (error) {
+      state = undefined;
       // Nothing of this batch is durable: operations that failed on their own keep their error.
       for (const op of batch) if (outcomes.get(op) === undefined) outcomes.set(op, { error });
     } finally {
@@ -203,49 +374,62 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     return draining;
   }
 
-  function mutate(apply: Mutation): Promise<void> {
+  function mutate(secretKey: SecretKey, apply: Mutation): Promise<void> {
     if (closed) return Promise.reject(vaultError(VaultErrorCode.closed, `file vault: ${path} is closed`));
     return new Promise<void>((resolve, reject) => {
-      queue.push({ apply, resolve, reject });
+      queue.push({ key: secretKey, apply, resolve, reject });
       void drain();
     });
   }
 
   /**
-   * Concurrent reads share one file read (a batch of 1000 lookups must not hold 1000 copies of a
-   * large vault in memory). A read may join one already in flight only if no commit of this
-   * process completed since it started, so a caller always sees its own acknowledged writes.
+   * The committed document. Concurrent reads share one catch-up. A read may join one already in
+   * flight only if no commit of this process completed since it started, so a caller always sees
+   * its own acknowledged writes.
    */
   function read(): Promise<VaultDocument> {
     if (closed) return Promise.reject(vaultError(VaultErrorCode.closed, `file vault: ${path} is closed`));
     if (inflightRead !== undefined && inflightRead.generation === commitGeneration) return inflightRead.promise;
     const entry = {
       generation: commitGeneration,
-      promise: readCommitted(false).finally(() => {
-        if (inflightRead === entry) inflightRead = undefined;
-      }),
+      promise: exclusive(refresh)
+        .catch(async (error: unknown) => {
+          // Without the lock, a record being appended right now could look damaged; under the
+          // lock no writer is active, and a damaged record is damage.
+          if ((error as { code?: unknown }).code !== VaultErrorCode.wrongKeyOrCorrupt) throw error;
+          const held = await lock();
+          try {
+            return await exclusive(refresh);
+          } finally {
+            await held.release();
+          }
+        })
+        .then((loaded) => loaded.doc)
+        .finally(() => {
+          if (inflightRead === entry) inflightRead = undefined;
+        }),
     };
     inflightRead = entry;
     return entry.promise;
   }
 
-  // Start-up: create the directory, prove the key opens the existing file, clear temp files left
+  // Start-up: create the directory, prove the key opens the existing files, clear temp files left
   // by writers that were killed mid-write.
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   } catch (error) {
     throw ioError('creating the directory of', path, error);
   }
-  const initial = await readCommitted(false);
+  const initial = await exclusive(refresh);
   const held = await lock();
   try {
-    const removed = await removeOrphanTempFiles(path);
+    const removed = (await removeOrphanTempFiles(path)) + (await removeOrphanTempFiles(journalPath));
     if (removed > 0) logger.info({ vault: path, removed }, 'file vault: removed temp files of interrupted writes');
   } finally {
     await held.release();
   }
   // Field names avoid "secret": the logger scrubs any such key (see src/observability/logger.ts).
-  logger.debug({ vault: path, keyId: keyIdHex(key), servers: Object.keys(initial.secrets).length }, 'file vault: opened');
+  logger.debug({ vault: path, keyId: keyIdHex(key), servers: Object.keys(initial.doc.secrets).length }, 'file vault: opened');
 
   const vault: FileVault = {
     path,
@@ -255,11 +439,11 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       // Fast path: a secret already in the committed file is durable; no lock, no write.
       const doc = await read();
       if (documents.describe(doc, secretKey) !== undefined) return;
-      await mutate((d, now) => documents.ensureSecret(d, secretKey, now));
+      await mutate(secretKey, (d, now) => documents.ensureSecret(d, secretKey, now));
     },
 
     putPending(secretKey: SecretKey, token: string, value: SecretPayload): Promise<void> {
-      return mutate((d, now) => documents.putPending(d, secretKey, token, value, now));
+      return mutate(secretKey, (d, now) => documents.putPending(d, secretKey, token, value, now));
     },
 
     async getVersion(secretKey: SecretKey, selector: VersionSelector): Promise<SecretVersion | undefined> {
@@ -271,15 +455,15 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     },
 
     promote(secretKey: SecretKey, versionId: string, expectedCurrent: string | undefined): Promise<void> {
-      return mutate((d, now) => documents.promote(d, secretKey, versionId, expectedCurrent, now));
+      return mutate(secretKey, (d, now) => documents.promote(d, secretKey, versionId, expectedCurrent, now));
     },
 
     removeLabel(secretKey: SecretKey, label: string, versionId: string): Promise<void> {
-      return mutate((d, now) => documents.removeLabel(d, secretKey, label, versionId, now));
+      return mutate(secretKey, (d, now) => documents.removeLabel(d, secretKey, label, versionId, now));
     },
 
     moveLabel(secretKey: SecretKey, label: string, versionId: string): Promise<void> {
-      return mutate((d, now) => documents.moveLabel(d, secretKey, label, versionId, now));
+      return mutate(secretKey, (d, now) => documents.moveLabel(d, secretKey, label, versionId, now));
     },
 
     async *list(filter?: { region?: string; projectId?: string }): AsyncIterable<SecretDescription> {
@@ -297,7 +481,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       closed = true;
       // Queued mutations were accepted before close: let them finish (and be acknowledged).
       while (draining !== undefined) await draining;
-      cache = undefined;
+      state = undefined;
     },
   };
   return vault;

@@ -274,6 +274,29 @@ function normalise(value: SecretPayload): SecretPayload {
   return JSON.parse(JSON.stringify(value)) as SecretPayload;
 }
 
+/** A journal record: the whole new state of each secret a group commit changed. */
+export function journalRecord(secrets: readonly StoredSecret[]): string {
+  return JSON.stringify({ secrets });
+}
+
+/** Replays a decrypted journal record onto `doc` (each secret overwritten whole: a replay is harmless). */
+export function applyJournalRecord(doc: VaultDocument, json: string, source: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} decrypted but does not hold JSON`);
+  }
+  const secrets = (parsed as { secrets?: unknown } | null)?.secrets;
+  if (!Array.isArray(secrets)) throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} is malformed`);
+  for (const secret of secrets as StoredSecret[]) {
+    if (secret === null || typeof secret !== 'object' || typeof secret.name !== 'string' || !Array.isArray(secret.versions)) {
+      throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} holds a malformed secret`);
+    }
+  }
+  for (const secret of secrets as StoredSecret[]) doc.secrets[secret.name] = secret;
+}
+
 /**
  * Checks the shape of a decrypted document. Decryption already proved the bytes are ours; this
  * catches a document written by an incompatible future format.

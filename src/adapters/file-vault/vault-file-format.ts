@@ -87,6 +87,14 @@ export function openDocument(bytes: Buffer, key: DerivedVaultKey, source: string
   }
 }
 
+/**
+ * The snapshot's id: its IV, random for every write. A journal names the snapshot it extends by
+ * it, and a reader that finds the same header (id and tag) and size knows the file is unchanged.
+ */
+export function snapshotId(bytes: Buffer): Buffer {
+  return Buffer.from(bytes.subarray(MAGIC.length + 1 + KEY_ID_LENGTH, AAD_LENGTH));
+}
+
 /** The key id in hex, for logs (it identifies a key without revealing it). */
 export function keyIdHex(key: DerivedVaultKey): string {
   return key.keyId.toString('hex');

@@ -36,14 +36,13 @@ export class RedisAuditLog implements AuditLog {
     if (events.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const e of events) {
+      // Always the same fields in the same order (empty when absent): Redis then stores the field
+      // names once per stream node instead of once per entry.
       const fields: string[] = [
         'ts', String(e.ts), 'runId', e.runId, 'target', e.target, 'batch', String(e.batchIndex),
         'step', e.step, 'serverId', e.serverId, 'outcome', e.outcome,
+        'code', e.code ?? '', 'versionId', e.versionId ?? '', 'requestId', e.requestId ?? '', 'detail', e.detail ?? '',
       ];
-      if (e.code !== undefined) fields.push('code', e.code);
-      if (e.versionId !== undefined) fields.push('versionId', e.versionId);
-      if (e.requestId !== undefined) fields.push('requestId', e.requestId);
-      if (e.detail !== undefined) fields.push('detail', e.detail);
       pipeline.xadd(this.#key, 'MAXLEN', '~', String(this.#maxLen), '*', ...fields);
     }
     const results = await pipeline.exec();
@@ -91,9 +90,9 @@ function parseEvent(id: string, h: Record<string, string>): StoredAuditEvent {
     step,
     serverId: h.serverId ?? '',
     outcome: h.outcome ?? '',
-    code: h.code,
-    versionId: h.versionId,
-    requestId: h.requestId,
-    detail: h.detail,
+    code: h.code || undefined,
+    versionId: h.versionId || undefined,
+    requestId: h.requestId || undefined,
+    detail: h.detail || undefined,
   };
 }

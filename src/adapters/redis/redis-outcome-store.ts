@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { OUTCOME_KINDS, type OutcomeKind } from '../../domain/outcome.js';
+import { loadScript, type LoadedScript } from './redis-script.js';
+import { ACCEPTED_OUTCOMES, OUTCOME_KINDS, type OutcomeKind } from '../../domain/outcome.js';
 import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
 
 /**
@@ -19,9 +20,20 @@ elseif status == 'verified' or status == 'rotated-unverified' or status == 'pend
   redis.call('HDEL', KEYS[1], 'failingSince')
 end
 redis.call('HSET', KEYS[1], 'status', status, 'lastAttemptAt', ARGV[2], 'target', ARGV[3], 'runId', ARGV[4],
-  'versionId', ARGV[5], 'errorCode', ARGV[6], 'reason', ARGV[7], 'requestId', ARGV[8],
   'consecutiveFailures', tostring(failures))
+-- Optional fields: absent rather than stored empty (a fleet's worth of empty fields adds up).
+local optional = { 'versionId', 'errorCode', 'reason', 'requestId' }
+for i, field in ipairs(optional) do
+  local value = ARGV[4 + i]
+  if value == '' then redis.call('HDEL', KEYS[1], field) else redis.call('HSET', KEYS[1], field, value) end
+end
 return redis.call('HGETALL', KEYS[1])`;
+
+/**
+ * Outcomes whose reason is not stored: it is a fixed sentence about the restart policy, and a fleet
+ * of them would hold the same prose once per server. Failures, skips and unknowns keep theirs.
+ */
+const ACCEPTED: ReadonlySet<OutcomeKind> = new Set<OutcomeKind>(ACCEPTED_OUTCOMES);
 
 export interface RedisOutcomeStoreOptions {
   redis: Redis;
@@ -40,11 +52,13 @@ export class RedisOutcomeStore implements OutcomeStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #pageSize: number;
+  readonly #record: LoadedScript;
 
   constructor(options: RedisOutcomeStoreOptions) {
     this.#redis = options.redis;
     this.#prefix = options.keyPrefix;
     this.#pageSize = options.pageSize ?? 500;
+    this.#record = loadScript(options.redis, 'rotatorOutcomeRecord', RECORD);
   }
 
   #serverKey(id: string): string {
@@ -65,18 +79,9 @@ export class RedisOutcomeStore implements OutcomeStore {
     return Promise.all(
       records.map(async (r) => {
         const o = r.outcome;
-        const flat = (await this.#redis.eval(
-          RECORD,
-          1,
-          this.#serverKey(o.serverId),
-          o.outcome,
-          String(r.at),
-          r.target,
-          r.runId,
-          o.versionId ?? '',
-          o.code ?? '',
-          o.reason ?? '',
-          o.requestId ?? '',
+        const flat = (await this.#record(
+          [this.#serverKey(o.serverId)],
+          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', ACCEPTED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
         )) as string[];
         return parseState(o.serverId, pairs(flat));
       }),

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { loadScript, type LoadedScript } from './redis-script.js';
 import type { Clock } from '../../ports/clock.js';
 import type { RateLimiter } from '../../ports/rate-limiter.js';
 
@@ -36,11 +37,11 @@ export interface RedisRateLimiterOptions {
 
 /** One request-rate limit shared by every worker and process that uses the same Redis key. */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis;
   readonly #key: string;
   readonly #intervalUs: number;
   readonly #burst: number;
   readonly #clock: Pick<Clock, 'sleep'>;
+  readonly #gcra: LoadedScript;
 
   constructor(options: RedisRateLimiterOptions) {
     if (!(options.requestsPerSecond > 0) || !Number.isFinite(options.requestsPerSecond)) {
@@ -48,17 +49,17 @@ export class RedisRateLimiter implements RateLimiter {
     }
     const burst = options.burst ?? 1;
     if (!Number.isInteger(burst) || burst < 1) throw new RangeError(`burst must be an integer >= 1, got ${burst}`);
-    this.#redis = options.redis;
     this.#key = options.key;
     this.#intervalUs = Math.max(1, Math.round(1_000_000 / options.requestsPerSecond));
     this.#burst = burst;
     this.#clock = options.clock;
+    this.#gcra = loadScript(options.redis, 'rotatorRateLimitGcra', GCRA);
   }
 
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const waitUs = Number(await this.#redis.eval(GCRA, 1, this.#key, String(this.#intervalUs), String(this.#burst)));
+      const waitUs = Number(await this.#gcra([this.#key], [this.#intervalUs, this.#burst]));
       if (waitUs <= 0) return;
       await this.#clock.sleep(Math.max(1, Math.ceil(waitUs / 1000)), signal);
     }

@@ -1,33 +1,53 @@
 import type { Redis } from 'ioredis';
+import { loadScript, type LoadedScript } from './redis-script.js';
 import type { AcquireResult, RenewResult, ServerLocks } from '../../ports/server-locks.js';
 
 /**
- * Take the lock, or extend it when `owner` already holds it (a batch re-run after a crash takes its
- * own locks back). Returns 1 when held by `owner` afterwards, 0 when another owner holds it.
+ * For each key: take the lock, or extend it when `owner` already holds it (a batch re-run after a
+ * crash takes its own locks back). Returns one number per key: 1 when held by `owner` afterwards,
+ * 0 when another owner holds it. Each key is decided on its own (not all-or-nothing): a batch
+ * rotates the servers it got and reports the others busy.
  */
-const ACQUIRE = `
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+const ACQUIRE_MANY = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if v == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    out[i] = 1
+  elseif v then
+    out[i] = 0
+  else
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    out[i] = 1
+  end
 end
-if v then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
+return out`;
 
-/** Compare-and-pexpire: only the owner extends its lock. */
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+/** Compare-and-pexpire per key: only the owner extends its lock. 1 renewed, 0 lost. */
+const RENEW_MANY = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    out[i] = redis.call('PEXPIRE', key, ARGV[2])
+  else
+    out[i] = 0
+  end
 end
-return 0`;
+return out`;
 
-/** Compare-and-delete: only the owner releases its lock. */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+/** Compare-and-delete per key: only the owner releases its lock. */
+const RELEASE_MANY = `
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    n = n + redis.call('DEL', key)
+  end
 end
-return 0`;
+return n`;
+
+/** Keys per script call: bounds the time one call holds Redis (a batch has at most 1000 servers). */
+const KEYS_PER_CALL = 1000;
 
 export interface RedisServerLocksOptions {
   redis: Redis;
@@ -36,29 +56,46 @@ export interface RedisServerLocksOptions {
 }
 
 /**
- * Per-server locks in Redis: one key per server (`SET NX PX` semantics with an owner token), each
- * touched by a single-key Lua script, so the keys may live in different Redis Cluster slots.
- * The owner token is an id (run id + batch), never a secret.
+ * Per-server locks in Redis: one key per server (`SET NX PX` semantics with an owner token). A
+ * batch takes, renews and releases all its locks with one script call (loaded once, sent by
+ * EVALSHA), each key decided on its own. One call touches several keys, so on Redis Cluster they
+ * must share a slot: the key prefix must hold a hash tag (`{rotator}`), which BullMQ requires of
+ * the same prefix anyway. The owner token is an id (run id + batch), never a secret.
  */
 export class RedisServerLocks implements ServerLocks {
   readonly #redis: Redis;
   readonly #prefix: string;
+  readonly #acquire: LoadedScript;
+  readonly #renew: LoadedScript;
+  readonly #release: LoadedScript;
 
   constructor(options: RedisServerLocksOptions) {
     this.#redis = options.redis;
     this.#prefix = options.keyPrefix;
+    this.#acquire = loadScript(options.redis, 'rotatorLocksAcquire', ACQUIRE_MANY);
+    this.#renew = loadScript(options.redis, 'rotatorLocksRenew', RENEW_MANY);
+    this.#release = loadScript(options.redis, 'rotatorLocksRelease', RELEASE_MANY);
   }
 
   #key(serverId: string): string {
     return `${this.#prefix}:lock:${serverId}`;
   }
 
+  /** Runs `script` over `ids` in calls of KEYS_PER_CALL keys; one result per id. */
+  async #each(script: LoadedScript, ids: readonly string[], args: readonly (string | number)[]): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < ids.length; i += KEYS_PER_CALL) {
+      const part = ids.slice(i, i + KEYS_PER_CALL);
+      const answer = (await script(part.map((id) => this.#key(id)), args)) as number[];
+      out.push(...answer.map(Number));
+    }
+    return out;
+  }
+
   async acquireMany(serverIds: readonly string[], owner: string, ttlMs: number): Promise<AcquireResult> {
     assertTtl(ttlMs);
     const unique = [...new Set(serverIds)];
-    const results = await Promise.all(
-      unique.map((id) => this.#redis.eval(ACQUIRE, 1, this.#key(id), owner, String(Math.ceil(ttlMs))) as Promise<number>),
-    );
+    const results = await this.#each(this.#acquire, unique, [owner, Math.ceil(ttlMs)]);
     const held: string[] = [];
     const busy: string[] = [];
     unique.forEach((id, i) => (results[i] === 1 ? held : busy).push(id));
@@ -67,9 +104,7 @@ export class RedisServerLocks implements ServerLocks {
 
   async renewMany(serverIds: readonly string[], owner: string, ttlMs: number): Promise<RenewResult> {
     assertTtl(ttlMs);
-    const results = await Promise.all(
-      serverIds.map((id) => this.#redis.eval(RENEW, 1, this.#key(id), owner, String(Math.ceil(ttlMs))) as Promise<number>),
-    );
+    const results = await this.#each(this.#renew, serverIds, [owner, Math.ceil(ttlMs)]);
     const renewed: string[] = [];
     const lost: string[] = [];
     serverIds.forEach((id, i) => (results[i] === 1 ? renewed : lost).push(id));
@@ -77,7 +112,10 @@ export class RedisServerLocks implements ServerLocks {
   }
 
   async releaseMany(serverIds: readonly string[], owner: string): Promise<void> {
-    await Promise.all(serverIds.map((id) => this.#redis.eval(RELEASE, 1, this.#key(id), owner)));
+    for (let i = 0; i < serverIds.length; i += KEYS_PER_CALL) {
+      const part = serverIds.slice(i, i + KEYS_PER_CALL);
+      if (part.length > 0) await this.#release(part.map((id) => this.#key(id)), [owner]);
+    }
   }
 
   async holder(serverId: string): Promise<string | undefined> {

@@ -2,7 +2,7 @@
  * `rotator simulator`: runs the local Huawei ECS API simulator until SIGINT/SIGTERM.
  * It accepts the demo credentials (src/simulator/demo-credentials.ts), which protect nothing.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { DEMO_CREDENTIALS, DEMO_PROJECT_ID, DEMO_REGION } from '../../simulator/demo-credentials.js';
 import type { PartialFailureMode } from '../../simulator/ecs-handlers.js';
@@ -40,7 +40,7 @@ interface SimulatorCliOptions {
   seed: number;
   windowsRatio: number;
   lockedFraction: number;
-  noPluginFraction: number;
+  missingPluginFraction: number;
   shutoffFraction: number;
   fleetFile?: string;
   rebootMs: number;
@@ -75,7 +75,14 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the generated fleet and of fault decisions', integer('--seed', 0), 1)
     .option('--windows-ratio <r>', 'fraction of Windows servers', fraction('--windows-ratio'), 0.3)
     .option('--locked-fraction <r>', 'fraction of locked servers', fraction('--locked-fraction'), 0.02)
-    .option('--no-plugin-fraction <r>', 'fraction of servers without the reset plug-in', fraction('--no-plugin-fraction'), 0.05)
+    .option('--missing-plugin-fraction <r>', 'fraction of servers without the reset plug-in', fraction('--missing-plugin-fraction'), 0.05)
+    // The old spelling: commander reads any `--no-…` flag as the negation of a boolean, so it was
+    // silently ignored. Kept, hidden, only to say so.
+    .addOption(
+      new Option('--no-plugin-fraction <r>').hideHelp().argParser(() => {
+        throw new InvalidArgumentError('renamed --missing-plugin-fraction <r> (the old spelling was read as a negation and ignored)');
+      }),
+    )
     .option('--shutoff-fraction <r>', 'fraction of SHUTOFF servers', fraction('--shutoff-fraction'), 0.05)
     .option('--fleet-file <file>', 'load the fleet from a JSON/YAML file instead of generating it')
     .option('--reboot-ms <ms>', 'duration of a reboot job (INIT → RUNNING → SUCCESS)', integer('--reboot-ms', 0), 3000)
@@ -130,21 +137,21 @@ export function register(program: Command): void {
               seed: opts.seed,
               windowsRatio: opts.windowsRatio,
               lockedFraction: opts.lockedFraction,
-              noPluginFraction: opts.noPluginFraction,
+              noPluginFraction: opts.missingPluginFraction,
               shutoffFraction: opts.shutoffFraction,
             },
         faults,
         ...(opts.sshPort === undefined ? {} : { ssh: { port: opts.sshPort } }),
       });
-      const servers = sim.servers();
+      const fleet = sim.fleetSummary();
       process.stdout.write(
         [
           `rotator simulator listening on ${sim.url}`,
           `  project id   ${sim.projectId}`,
           `  region       ${sim.region}`,
-          `  servers      ${servers.length} (${servers.filter((s) => s.osType === 'Windows').length} Windows, ` +
-            `${servers.filter((s) => s.locked).length} locked, ${servers.filter((s) => !s.plugin).length} without plug-in, ` +
-            `${servers.filter((s) => s.status === 'SHUTOFF').length} SHUTOFF)`,
+          `  servers      ${fleet.servers} (${fleet.windows} Windows, ` +
+            `${fleet.locked} locked, ${fleet.withoutPlugin} without plug-in, ` +
+            `${fleet.shutoff} SHUTOFF)`,
           `  credentials  the public DEMO credentials only (access key ${DEMO_CREDENTIALS.accessKey}; they protect nothing)`,
           `  point an account at it: endpoint ${sim.url}, projectId ${sim.projectId}, region ${sim.region},`,
           `    credentials DEMO_CREDENTIALS from src/simulator/demo-credentials.ts`,

@@ -42,7 +42,17 @@ export interface SecretsManagerEmulatorOptions {
   region?: string | undefined;
   /** Time source for CreatedDate/LastChangedDate. @defaultValue Date.now */
   now?: (() => number) | undefined;
+  /**
+   * AWS's per-account request quotas, enforced with ThrottlingException as AWS answers: "PutSecretValue,
+   * UpdateSecret, UpdateSecretVersionStage … 50 requests per second combined" and "CreateSecret: 50
+   * per second" (Secrets Manager quotas page). Each bucket allows a burst of one second's worth (at least 1).
+   * @defaultValue no quota
+   */
+  writesPerSecond?: number | undefined;
 }
+
+/** Operations sharing AWS's combined write quota (the other quota of this emulator is CreateSecret's own). */
+export const SHARED_WRITE_QUOTA_OPERATIONS: readonly string[] = ['PutSecretValue', 'UpdateSecret', 'UpdateSecretVersionStage'];
 
 /** One request as recorded (operation, secret id and outcome; never a body). */
 export interface RecordedRequest {
@@ -100,6 +110,23 @@ export async function startSecretsManagerEmulator(
   setFaults(options.faults ?? []);
   const recorded: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const quotaRate = options.writesPerSecond;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  /** False when the operation's quota bucket is empty (then AWS throttles). */
+  const withinQuota = (operation: string): boolean => {
+    if (quotaRate === undefined) return true;
+    const bucketName = SHARED_WRITE_QUOTA_OPERATIONS.includes(operation) ? 'writes' : operation === 'CreateSecret' ? 'create' : undefined;
+    if (bucketName === undefined) return true;
+    const t = Date.now();
+    const capacity = Math.max(1, quotaRate);
+    const bucket = buckets.get(bucketName) ?? { tokens: capacity, at: t };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) / 1000) * quotaRate);
+    bucket.at = t;
+    buckets.set(bucketName, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
 
   const takeFaults = (operation: string): ActiveFault[] => {
     const taken: ActiveFault[] = [];
@@ -180,6 +207,11 @@ export async function startSecretsManagerEmulator(
       }
     }
 
+    if (!withinQuota(operation)) {
+      record(secretId, 400, 'ThrottlingException');
+      sendError(res, 400, 'ThrottlingException', 'Rate exceeded');
+      return;
+    }
     const region = regionFromAuthorization(req.headers.authorization) ?? defaultRegion;
     try {
       const output = storeFor(region).handle(operation, input);

@@ -11,7 +11,8 @@ import { withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { LABEL_CURRENT, LABEL_PENDING, versionWithLabel } from '../labels.js';
 
-const VAULT_CONCURRENCY = 8;
+/** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
+const VAULT_CONCURRENCY = 1000;
 
 /**
  * Step 2, createSecret: gives every server still in play the password it must receive, stored as

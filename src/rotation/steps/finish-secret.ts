@@ -7,7 +7,8 @@ import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { freeUnconfirmedSlot, usedUnconfirmedSlots, LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionById, versionWithLabel } from '../labels.js';
 
-const VAULT_CONCURRENCY = 8;
+/** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
+const VAULT_CONCURRENCY = 1000;
 const PASSWORD_RULES_CODE = HuaweiCode.passwordRules;
 
 /**

@@ -1,4 +1,4 @@
-import { OutcomeCode } from '../../domain/error-codes.js';
+import { HuaweiCode, OutcomeCode } from '../../domain/error-codes.js';
 import { checkEligibility } from '../eligibility.js';
 import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext } from '../batch-context.js';
 import { errorCode, mustStopBatch } from '../batch-failures.js';
@@ -9,8 +9,10 @@ import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { admission, holdsUnconfirmedSlot, isFirstRotation, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
 import { verifyServer } from '../verify-server.js';
 
-/** Concurrent read calls (ECS GETs, vault describes) per batch; the ECS client's rate limiter still applies. */
-const READ_CONCURRENCY = 8;
+/** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
+const READ_CONCURRENCY = 16;
+/** Vault describes in flight per batch: all of them (the file vault answers them from one catch-up of its files). */
+const VAULT_READ_CONCURRENCY = 1000;
 
 /** The tokens this batch may have used for `serverId` (every generation). */
 export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> {
@@ -49,7 +51,14 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     if (busy.has(work.serverId)) settle(work, 'busy', { code: OutcomeCode.busy, reason: 'another in-flight run holds this server' });
   }
 
+  // The run's listing already described most servers (input.servers): only the others cost a GET.
+  const listed = new Map((input.servers ?? []).map((server) => [server.id, server]));
   await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
+    const known = listed.get(work.serverId);
+    if (known !== undefined) {
+      work.server = known;
+      return;
+    }
     try {
       work.server = await deps.ecs.getServer(work.serverId, { signal: deps.signal });
     } catch (error) {
@@ -60,7 +69,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     if (work.server === undefined) settle(work, 'skipped', { code: OutcomeCode.notFound, reason: 'ECS reports no such server' });
   });
 
-  await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
+  await mapLimit(unsettled(works), VAULT_READ_CONCURRENCY, async (work) => {
     work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
     const ours = tokensOfBatch(ctx, work.serverId);
     work.firstRotation = isFirstRotation(work.description, ours);
@@ -107,7 +116,10 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   }
 
   // Eligibility only for servers that still need a reset: a server this batch already reset is
-  // finished whatever its state now.
+  // finished whatever its state now. The reset plug-in flag costs one rate-limited GET per server;
+  // when the dry_run preflight runs it answers the same question for the whole batch in one call
+  // (Ecs.0613/Ecs.0612 per server, see `preflight`), so the GET is only made without it.
+  const preflightRuns = input.target.dryRunPreflight || input.dryRun;
   await mapLimit(
     unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
     READ_CONCURRENCY,
@@ -115,7 +127,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
       const server = work.server;
       if (server === undefined) return;
       let eligibility = checkEligibility(server, undefined);
-      if (eligibility.eligible) {
+      if (eligibility.eligible && !preflightRuns) {
         let flag: boolean;
         try {
           flag = await deps.ecs.getResetPasswordFlag(work.serverId, { signal: deps.signal });
@@ -153,19 +165,26 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     },
   );
 
-  if (input.target.dryRunPreflight || input.dryRun) await preflight(ctx, works);
+  if (preflightRuns) await preflight(ctx, works);
 
+  // Audited: what plan decided for a server (settled, or resuming an earlier attempt); a server
+  // simply going on to a new password is audited by the steps that change something.
   for (const work of works) {
-    if (work.outcome !== undefined) audit(ctx, 'plan', work, work.outcome.outcome, { code: work.outcome.code, detail: work.outcome.reason });
-    else audit(ctx, 'plan', work, work.phase, { versionId: work.acceptedVersionId });
+    if (work.outcome !== undefined) audit(ctx, 'plan', work, work.outcome.outcome, { code: work.outcome.code });
+    else if (work.phase !== 'new') audit(ctx, 'plan', work, work.phase, { versionId: work.acceptedVersionId });
   }
   await flushAudit(ctx);
   return works;
 }
 
+/** Huawei's per-server codes for "the one-click reset plug-in is missing or unusable" (huawei-ecs-api.md). */
+const NO_PLUGIN_CODES: readonly string[] = [HuaweiCode.pluginCheckFailed, HuaweiCode.pluginMissing];
+
 /**
- * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections fail the server
- * before any secret is written. One call: a batch holds at most MAX_SERVERS_PER_CALL servers (batch-input.ts).
+ * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections settle the server
+ * before any secret is written: a missing plug-in is ineligibility (`skipped no-reset-plugin`, as the
+ * flag would have said), anything else `failed` with Huawei's code. One call: a batch holds at most
+ * MAX_SERVERS_PER_CALL servers (batch-input.ts).
  */
 async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
   const candidates = unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
@@ -176,6 +195,10 @@ async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> 
   for (const r of result.results) {
     const work = byId.get(r.serverId);
     if (work === undefined || r.kind !== 'rejected') continue;
+    if (NO_PLUGIN_CODES.includes(r.code)) {
+      settle(work, 'skipped', { code: OutcomeCode.noResetPlugin, reason: `one-click password reset plug-in not installed or unusable (the dry-run preflight answered ${r.code})` });
+      continue;
+    }
     settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
   }
 }

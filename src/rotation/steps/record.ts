@@ -5,7 +5,7 @@ import type { ServerWork } from '../server-work.js';
 
 /**
  * Step 6, record: each server's outcome in the OutcomeStore (what `rotator status` shows) and one
- * audit event per server. A dry run is audited only: it must not overwrite the state of servers
+ * audit event per server (outcome and code). A dry run is audited only: it must not overwrite the state of servers
  * it did not touch.
  */
 export async function record(ctx: BatchContext, works: readonly ServerWork[]): Promise<ServerOutcome[]> {
@@ -16,7 +16,9 @@ export async function record(ctx: BatchContext, works: readonly ServerWork[]): P
   }
   works.forEach((work, i) => {
     const o = outcomes[i] as ServerOutcome;
-    audit(ctx, 'record', work, o.outcome, { code: o.code, versionId: o.versionId, requestId: o.requestId, detail: o.reason });
+    // Codes, not prose: the reason of an accepted server is a fixed sentence; the outcome store keeps
+    // the reason of the others, and the audit keeps their code (the version and request are audited by the steps that produced them).
+    audit(ctx, 'record', work, o.outcome, { code: o.code });
   });
   await flushAudit(ctx);
   return outcomes;

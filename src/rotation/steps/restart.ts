@@ -8,7 +8,8 @@ import { withVaultRetry } from '../vault-retry.js';
 import { candidatesBeyondWindow, LABEL_ACTIVE, LABEL_RESTARTED, versionWithLabel } from '../labels.js';
 import { verifyServer, type ServerVerification } from '../verify-server.js';
 
-const VAULT_CONCURRENCY = 8;
+/** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
+const VAULT_CONCURRENCY = 1000;
 /** Default for `BatchDeps.rebootDeadlineMs`. */
 export const DEFAULT_REBOOT_DEADLINE_MS = 600_000;
 /** Default for `BatchDeps.verifyRetryDelayMs`. */
@@ -34,11 +35,10 @@ export async function restart(ctx: BatchContext, works: readonly ServerWork[]): 
   const accepted = unsettled(works).filter((w) => w.acceptedVersionId !== undefined);
   const policy = ctx.input.target.restartPolicy;
   if (policy === 'none') {
+    // Nothing is restarted, so nothing is audited here: the record step audits `pending-restart`.
     for (const work of accepted) {
       settle(work, 'pending-restart', { versionId: work.acceptedVersionId, requestId: work.requestId, reason: pendingReason(ctx, work) });
-      audit(ctx, 'restart', work, 'not-restarted', { versionId: work.acceptedVersionId, detail: 'restart policy none' });
     }
-    await flushAudit(ctx);
     return;
   }
 

@@ -1,0 +1,31 @@
+/**
+ * The Secrets Manager emulator in its own process for the bench, with AWS's write quota:
+ *   node --import tsx bench/secrets-manager-process.ts <writesPerSecond>
+ * Prints "listening on <url> calls <url>"; the second address answers the calls per operation so far
+ * (throttled ones counted apart as `<Operation>:throttled`). SIGTERM stops it.
+ */
+import { createServer } from 'node:http';
+import { listen } from '../src/http/listen.js';
+import { startSecretsManagerEmulator } from '../src/emulators/secrets-manager/secrets-manager-emulator.js';
+
+const writesPerSecond = Number(process.argv[2]);
+if (!(writesPerSecond > 0)) {
+  process.stderr.write('usage: secrets-manager-process.ts <writesPerSecond>\n');
+  process.exit(2);
+}
+const emulator = await startSecretsManagerEmulator({ writesPerSecond, region: 'eu-west-1' });
+const counts = createServer((_req, res) => {
+  const calls: Record<string, number> = {};
+  for (const r of emulator.requests()) {
+    const key = r.error === 'ThrottlingException' ? `${r.operation}:throttled` : r.operation;
+    calls[key] = (calls[key] ?? 0) + 1;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(calls));
+});
+const { url: callsUrl } = await listen(counts, { host: '127.0.0.1', port: 0 });
+process.stdout.write(`listening on ${emulator.url} calls ${callsUrl}\n`);
+process.on('SIGTERM', () => {
+  counts.close();
+  void emulator.close().then(() => process.exit(0));
+});

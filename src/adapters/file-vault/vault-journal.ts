@@ -1,0 +1,119 @@
+/**
+ * The bytes of the vault journal (`<vault>.journal`): the changes committed since the snapshot
+ * (`<vault>`, vault-file-format.ts) was written, so that a commit costs what it changes, not the
+ * size of the vault.
+ *
+ * ```
+ * header (29 bytes, written once, atomically, when the journal is created)
+ *   offset  size  field
+ *        0     8  magic "ROTJRNL1"
+ *        8     1  format version (1)
+ *        9     8  key id (as the snapshot's)
+ *       17    12  the IV of the snapshot this journal extends (a random id of that snapshot)
+ * records, appended one per group commit
+ *        0     4  ciphertext length n (big-endian)
+ *        4    12  IV, random per record
+ *       16    16  GCM authentication tag
+ *       32     n  ciphertext of `{"secrets":[StoredSecret, …]}`: the full new state of every secret it changed
+ * ```
+ * Each record's AAD is the journal header plus the record's offset, so a record cannot be moved to
+ * another position, another journal or another snapshot's journal without failing authentication.
+ * Replaying a record overwrites whole secrets, so replaying one twice is harmless.
+ *
+ * A record is acknowledged only after its bytes are fsynced. A writer killed mid-append leaves a
+ * record shorter than its stated length at the very end: it was never acknowledged and is ignored
+ * (the next writer truncates it away under the lock). A complete record that fails authentication
+ * is corruption, never skipped.
+ *
+ * A journal whose header names another snapshot is left over from a compaction interrupted after
+ * the new snapshot was in place: that snapshot already holds all of it, so it is ignored.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { VaultErrorCode } from '../../domain/error-codes.js';
+import { vaultError } from './vault-errors.js';
+import type { DerivedVaultKey } from './vault-file-format.js';
+
+const MAGIC = Buffer.from('ROTJRNL1', 'ascii');
+const FORMAT_VERSION = 1;
+const KEY_ID_LENGTH = 8;
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+const LENGTH_FIELD = 4;
+export const JOURNAL_HEADER_LENGTH = MAGIC.length + 1 + KEY_ID_LENGTH + IV_LENGTH;
+export const RECORD_OVERHEAD = LENGTH_FIELD + IV_LENGTH + TAG_LENGTH;
+/** Bounds one record (a group commit of a batch is far below); a larger stated length is corruption. */
+const MAX_RECORD_LENGTH = 1 << 30;
+
+const corrupt = (source: string, what: string) =>
+  vaultError(
+    VaultErrorCode.wrongKeyOrCorrupt,
+    `file vault: journal ${source} ${what}; refusing to use or overwrite it (restore the vault and its journal from a backup, or point the config at the right key)`,
+  );
+
+export function journalHeader(key: DerivedVaultKey, snapshotId: Buffer): Buffer {
+  return Buffer.concat([MAGIC, Buffer.from([FORMAT_VERSION]), key.keyId, snapshotId]);
+}
+
+/** The snapshot id a journal header names; throws `VAULT_WRONG_KEY_OR_CORRUPT` on a foreign or damaged header. */
+export function journalSnapshotId(header: Buffer, key: DerivedVaultKey, source: string): Buffer {
+  if (header.length < JOURNAL_HEADER_LENGTH) throw corrupt(source, `is truncated (${header.length} bytes, a journal has at least ${JOURNAL_HEADER_LENGTH})`);
+  if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt(source, 'is not a rotator vault journal (bad magic bytes)');
+  if (header[MAGIC.length] !== FORMAT_VERSION) throw corrupt(source, `has format version ${header[MAGIC.length]}, this rotator reads version ${FORMAT_VERSION}`);
+  const keyIdStart = MAGIC.length + 1;
+  if (!header.subarray(keyIdStart, keyIdStart + KEY_ID_LENGTH).equals(key.keyId)) throw corrupt(source, 'was written with another key');
+  return header.subarray(keyIdStart + KEY_ID_LENGTH, JOURNAL_HEADER_LENGTH);
+}
+
+function aad(header: Buffer, offset: number): Buffer {
+  const position = Buffer.alloc(8);
+  position.writeBigUInt64BE(BigInt(offset));
+  return Buffer.concat([header.subarray(0, JOURNAL_HEADER_LENGTH), position]);
+}
+
+/** One record, to be written at `offset` of the journal with `header`. */
+export function sealRecord(plaintext: string, key: DerivedVaultKey, header: Buffer, offset: number): Buffer {
+  const iv = randomBytes(IV_LENGTH);
+  const cipher = createCipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
+  cipher.setAAD(aad(header, offset));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  const length = Buffer.alloc(LENGTH_FIELD);
+  length.writeUInt32BE(ciphertext.length);
+  return Buffer.concat([length, iv, cipher.getAuthTag(), ciphertext]);
+}
+
+export interface JournalRead {
+  /** Plaintexts of the complete records, in order. */
+  records: string[];
+  /** Offset just past the last complete record (where the next record goes). */
+  end: number;
+  /** True when bytes after `end` hold an incomplete record (a writer died mid-append). */
+  tornTail: boolean;
+}
+
+/**
+ * Decrypts the records in `bytes`, which holds the journal from offset `start`. Stops at an
+ * incomplete trailing record; throws on a complete record that fails authentication.
+ */
+export function openRecords(bytes: Buffer, start: number, key: DerivedVaultKey, header: Buffer, source: string): JournalRead {
+  const records: string[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes.length - at < RECORD_OVERHEAD) return { records, end: start + at, tornTail: true };
+    const length = bytes.readUInt32BE(at);
+    if (length > MAX_RECORD_LENGTH) throw corrupt(source, `states a record of ${length} bytes at offset ${start + at}`);
+    if (bytes.length - at < RECORD_OVERHEAD + length) return { records, end: start + at, tornTail: true };
+    const iv = bytes.subarray(at + LENGTH_FIELD, at + LENGTH_FIELD + IV_LENGTH);
+    const tag = bytes.subarray(at + LENGTH_FIELD + IV_LENGTH, at + RECORD_OVERHEAD);
+    const decipher = createDecipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
+    decipher.setAAD(aad(header, start + at));
+    decipher.setAuthTag(tag);
+    try {
+      const body = bytes.subarray(at + RECORD_OVERHEAD, at + RECORD_OVERHEAD + length);
+      records.push(Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8'));
+    } catch {
+      throw corrupt(source, `has a record at offset ${start + at} that fails authentication: it is corrupt or was altered`);
+    }
+    at += RECORD_OVERHEAD + length;
+  }
+  return { records, end: start + at, tornTail: false };
+}
