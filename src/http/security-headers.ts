@@ -13,7 +13,9 @@
  *   them; inline scripts are not.
  * - `X-Frame-Options: DENY`: the same as `frame-ancestors` for browsers that predate it.
  * - `X-Content-Type-Options: nosniff`: a JSON answer is never run as a script or rendered as HTML.
- * - `Referrer-Policy: no-referrer`: dashboard URLs (job ids, target names) do not leak to other sites.
+ * - `Referrer-Policy: same-origin`: dashboard URLs (job ids, target names) do not leak to other sites.
+ *   Not `no-referrer`: under it browsers send `Origin: null` on the page's own form posts (Fetch
+ *   standard, "serializing a request origin"), which the cross-site write check must refuse.
  * - `Cross-Origin-Opener-Policy` / `Cross-Origin-Resource-Policy: same-origin`: other sites can
  *   neither script a window of ours nor embed our answers.
  * - `Cache-Control: no-store` on everything but static assets: nothing about runs stays in caches.
@@ -50,7 +52,7 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHa
     res.setHeader('Content-Security-Policy', csp);
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Referrer-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     if (!cacheable.some((prefix) => req.originalUrl.startsWith(prefix))) res.setHeader('Cache-Control', 'no-store');
