@@ -27,3 +27,10 @@ export interface ServerOutcome {
 
 /** Outcomes that mean Huawei accepted the new password (a success for `consecutiveFailures`, `lastSuccessAt` and the CLI's exit code). */
 export const ACCEPTED_OUTCOMES: readonly OutcomeKind[] = ['verified', 'rotated-unverified', 'pending-restart'];
+
+/**
+ * Accepted outcomes whose reason is not kept in Redis (batch results, server states): it is a sentence
+ * about the restart policy that the outcome itself implies, and a fleet of them would hold the same
+ * prose once per server. `rotated-unverified` keeps its reason: it says why no login proved the password.
+ */
+export const REASON_IMPLIED_OUTCOMES: readonly OutcomeKind[] = ['verified', 'pending-restart'];

@@ -4,7 +4,7 @@
  * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
  * drive the queue with a stand-in.
  */
-import { ACCEPTED_OUTCOMES } from '../domain/outcome.js';
+import { REASON_IMPLIED_OUTCOMES } from '../domain/outcome.js';
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -36,14 +36,14 @@ export interface BatchProcessorDeps extends JobFailureOptions {
 
 /**
  * The batch's return value as kept in Redis (on the batch job, and again on its run until the run
- * is removed): accepted servers carry their id, outcome and version (the request id and the fixed
+ * is removed): verified and pending-restart servers carry their id, outcome and version (the request id and the fixed
  * reason live in the audit stream and in the code); the others keep every field, reason included.
  */
 export function compactBatchResult(result: BatchResult): BatchResult {
   return {
     ...result,
     outcomes: result.outcomes.map((o) =>
-      ACCEPTED_OUTCOMES.includes(o.outcome)
+      REASON_IMPLIED_OUTCOMES.includes(o.outcome)
         ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
         : o,
     ),

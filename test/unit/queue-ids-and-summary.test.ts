@@ -113,23 +113,27 @@ describe('run summary', () => {
 });
 
 describe('compactBatchResult', () => {
-  it('keeps only id, outcome and version of accepted servers, and every field of the others', () => {
+  it('keeps only id, outcome and version of verified and pending-restart servers, and every field of the others', () => {
     const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
+    // Its reason says why no login proved the password: not implied by the outcome, so kept.
+    const unverified = { serverId: 's4', outcome: 'rotated-unverified' as const, reason: 'accepted and restarted; not verified by login (verification off)', versionId: 'v-1', requestId: 'r-1' };
     const compact = compactBatchResult({
       runId: 'run|t|x',
       batchIndex: 0,
-      counts: { 'pending-restart': 1, 'rotated-unverified': 1, failed: 1 },
+      counts: { 'pending-restart': 1, verified: 1, failed: 1, 'rotated-unverified': 1 },
       outcomes: [
         { serverId: 's1', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
-        { serverId: 's2', outcome: 'rotated-unverified', reason: 'accepted and restarted', versionId: 'v-1', requestId: 'r-1' },
+        { serverId: 's2', outcome: 'verified', reason: 'accepted, restarted and verified by login', versionId: 'v-1', requestId: 'r-1' },
         failed,
+        unverified,
       ],
     });
     expect(compact.outcomes).toEqual([
       { serverId: 's1', outcome: 'pending-restart', versionId: 'v-1' },
-      { serverId: 's2', outcome: 'rotated-unverified', versionId: 'v-1' },
+      { serverId: 's2', outcome: 'verified', versionId: 'v-1' },
       failed,
+      unverified,
     ]);
-    expect(compact.counts).toEqual({ 'pending-restart': 1, rotated: 1, failed: 1 });
+    expect(compact.counts).toEqual({ 'pending-restart': 1, verified: 1, failed: 1, 'rotated-unverified': 1 });
   });
 });

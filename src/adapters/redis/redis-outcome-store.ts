@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { loadScript, type LoadedScript } from './redis-script.js';
-import { ACCEPTED_OUTCOMES, OUTCOME_KINDS, type OutcomeKind } from '../../domain/outcome.js';
+import { OUTCOME_KINDS, REASON_IMPLIED_OUTCOMES, type OutcomeKind } from '../../domain/outcome.js';
 import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
 
 /**
@@ -33,7 +33,7 @@ return redis.call('HGETALL', KEYS[1])`;
  * Outcomes whose reason is not stored: it is a fixed sentence about the restart policy, and a fleet
  * of them would hold the same prose once per server. Failures, skips and unknowns keep theirs.
  */
-const ACCEPTED: ReadonlySet<OutcomeKind> = new Set<OutcomeKind>(ACCEPTED_OUTCOMES);
+const REASON_IMPLIED: ReadonlySet<OutcomeKind> = new Set<OutcomeKind>(REASON_IMPLIED_OUTCOMES);
 
 export interface RedisOutcomeStoreOptions {
   redis: Redis;
@@ -81,7 +81,7 @@ export class RedisOutcomeStore implements OutcomeStore {
         const o = r.outcome;
         const flat = (await this.#record(
           [this.#serverKey(o.serverId)],
-          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', ACCEPTED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
+          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
         )) as string[];
         return parseState(o.serverId, pairs(flat));
       }),
