@@ -14,7 +14,7 @@ import type { ServerState } from '../ports/outcome-store.js';
 import type { PasswordAgePolicy } from './password-age-policy.js';
 
 /** Why a server is not simply compliant. Stable codes for machines, `text` for people. */
-export const COMPLIANCE_REASONS = ['never-rotated', 'failing', 'awaiting-restart', 'skipped', 'busy', 'stale'] as const;
+export const COMPLIANCE_REASONS = ['never-rotated', 'failing', 'awaiting-restart', 'unverified', 'skipped', 'busy', 'stale'] as const;
 export type ComplianceReasonCode = (typeof COMPLIANCE_REASONS)[number];
 
 export interface ServerCompliance {
@@ -69,8 +69,10 @@ function reasonFor(s: ServerState, overdue: boolean): ServerCompliance['reason']
 function statusReason(s: ServerState, detail: string): ServerCompliance['reason'] {
   switch (s.status) {
     case 'verified':
-    case 'rotated-unverified':
       return undefined;
+    case 'rotated-unverified':
+      // Accepted and restarted, but no login proved it: verification off, a Windows server, no address.
+      return { code: 'unverified', text: `accepted, not verified by login${detail === '' ? '' : ` (${detail})`}` };
     case 'pending-restart':
       return {
         code: 'awaiting-restart',

@@ -48,19 +48,32 @@ export type RunJobData = z.infer<typeof RunJobDataSchema>;
 
 /**
  * What the run's listing said of a server, so that the batch needs no GET per server:
- * `[id, name, osType ('' when Huawei gave none), status, locked]` (a tuple: a batch job holds up to
- * 1000 of them in Redis). Not secret: what `GET /servers/detail` shows anyone with read access.
+ * `[id, name, osType ('' when Huawei gave none), status, locked, fixed addresses, floating addresses]`
+ * (a tuple: a batch job holds up to 1000 of them in Redis). The addresses are what verification by
+ * login connects to. Not secret: what `GET /servers/detail` shows anyone with read access. A 5-tuple
+ * without addresses (written by the previous release) is still read.
  */
-export const ListedServerSchema = z.tuple([serverId, z.string().max(255), z.enum(['Linux', 'Windows', '']), z.string().min(1).max(64), z.boolean()]);
+const ipv4List = z.array(z.string().max(45)).max(32);
+const listedCore = [serverId, z.string().max(255), z.enum(['Linux', 'Windows', '']), z.string().min(1).max(64), z.boolean()] as const;
+export const ListedServerSchema = z.union([z.tuple([...listedCore, ipv4List, ipv4List]), z.tuple([...listedCore])]);
 export type ListedServer = z.infer<typeof ListedServerSchema>;
 
 export function listedServerOf(server: EcsServer): ListedServer {
-  return [server.id, server.name, server.osType ?? '', server.status, server.locked];
+  return [server.id, server.name, server.osType ?? '', server.status, server.locked, server.addresses?.fixed ?? [], server.addresses?.floating ?? []];
 }
 
 /** Back to the domain's server (tags and enterprise project are not carried: the batch does not use them). */
-export function serverOfListing([id, name, osType, status, locked]: ListedServer): EcsServer {
-  return { id, name, osType: osType === '' ? undefined : osType, status, locked, tags: {}, enterpriseProjectId: undefined };
+export function serverOfListing([id, name, osType, status, locked, fixed, floating]: ListedServer): EcsServer {
+  return {
+    id,
+    name,
+    osType: osType === '' ? undefined : osType,
+    status,
+    locked,
+    tags: {},
+    enterpriseProjectId: undefined,
+    ...(fixed === undefined ? {} : { addresses: { fixed, floating: floating ?? [] } }),
+  };
 }
 
 export const BatchJobDataSchema = z.strictObject({

@@ -57,14 +57,14 @@ describe('rotator report (CLI) on a fleet with overdue servers', () => {
       outcome: { serverId, outcome, ...extra },
     });
     await store.recordMany([
-      rec('web', now - DAY, 'web-fresh', 'rotated-unverified', { versionId: 'v1' }),
-      rec('web', now - 10 * DAY, 'web-stale', 'rotated-unverified', { versionId: 'v2' }),
-      rec('web', now - 20 * DAY, 'web-failing', 'rotated-unverified', { versionId: 'v3' }),
+      rec('web', now - DAY, 'web-fresh', 'verified', { versionId: 'v1' }),
+      rec('web', now - 10 * DAY, 'web-stale', 'verified', { versionId: 'v2' }),
+      rec('web', now - 20 * DAY, 'web-failing', 'verified', { versionId: 'v3' }),
       // A code a spreadsheet would run as a formula.
       rec('web', now - 30 * DAY, 'web-skipped', 'skipped', { code: '=1+1', reason: HOSTILE }),
       rec('web', now - 2 * DAY, 'web-pending', 'pending-restart', { versionId: 'v4' }),
-      rec('db', now - 3 * DAY, 'db-old', 'rotated-unverified', { versionId: 'v5' }),
-      rec('db', now - 3_600_000, 'db-fresh', 'rotated-unverified', { versionId: 'v6' }),
+      rec('db', now - 3 * DAY, 'db-old', 'verified', { versionId: 'v5' }),
+      rec('db', now - 3_600_000, 'db-fresh', 'verified', { versionId: 'v6' }),
     ]);
     await store.recordMany([rec('web', now - 3 * DAY, 'web-failing', 'failed', { code: 'Ecs.0605', reason: 'The server is locked' })]);
     await store.recordMany([rec('web', now - DAY, 'web-failing', 'unknown', { code: 'APIGW.0201', reason: 'retries exhausted' })]);
@@ -88,7 +88,7 @@ describe('rotator report (CLI) on a fleet with overdue servers', () => {
     const db = r.targets.find((t: { target: string }) => t.target === 'db');
     expect(db).toMatchObject({ servers: 2, overdue: 1, policy: { maxPasswordAgeDays: 2, source: 'derived' } });
     const byId = Object.fromEntries(r.servers.map((s: { serverId: string }) => [s.serverId, s]));
-    expect(byId['web-fresh']).toMatchObject({ overdue: false, reason: null, lastOutcome: 'rotated-unverified', passwordAgeDays: 1 });
+    expect(byId['web-fresh']).toMatchObject({ overdue: false, reason: null, lastOutcome: 'verified', passwordAgeDays: 1 });
     expect(byId['web-stale']).toMatchObject({ overdue: true, reasonCode: 'stale', passwordAgeDays: 10 });
     expect(byId['web-failing']).toMatchObject({ overdue: true, reasonCode: 'failing', consecutiveFailures: 2, code: 'APIGW.0201', lastOutcome: 'unknown' });
     expect(byId['web-failing'].reason).toMatch(/^failing since \d{4}-\d\d-\d\dT.*\(2 attempts in a row; last outcome unknown: APIGW.0201/);

@@ -16,7 +16,7 @@ function state(patch: Partial<ServerState>): ServerState {
     serverId: 's1',
     target: 'web',
     runId: 'run-1',
-    status: 'rotated-unverified',
+    status: 'verified',
     lastAttemptAt: NOW - DAY_MS,
     lastSuccessAt: NOW - DAY_MS,
     versionId: 'v1',
@@ -61,7 +61,13 @@ describe('server compliance', () => {
 
   it('a recent rotation is compliant, with no reason', () => {
     const c = assessServer(state({}), policy, NOW);
-    expect(c).toMatchObject({ overdue: false, passwordAgeMs: DAY_MS, reason: undefined, lastOutcome: 'rotated-unverified' });
+    expect(c).toMatchObject({ overdue: false, passwordAgeMs: DAY_MS, reason: undefined, lastOutcome: 'verified' });
+  });
+
+  it('accepted but not verified by login: not overdue while young, and says why it is unverified', () => {
+    const c = assessServer(state({ status: 'rotated-unverified', reason: 'Windows: no SSH login' }), policy, NOW);
+    expect(c).toMatchObject({ overdue: false, lastOutcome: 'rotated-unverified' });
+    expect(c.reason).toEqual({ code: 'unverified', text: 'accepted, not verified by login (Windows: no SSH login)' });
   });
 
   it('an old rotation with no attempt since is overdue and stale', () => {
@@ -132,7 +138,7 @@ describe('server compliance', () => {
       foldServer(acc, assessServer(s, policy, NOW));
     }
     expect(acc).toMatchObject({ servers: 3, overdue: 2, failing: 1, maxPasswordAgeMs: 12 * DAY_MS, lastSuccessAt: NOW - DAY_MS });
-    expect(acc.byOutcome).toMatchObject({ 'rotated-unverified': 2, failed: 1 });
+    expect(acc.byOutcome).toMatchObject({ 'verified': 2, failed: 1 });
     expect(acc.byReason).toMatchObject({ stale: 1, failing: 1 });
   });
 });
