@@ -10,8 +10,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'src', 'cli', 'main.ts');
-const compiled = join(root, 'dist', 'cli', 'main.js');
+const source = join(root, 'src', 'cli', 'rotator-cli.ts');
+const compiled = join(root, 'dist', 'cli', 'rotator-cli.js');
 
 function tsxAvailable() {
   try {

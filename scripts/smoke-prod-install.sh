@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -f dist/cli/main.js ] || npm run build
+[ -f dist/cli/rotator-cli.js ] || npm run build
 mkdir -p "$work/app"
 cp -r package.json package-lock.json bin dist config jobs "$work/app/"
 (cd "$work/app" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)

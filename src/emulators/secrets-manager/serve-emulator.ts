@@ -1,6 +1,6 @@
 /**
  * Runs the Secrets Manager emulator on its own for the demo and development:
- *   npx tsx src/emulators/secrets-manager/main.ts [--host 127.0.0.1] [--port 4566]
+ *   npx tsx src/emulators/secrets-manager/serve-emulator.ts [--host 127.0.0.1] [--port 4566]
  * then point the SDK at it with AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed url> (any credentials).
  * State is in memory and lost on exit.
  */
