@@ -211,17 +211,24 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.json(body);
   });
 
-  app.post('/api/targets/:target/runs', ...jsonBody({ limit: MANUAL_RUN_BODY_LIMIT }), async (req, res) => {
+  /** The `:target` of a write endpoint when writes are allowed and it names an enabled target; else answers 405/404. */
+  const writableTarget = (req: Request, res: Response, readOnlyWhy: string): string | undefined => {
     if (readOnly) {
-      res.status(405).json({ error: 'read-only', message: 'http.readOnly is true: runs cannot be enqueued over HTTP' });
-      return;
+      res.status(405).json({ error: 'read-only', message: `http.readOnly is true: ${readOnlyWhy}` });
+      return undefined;
     }
     const name = String(req.params.target);
     const target = options.targets.find((t) => t.name === name);
     if (!target || !target.enabled) {
       res.status(404).json({ error: 'unknown-target', message: `target: ${JSON.stringify(name)} is not a configured, enabled target` });
-      return;
+      return undefined;
     }
+    return name;
+  };
+
+  app.post('/api/targets/:target/runs', ...jsonBody({ limit: MANUAL_RUN_BODY_LIMIT }), async (req, res) => {
+    const name = writableTarget(req, res, 'runs cannot be enqueued over HTTP');
+    if (name === undefined) return;
     const body = ManualRunBody.safeParse(req.body ?? {});
     if (!body.success) {
       res.status(400).json({ error: 'bad-request', message: describeIssues(body.error) });
@@ -237,16 +244,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   });
 
   app.post('/api/targets/:target/verify', ...jsonBody({ limit: '4mb' }), async (req, res) => {
-    if (readOnly) {
-      res.status(405).json({ error: 'read-only', message: 'http.readOnly is true: verification moves labels and cannot be started over HTTP' });
-      return;
-    }
-    const name = String(req.params.target);
-    const target = options.targets.find((t) => t.name === name);
-    if (!target || !target.enabled) {
-      res.status(404).json({ error: 'unknown-target', message: `target: ${JSON.stringify(name)} is not a configured, enabled target` });
-      return;
-    }
+    const name = writableTarget(req, res, 'verification moves labels and cannot be started over HTTP');
+    if (name === undefined) return;
     if (options.verifyTarget === undefined) {
       res.status(501).json({ error: 'no-worker', message: 'this process has no worker role (no vault): send the request to a process that has it' });
       return;
