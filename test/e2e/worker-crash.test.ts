@@ -347,8 +347,13 @@ async function checkRun(
       expect(summary.failedBatches).toEqual([]);
       expect(summary.servers).toBe(target.serverIds.length);
       expect(summary.batches).toBe(Math.ceil(target.serverIds.length / target.batchSize));
+      // A Windows server cannot be verified by login, so it keeps its last keepCandidates (3) accepted
+      // passwords labelled; when a soft phase of several runs has filled them, a restart-policy-none run
+      // must skip it `awaiting-restart` rather than add a 4th (issue 9's label rule). Linux servers never are.
+      const awaitingRestart = (o: { serverId: string; outcome: string; code?: string | undefined }): boolean =>
+        target.restartPolicy === 'none' && windowsIds.has(o.serverId) && o.outcome === 'skipped' && o.code === 'awaiting-restart';
       expect(
-        summary.counts['pending-restart'] + summary.counts.verified + summary.counts['rotated-unverified'],
+        summary.counts['pending-restart'] + summary.counts.verified + summary.counts['rotated-unverified'] + summary.outcomes.filter(awaitingRestart).length,
         `${name} ${target.name}: ${JSON.stringify(summary.counts)} ${JSON.stringify(summary.outcomes.slice(0, 3).map((o) => [o.outcome, o.code, o.reason]))}`,
       ).toBe(target.serverIds.length);
       expect(summary.outcomes.map((o) => o.serverId).sort()).toEqual([...target.serverIds].sort());
@@ -359,6 +364,12 @@ async function checkRun(
         const key = { region: sim.region, projectId: sim.projectId, serverId: id };
         const where = `${name} ${target.name} server ${id}`;
 
+        if (awaitingRestart(outcome)) {
+          // Justified only when every candidate slot is taken: 3 labelled versions hold accepted passwords.
+          const held = (await vault.describe(key))?.versions.filter((v) => v.labels.length > 0).length ?? 0;
+          expect(held, `${where}: skipped awaiting-restart with only ${held} labelled versions`).toBeGreaterThanOrEqual(3);
+          continue;
+        }
         // Honest outcome: what the summary says is what the simulator knows.
         const expected = expectedOf(id);
         expect(outcome.outcome, where).toBe(expected);
@@ -387,7 +398,7 @@ async function checkRun(
       const perBatch = [...passwordOfBatch.values()].map((s) => s.size);
       if (target.uniquePerServer) {
         const all = new Set([...passwordOfBatch.values()].flatMap((s) => [...s]));
-        expect(all.size, `${name} ${target.name}: one password per server`).toBe(target.serverIds.length);
+        expect(all.size, `${name} ${target.name}: one password per server`).toBe(target.serverIds.length - summary.outcomes.filter(awaitingRestart).length);
       } else {
         expect(perBatch, `${name} ${target.name}: one password per batch`).toEqual(perBatch.map(() => 1));
       }
