@@ -93,7 +93,9 @@ export function register(program: Command): void {
         throw error;
       }
       process.stdout.write(
-        `\nDashboard: ${service.http ? `${service.http.url}/ui` : '(dashboard role not running)'}\n` +
+        (service.http
+          ? `\nStatus page: ${service.http.url}/    Jobs: ${service.http.url}/ui\n`
+          : '\nStatus page: (dashboard role not running)\n') +
           `Status:    rotator status ${demoTargets[0]!.name}    History: rotator history --server <id>\n` +
           'Running until Ctrl-C (the scheduler keeps rotating on the demo schedule).\n',
       );
