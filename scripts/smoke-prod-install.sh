@@ -49,7 +49,7 @@ echo "smoke: service up; rotating the demo fleet with the production CLI"
 rc=0; node bin/rotator.js rotate demo --wait > "$work/rotate.out" 2>&1 || rc=$?
 cat "$work/rotate.out"
 [ "$rc" = 0 ] || [ "$rc" = 2 ] || { echo "smoke: rotate exited $rc" >&2; exit 1; }
-grep -Eq '^rotated +[1-9]' "$work/rotate.out" || { echo "smoke: no server was rotated" >&2; exit 1; }
+grep -Eq '^(verified|rotated-unverified) +[1-9]' "$work/rotate.out" || { echo "smoke: no server was rotated" >&2; exit 1; }
 node bin/rotator.js status demo
 curl -fsS "http://127.0.0.1:$port/ui" | grep -q '<html' || { echo "smoke: /ui did not serve the dashboard" >&2; exit 1; }
 kill -TERM "$pid"
