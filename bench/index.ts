@@ -11,6 +11,7 @@
  *   npm run bench -- --only scale --scale 1000,10000,100000
  *   npm run bench -- --naive-shared 20000 --naive-unique 1000 --rate-servers 2000
  *   npm run bench -- --no-write                     print only, no bench/results file
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench -- …      also write the rotator service's V8 CPU profile there
  *
  * The machine is shared (2 cores, other work running): figures are noisy; compare the lines of
  * one run side by side rather than across runs.
