@@ -4,7 +4,7 @@
  * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
  * drive the queue with a stand-in.
  */
-import { REASON_IMPLIED_OUTCOMES } from '../domain/outcome.js';
+import { ACCEPTED_OUTCOMES, REASON_IMPLIED_OUTCOMES } from '../domain/outcome.js';
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
 import { BatchJobDataSchema, parseJobData, serverOfListing } from './job-schemas.js';
-import type { BatchResult } from './run-summary.js';
+import { groupOutcomes, type BatchResult } from './run-summary.js';
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
@@ -35,17 +35,21 @@ export interface BatchProcessorDeps extends JobFailureOptions {
 }
 
 /**
- * The batch's return value as kept in Redis (on the batch job, and again on its run until the run
- * is removed): verified and pending-restart servers carry their id, outcome and version (the request id and the fixed
- * reason live in the audit stream and in the code); the others keep every field, reason included.
+ * The batch's return value as kept in Redis (on the batch job, on its run until the run is removed,
+ * and in the batch queue's event stream): servers that did not end accepted one by one, every field
+ * kept; the accepted ones grouped by outcome and version, their ids listed once. Verified and
+ * pending-restart servers leave out the fixed reason and the request id (the audit stream and the
+ * server state have it); `rotated-unverified` keeps its reason (why no login proved the password).
  */
 export function compactBatchResult(result: BatchResult): BatchResult {
+  const accepted = result.outcomes.filter((o) => ACCEPTED_OUTCOMES.includes(o.outcome));
   return {
     ...result,
-    outcomes: result.outcomes.map((o) =>
-      REASON_IMPLIED_OUTCOMES.includes(o.outcome)
-        ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
-        : o,
+    outcomes: result.outcomes.filter((o) => !ACCEPTED_OUTCOMES.includes(o.outcome)),
+    accepted: groupOutcomes(
+      accepted.map((o) =>
+        REASON_IMPLIED_OUTCOMES.includes(o.outcome) ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) } : o,
+      ),
     ),
   };
 }

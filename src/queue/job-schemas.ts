@@ -90,20 +90,20 @@ export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
 
 const counts = z.record(z.enum(OUTCOME_KINDS), z.number().int().min(0));
 
-/** A batch's return value as stored by BullMQ (the rotation core's `BatchSummary`). */
+const outcomeFields = {
+  outcome: z.enum(OUTCOME_KINDS),
+  code: z.string().optional(),
+  reason: z.string().optional(),
+  requestId: z.string().optional(),
+  versionId: z.string().optional(),
+};
+
+/** A batch's return value as stored by BullMQ (`BatchResult` of run-summary.ts; `accepted` absent in the previous release's). */
 export const BatchResultSchema = z.object({
   runId: z.string(),
   batchIndex: z.number().int(),
-  outcomes: z.array(
-    z.object({
-      serverId: z.string(),
-      outcome: z.enum(OUTCOME_KINDS),
-      code: z.string().optional(),
-      reason: z.string().optional(),
-      requestId: z.string().optional(),
-      versionId: z.string().optional(),
-    }),
-  ),
+  outcomes: z.array(z.object({ serverId: z.string(), ...outcomeFields })),
+  accepted: z.array(z.object({ ...outcomeFields, serverIds: z.array(z.string()) })).optional(),
   counts: counts.optional(),
 });
 

@@ -6,12 +6,59 @@
 import { ACCEPTED_OUTCOMES, OUTCOME_KINDS } from '../domain/outcome.js';
 import type { OutcomeKind, ServerOutcome } from '../domain/outcome.js';
 
-/** The shape of the rotation core's `BatchSummary` (src/rotation/run-batch.ts), as the queue sees it. */
+/**
+ * Servers of one batch or run that ended alike: one outcome, and the same code, reason, version and
+ * request (all optional). A batch of 1000 servers sharing one password is one group, so a return
+ * value holds each server id once and not its version id, request id and reason besides.
+ */
+export interface OutcomeGroup {
+  outcome: OutcomeKind;
+  code?: string | undefined;
+  reason?: string | undefined;
+  requestId?: string | undefined;
+  versionId?: string | undefined;
+  serverIds: string[];
+}
+
+/**
+ * A batch job's return value: the rotation core's `BatchSummary` (src/rotation/batch-input.ts) as
+ * the batch processor stores it. BullMQ keeps it three times (the batch job, its run's `processed`
+ * hash, the batch queue's event stream), so the accepted servers, usually the whole batch, are
+ * grouped (`accepted`). Results written by the previous release list every server in `outcomes`;
+ * both are read.
+ */
 export interface BatchResult {
   runId: string;
   batchIndex: number;
+  /** One entry per server that did not end accepted (per server whatever its outcome in results of the previous release). */
   outcomes: ServerOutcome[];
+  accepted?: OutcomeGroup[] | undefined;
   counts?: Partial<Record<OutcomeKind, number>> | undefined;
+}
+
+/** Every server's outcome in a batch result, whichever release wrote it. */
+export function outcomesOfBatch(result: Pick<BatchResult, 'outcomes' | 'accepted'>): ServerOutcome[] {
+  return [...result.outcomes, ...expandGroups(result.accepted ?? [])];
+}
+
+/** Groups outcomes by everything but the server id, in first-seen order. */
+export function groupOutcomes(outcomes: readonly ServerOutcome[]): OutcomeGroup[] {
+  const groups = new Map<string, OutcomeGroup>();
+  for (const o of outcomes) {
+    const key = JSON.stringify([o.outcome, o.code, o.reason, o.requestId, o.versionId]);
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = { outcome: o.outcome, serverIds: [] };
+      for (const field of ['code', 'reason', 'requestId', 'versionId'] as const) if (o[field] !== undefined) group[field] = o[field];
+      groups.set(key, group);
+    }
+    group.serverIds.push(o.serverId);
+  }
+  return [...groups.values()];
+}
+
+function expandGroups(groups: readonly OutcomeGroup[]): ServerOutcome[] {
+  return groups.flatMap(({ serverIds, ...rest }) => serverIds.map((serverId) => ({ serverId, ...rest })));
 }
 
 /** A batch job that failed for good (attempts exhausted or a non-retryable error). */
@@ -38,13 +85,24 @@ export interface RunSummary {
    */
   failedBatches: FailedBatch[];
   /**
-   * Per-server outcomes: every server that did not end `verified`/`rotated-unverified`/`pending-restart` first, then the
-   * others, ordered by batch then request order, at most `maxListed` (the return value lives in
-   * Redis; a fleet of 100k servers must not make it huge). `counts` always covers every server.
+   * Every server that did not end `verified`/`rotated-unverified`/`pending-restart`, one entry each,
+   * ordered by batch then request order. With `accepted`, at most `maxListed` servers are listed (the
+   * return value lives in Redis twice: the run job and its event stream; a fleet of 100k servers must
+   * not make it huge), problems first. `counts` always covers every server.
    */
   outcomes: ServerOutcome[];
-  /** How many outcomes were left out of `outcomes` (0 when all are listed). */
+  /**
+   * The servers that ended accepted, grouped by outcome and version (absent in summaries of the
+   * previous release, which listed them in `outcomes`). {@link listedOutcomes} gives both as one list.
+   */
+  accepted?: OutcomeGroup[] | undefined;
+  /** How many servers were left out of `outcomes` and `accepted` (0 when all are listed). */
   outcomesOmitted: number;
+}
+
+/** The servers a run summary lists (problems first, then the accepted ones), one entry each. */
+export function listedOutcomes(summary: Pick<RunSummary, 'outcomes' | 'accepted'>): ServerOutcome[] {
+  return [...summary.outcomes, ...expandGroups(summary.accepted ?? [])];
 }
 
 /** Default bound on the outcomes a run summary lists. */
@@ -73,7 +131,7 @@ export function aggregateRunSummary(input: {
   const fine: ServerOutcome[] = [];
   let total = 0;
   for (const batch of sorted) {
-    for (const o of batch.outcomes) {
+    for (const o of outcomesOfBatch(batch)) {
       counts[o.outcome] += 1;
       total += 1;
       // Bounded memory: keep at most maxListed of each kind while streaming, trim at the end.
@@ -84,7 +142,8 @@ export function aggregateRunSummary(input: {
       }
     }
   }
-  const outcomes = [...problems, ...fine].slice(0, maxListed);
+  const outcomes = problems.slice(0, maxListed);
+  const accepted = fine.slice(0, maxListed - outcomes.length);
   const failedBatches = [...input.failedBatches].sort((a, b) => a.batchIndex - b.batchIndex);
   const unaccounted = failedBatches.reduce((n, f) => n + (f.servers ?? 0), 0);
   return {
@@ -97,7 +156,8 @@ export function aggregateRunSummary(input: {
     counts,
     failedBatches,
     outcomes,
-    outcomesOmitted: total - outcomes.length,
+    accepted: groupOutcomes(accepted),
+    outcomesOmitted: total - outcomes.length - accepted.length,
   };
 }
 

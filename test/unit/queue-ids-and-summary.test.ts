@@ -4,8 +4,8 @@ import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
-import { BatchJobDataSchema, parseJobData } from '../../src/queue/job-schemas.js';
-import { aggregateRunSummary, runSucceeded } from '../../src/queue/run-summary.js';
+import { BatchJobDataSchema, BatchResultSchema, parseJobData } from '../../src/queue/job-schemas.js';
+import { aggregateRunSummary, listedOutcomes, outcomesOfBatch, runSucceeded } from '../../src/queue/run-summary.js';
 import type { BatchResult } from '../../src/queue/run-summary.js';
 
 describe('job ids', () => {
@@ -88,15 +88,22 @@ describe('run summary', () => {
     // verified and rotated-unverified are counted apart: an accepted reset is never reported as verified.
     expect(s.counts).toEqual({ verified: 1, 'rotated-unverified': 1, 'pending-restart': 1, failed: 1, unknown: 0, skipped: 0, busy: 0 });
     expect(s.batches).toBe(3);
-    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c', 'a', 'b', 'd']); // problems first
+    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c']); // problems one by one
+    expect(s.accepted).toEqual([
+      { outcome: 'rotated-unverified', serverIds: ['a'] },
+      { outcome: 'pending-restart', serverIds: ['b'] },
+      { outcome: 'verified', serverIds: ['d'] },
+    ]);
+    expect(listedOutcomes(s).map((o) => o.serverId)).toEqual(['c', 'a', 'b', 'd']); // problems first
     expect(runSucceeded(s, 'none')).toBe(false);
   });
 
   it('bounds the listed outcomes but not the counts', () => {
     const many = Array.from({ length: 50 }, (_, i) => ({ serverId: `s${i}`, outcome: i % 10 === 0 ? ('unknown' as const) : ('rotated-unverified' as const) }));
     const s = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 10 });
-    expect(s.outcomes).toHaveLength(10);
-    expect(s.outcomes.slice(0, 5).every((o) => o.outcome === 'unknown')).toBe(true);
+    expect(listedOutcomes(s)).toHaveLength(10);
+    expect(s.outcomes.map((o) => o.outcome)).toEqual(Array(5).fill('unknown'));
+    expect(s.accepted).toEqual([{ outcome: 'rotated-unverified', serverIds: ['s1', 's2', 's3', 's4', 's5'] }]);
     expect(s.outcomesOmitted).toBe(40);
     expect(s.counts['rotated-unverified'] + s.counts.unknown).toBe(50);
   });
@@ -113,27 +120,48 @@ describe('run summary', () => {
 });
 
 describe('compactBatchResult', () => {
-  it('keeps only id, outcome and version of verified and pending-restart servers, and every field of the others', () => {
-    const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
-    // Its reason says why no login proved the password: not implied by the outcome, so kept.
-    const unverified = { serverId: 's4', outcome: 'rotated-unverified' as const, reason: 'accepted and restarted; not verified by login (verification off)', versionId: 'v-1', requestId: 'r-1' };
-    const compact = compactBatchResult({
-      runId: 'run|t|x',
-      batchIndex: 0,
-      counts: { 'pending-restart': 1, verified: 1, failed: 1, 'rotated-unverified': 1 },
-      outcomes: [
-        { serverId: 's1', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
-        { serverId: 's2', outcome: 'verified', reason: 'accepted, restarted and verified by login', versionId: 'v-1', requestId: 'r-1' },
-        failed,
-        unverified,
-      ],
-    });
-    expect(compact.outcomes).toEqual([
-      { serverId: 's1', outcome: 'pending-restart', versionId: 'v-1' },
-      { serverId: 's2', outcome: 'verified', versionId: 'v-1' },
+  const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
+  // Its reason says why no login proved the password: not implied by the outcome, so kept.
+  const unverified = { serverId: 's4', outcome: 'rotated-unverified' as const, reason: 'accepted and restarted; not verified by login (verification off)', versionId: 'v-1', requestId: 'r-1' };
+  const result: BatchResult = {
+    runId: 'run|t|x',
+    batchIndex: 0,
+    counts: { 'pending-restart': 2, verified: 1, failed: 1, 'rotated-unverified': 1, unknown: 0, skipped: 0, busy: 0 },
+    outcomes: [
+      { serverId: 's1', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
+      { serverId: 's2', outcome: 'verified', reason: 'accepted, restarted and verified by login', versionId: 'v-1', requestId: 'r-1' },
       failed,
       unverified,
+      { serverId: 's5', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
+    ],
+  };
+
+  it('lists problems one by one with every field, and groups the accepted servers by outcome and version', () => {
+    const compact = compactBatchResult(result);
+    expect(compact.outcomes).toEqual([failed]);
+    expect(compact.accepted).toEqual([
+      { outcome: 'pending-restart', versionId: 'v-1', serverIds: ['s1', 's5'] },
+      { outcome: 'verified', versionId: 'v-1', serverIds: ['s2'] },
+      { outcome: 'rotated-unverified', reason: unverified.reason, versionId: 'v-1', requestId: 'r-1', serverIds: ['s4'] },
     ]);
-    expect(compact.counts).toEqual({ 'pending-restart': 1, verified: 1, failed: 1, 'rotated-unverified': 1 });
+    expect(compact.counts).toEqual(result.counts);
+  });
+
+  it('round-trips through JSON and the schema: every server keeps exactly one outcome', () => {
+    const stored = BatchResultSchema.parse(JSON.parse(JSON.stringify(compactBatchResult(result))));
+    const back = outcomesOfBatch(stored);
+    expect(back.map((o) => o.serverId).sort()).toEqual(['s1', 's2', 's3', 's4', 's5']);
+    expect(back.find((o) => o.serverId === 's5')).toEqual({ serverId: 's5', outcome: 'pending-restart', versionId: 'v-1' });
+    expect(back.find((o) => o.serverId === 's4')).toEqual(unverified);
+    expect(back.find((o) => o.serverId === 's3')).toEqual(failed);
+  });
+
+  it('still reads a result of the previous release (every server in outcomes) and aggregates it', () => {
+    const old = BatchResultSchema.parse(JSON.parse(JSON.stringify(result)));
+    expect(outcomesOfBatch(old)).toHaveLength(5);
+    const s = aggregateRunSummary({ runId: 'r', target: 't', trigger: 'manual', dryRun: false, servers: undefined, batches: [old, { ...compactBatchResult(result), batchIndex: 1 }], failedBatches: [] });
+    expect(s.servers).toBe(10);
+    expect(s.counts).toMatchObject({ 'pending-restart': 4, verified: 2, failed: 2, 'rotated-unverified': 2 });
+    expect(listedOutcomes(s)).toHaveLength(10);
   });
 });
