@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAuditEntry } from '../../src/adapters/redis/redis-audit-log.js';
 import { LABEL_CURRENT, LABEL_PREVIOUS } from '../../src/ports/vault.js';
 import { manualRunId, parseBatchJobId } from '../../src/domain/job-ids.js';
 import { BATCH_QUEUE, RotationQueues } from '../../src/queue/rotation-queues.js';
@@ -154,11 +155,9 @@ async function readAudit(p: Pipeline): Promise<AuditEntry[]> {
   const r = redisClient();
   try {
     const entries = await r.xrange(`${p.prefix}:audit`, '-', '+');
-    return entries.map(([, fields]) => {
-      const o: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
-      return { ts: Number(o.ts), runId: o.runId!, step: o.step!, serverId: o.serverId!, outcome: o.outcome!, ...(o.code ? { code: o.code } : {}) };
-    });
+    return entries.flatMap(([id, fields]) =>
+      parseAuditEntry(id, fields).map((e) => ({ ts: e.ts, runId: e.runId, step: e.step, serverId: e.serverId, outcome: e.outcome, ...(e.code ? { code: e.code } : {}) })),
+    );
   } finally {
     r.disconnect();
   }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { RedisAuditLog } from '../../src/adapters/redis/redis-audit-log.js';
+import { MAX_EVENTS_PER_ENTRY, RedisAuditLog, parseAuditEntry } from '../../src/adapters/redis/redis-audit-log.js';
 import { RedisOutcomeStore } from '../../src/adapters/redis/redis-outcome-store.js';
 import { RedisRateLimiter } from '../../src/adapters/redis/redis-rate-limiter.js';
 import { RedisServerLocks } from '../../src/adapters/redis/redis-server-locks.js';
@@ -171,6 +171,58 @@ describe('RedisAuditLog', () => {
     // The rare server's only event is beyond the bounded scan (and was trimmed anyway).
     expect(await log.readServerHistory('rare', 5)).toEqual([]);
     expect((await log.readServerHistory('busy', 5)).map((e) => e.ts)).toEqual([1000, 999, 998, 997, 996]);
+  });
+});
+
+describe('RedisAuditLog entries', () => {
+  const version = 'a'.repeat(64);
+  const batchEvents = (step: AuditEvent['step'], outcome: string, n: number, extra: Partial<AuditEvent> = {}): AuditEvent[] =>
+    Array.from({ length: n }, (_, i) => ({ ts: 1_000 + (i === n - 1 ? 1 : 0), runId: 'run|web|manual-1', target: 'web', batchIndex: 3, step, serverId: `srv-${i}`, outcome, ...extra }));
+
+  it('writes one entry per step of a batch and up to 100 servers, the shared version and request once, and reads each server back', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    await log.append(batchEvents('createSecret', 'stored', 250, { versionId: version }));
+    await log.append([
+      ...batchEvents('setSecret', 'accepted', 249, { versionId: version, requestId: 'req-1' }),
+      { ts: 1_000, runId: 'run|web|manual-1', target: 'web', batchIndex: 3, step: 'setSecret', serverId: 'srv-249', outcome: 'failed', code: 'Ecs.0613', detail: 'no plug-in' },
+    ]);
+    const entries = await redis.xrange(`${prefix}:audit`, '-', '+');
+    expect(entries).toHaveLength(2 * Math.ceil(250 / MAX_EVENTS_PER_ENTRY));
+    const raw = entries.map(([, f]) => f.join(' ')).join('\n');
+    // The version id appears once per group (one per entry, plus the two events noted a millisecond later), not once per server.
+    expect(raw.split(version).length - 1).toBe(entries.length + 2);
+    // Every event comes back, exactly once, with its own fields and time.
+    const all = entries.flatMap(([id, f]) => parseAuditEntry(id, f));
+    expect(all).toHaveLength(500);
+    expect(all.filter((e) => e.serverId === 'srv-249').map((e) => [e.step, e.outcome, e.ts, e.code, e.detail, e.requestId])).toEqual([
+      ['createSecret', 'stored', 1_001, undefined, undefined, undefined],
+      ['setSecret', 'failed', 1_000, 'Ecs.0613', 'no plug-in', undefined],
+    ]);
+    const history = await log.readServerHistory('srv-120', 10);
+    expect(history).toEqual([
+      expect.objectContaining({ step: 'setSecret', outcome: 'accepted', versionId: version, requestId: 'req-1', runId: 'run|web|manual-1', target: 'web', batchIndex: 3, ts: 1_000 }),
+      expect.objectContaining({ step: 'createSecret', outcome: 'stored', versionId: version, requestId: undefined, ts: 1_000 }),
+    ]);
+    expect(await log.readServerHistory('srv-12', 10)).toHaveLength(2); // a prefix of another id is not a match
+  });
+
+  it('keeps the order of two events of one server in one step', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    const e = { ts: 5, runId: 'r', target: 'web', batchIndex: 0, step: 'finishSecret' as const, serverId: 'a' };
+    await log.append([{ ...e, outcome: 'pending-dropped', detail: 'regenerating' }, { ...e, serverId: 'b', outcome: 'promoted' }, { ...e, outcome: 'promoted' }]);
+    expect((await log.readServerHistory('a', 5)).map((x) => x.outcome)).toEqual(['promoted', 'pending-dropped']);
+  });
+
+  it('still reads the entries of the previous release (one per step and server)', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    await redis.xadd(`${prefix}:audit`, '*', 'ts', '7', 'runId', 'r0', 'target', 'web', 'batch', '2', 'step', 'finishSecret', 'serverId', 'a', 'outcome', 'promoted', 'code', '', 'versionId', 'v0', 'requestId', '', 'detail', '');
+    await redis.xadd(`${prefix}:audit`, '*', 'ts', '8', 'runId', 'r0', 'target', 'web', 'batch', '2', 'step', 'record', 'serverId', 'b', 'outcome', 'pending-restart', 'code', '', 'versionId', '', 'requestId', '', 'detail', '');
+    await log.append([{ ts: 9, runId: 'r1', target: 'web', batchIndex: 0, step: 'record', serverId: 'a', outcome: 'pending-restart' }]);
+    const history = await log.readServerHistory('a', 5);
+    expect(history.map((e) => [e.runId, e.step, e.outcome, e.versionId, e.ts, e.batchIndex])).toEqual([
+      ['r1', 'record', 'pending-restart', undefined, 9, 0],
+      ['r0', 'finishSecret', 'promoted', 'v0', 7, 2],
+    ]);
   });
 });
 
