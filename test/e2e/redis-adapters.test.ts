@@ -5,6 +5,7 @@ import { RedisOutcomeStore } from '../../src/adapters/redis/redis-outcome-store.
 import { RedisRateLimiter } from '../../src/adapters/redis/redis-rate-limiter.js';
 import { RedisServerLocks } from '../../src/adapters/redis/redis-server-locks.js';
 import type { AuditEvent } from '../../src/ports/audit-log.js';
+import type { ServerState } from '../../src/ports/outcome-store.js';
 import { createRedis, deleteUnder, uniquePrefix } from '../helpers/redis.js';
 
 const redis: Redis = createRedis();
@@ -140,12 +141,38 @@ describe('RedisOutcomeStore', () => {
     ]);
     expect((await store.getServer('s1'))?.reason).toBe('the plug-in is missing');
     expect((await store.getServer('s2'))?.reason).toBeUndefined();
-    expect(Object.keys(await redis.hgetall(`${prefix}:server:s2`)).sort()).toEqual(
-      ['consecutiveFailures', 'lastAttemptAt', 'lastSuccessAt', 'runId', 'status', 'target', 'versionId'],
-    );
+    // Short field names, and no failure count of 0.
+    expect(await redis.hgetall(`${prefix}:server:s2`)).toEqual({ s: 'pending-restart', at: '1000', ok: '1000', t: 'web', run: 'r1', v: 'v1' });
     // A later success clears the failure's code and reason rather than leaving them behind.
     await store.recordMany([{ target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'rotated-unverified', versionId: 'v2' } }]);
     expect(await store.getServer('s1')).toMatchObject({ status: 'rotated-unverified', errorCode: undefined, reason: undefined, versionId: 'v2' });
+  });
+
+  it('reads a state hash of the previous release (long field names) and rewrites it on the next record, keeping its history', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    await redis.sadd(`${prefix}:targets`, 'web');
+    await redis.sadd(`${prefix}:target:web`, 'old1', 'old2');
+    await redis.hset(`${prefix}:server:old1`, { status: 'unknown', lastAttemptAt: '2000', target: 'web', runId: 'r1', consecutiveFailures: '2', failingSince: '1000', lastSuccessAt: '500', errorCode: 'APIGW.0201', reason: 'no answer', requestId: 'req-1', versionId: 'v1' });
+    await redis.hset(`${prefix}:server:old2`, { status: 'pending-restart', lastAttemptAt: '2000', target: 'web', runId: 'r1', consecutiveFailures: '0', lastSuccessAt: '2000', versionId: 'v2' });
+    const before = await store.getServer('old1');
+    expect(before).toEqual({
+      serverId: 'old1', target: 'web', runId: 'r1', status: 'unknown', lastAttemptAt: 2000, lastSuccessAt: 500, versionId: 'v1',
+      errorCode: 'APIGW.0201', reason: 'no answer', requestId: 'req-1', consecutiveFailures: 2, failingSince: 1000,
+    });
+    const listed: ServerState[] = [];
+    for await (const st of store.listTarget('web')) listed.push(st);
+    expect(listed.map((st) => [st.serverId, st.status, st.consecutiveFailures]).sort()).toEqual([['old1', 'unknown', 2], ['old2', 'pending-restart', 0]]);
+
+    // The streak goes on from the old record, and the hash holds short names only afterwards.
+    const [after] = await store.recordMany([{ target: 'web', runId: 'r2', at: 3000, outcome: { serverId: 'old1', outcome: 'failed', code: 'Ecs.0613' } }]);
+    expect(after).toEqual({
+      serverId: 'old1', target: 'web', runId: 'r2', status: 'failed', lastAttemptAt: 3000, lastSuccessAt: 500, versionId: undefined,
+      errorCode: 'Ecs.0613', reason: undefined, requestId: undefined, consecutiveFailures: 3, failingSince: 1000,
+    });
+    expect(await redis.hgetall(`${prefix}:server:old1`)).toEqual({ s: 'failed', at: '3000', ok: '500', t: 'web', run: 'r2', f: '3', since: '1000', code: 'Ecs.0613' });
+    const [ok] = await store.recordMany([{ target: 'web', runId: 'r3', at: 4000, outcome: { serverId: 'old2', outcome: 'pending-restart', versionId: 'v3' } }]);
+    expect(ok).toMatchObject({ consecutiveFailures: 0, lastSuccessAt: 4000, failingSince: undefined, versionId: 'v3' });
+    expect(await redis.hgetall(`${prefix}:server:old2`)).toEqual({ s: 'pending-restart', at: '4000', ok: '4000', t: 'web', run: 'r3', v: 'v3' });
   });
 });
 
