@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 import type { EcsServer } from '../domain/server.js';
+import { RANGES_PATTERN } from './position-ranges.js';
 
 /** A manual run may override the target's restart policy (e.g. reboot in a maintenance window). */
 const restartPolicy = z.enum(['none', 'soft', 'hard']).optional();
@@ -103,7 +104,7 @@ export const BatchResultSchema = z.object({
   runId: z.string(),
   batchIndex: z.number().int(),
   outcomes: z.array(z.object({ serverId: z.string(), ...outcomeFields })),
-  accepted: z.array(z.object({ ...outcomeFields, serverIds: z.array(z.string()) })).optional(),
+  accepted: z.array(z.object({ ...outcomeFields, servers: z.string().max(100_000).regex(RANGES_PATTERN, 'positions like 0-997,999') })).optional(),
   counts: counts.optional(),
 });
 

@@ -233,7 +233,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         if (!job) throw new Error(`batch ${i} of ${runId} is gone (retention?)`);
         batches.push((job.data as { serverIds: string[] }).serverIds);
         const value = job.returnvalue as BatchResult | null;
-        for (const o of value === null ? [] : outcomesOfBatch(value)) {
+        for (const o of value === null ? [] : outcomesOfBatch(value, job.data.serverIds)) {
           expect(outcomes.has(o.serverId), `${o.serverId} has two outcomes in ${runId}`).toBe(false);
           outcomes.set(o.serverId, o);
         }

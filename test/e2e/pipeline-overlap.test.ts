@@ -26,12 +26,11 @@ import { manualRunId, parseBatchJobId } from '../../src/domain/job-ids.js';
 import { BATCH_QUEUE, RotationQueues } from '../../src/queue/rotation-queues.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { startRunWatcher } from '../../src/queue/run-watcher.js';
-import { listedOutcomes } from '../../src/queue/run-summary.js';
 import { DEMO_CREDENTIALS, DEMO_PROJECT_ID } from '../../src/simulator/demo-credentials.js';
 import type { SimServerSpec } from '../../src/simulator/sim-server.js';
 import { countKinds, expectNoPasswordLeak, startPipeline } from './pipeline-harness.js';
 import type { Pipeline, RunResult } from './pipeline-harness.js';
-import { REDIS_URL, deleteUnder, redisClient, uniquePrefix } from './queue-helpers.js';
+import { REDIS_URL, deleteUnder, redisClient, runOutcomes, uniquePrefix } from './queue-helpers.js';
 
 describe('two scheduler processes', () => {
   const children: ChildProcess[] = [];
@@ -279,17 +278,18 @@ describe('overlapping targets', () => {
       const releasedIds = await released;
       const { runId: runB } = await p.service.queues.enqueueManualRun('ovl-b', { uuid: randomUUID() });
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
+      const [oa, ob] = [await runOutcomes(p.service.queues, sa), await runOutcomes(p.service.queues, sb)];
       const audit = await readAudit(p);
       for (const id of releasedIds) {
-        expect(listedOutcomes(sa).find((o) => o.serverId === id)?.outcome, `${id} in run A`).toBe('rotated-unverified');
-        expect(listedOutcomes(sb).find((o) => o.serverId === id)?.outcome, `${id} in run B`).toBe('rotated-unverified');
+        expect(oa.find((o) => o.serverId === id)?.outcome, `${id} in run A`).toBe('rotated-unverified');
+        expect(ob.find((o) => o.serverId === id)?.outcome, `${id} in run B`).toBe('rotated-unverified');
         await expectSerialised(p, audit, id, { runId: runA }, { runId: runB });
         const current = (await p.vault.getVersion(p.keyOf(id), { label: LABEL_CURRENT }))!;
         expect(current.value.runId, `${id}: run B, started later, holds AWSCURRENT`).toBe(runB);
       }
       p.results.push(
-        { runId: runA, summary: sa, batches: [], outcomes: new Map(listedOutcomes(sa).map((o) => [o.serverId, o])) },
-        { runId: runB, summary: sb, batches: [], outcomes: new Map(listedOutcomes(sb).map((o) => [o.serverId, o])) },
+        { runId: runA, summary: sa, batches: [], outcomes: new Map(oa.map((o) => [o.serverId, o])) },
+        { runId: runB, summary: sb, batches: [], outcomes: new Map(ob.map((o) => [o.serverId, o])) },
       );
       await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
     } finally {
@@ -322,9 +322,10 @@ describe('overlapping targets', () => {
       }
       const { runId: runB } = await p.service.queues.enqueueManualRun('big-b', { uuid: randomUUID() });
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
+      const [oa, ob] = [await runOutcomes(p.service.queues, sa), await runOutcomes(p.service.queues, sb)];
       expect(sa.counts['rotated-unverified']).toBe(20);
       expect(sb.counts).toMatchObject({ busy: 10, 'rotated-unverified': 10 });
-      for (const o of listedOutcomes(sb)) {
+      for (const o of ob) {
         if (shared.includes(o.serverId)) {
           expect(o, o.serverId).toMatchObject({ outcome: 'busy', code: 'busy' });
           // Only run A's password reached it.
@@ -341,10 +342,10 @@ describe('overlapping targets', () => {
       expect(busyEvents.map((e) => e.serverId).sort()).toEqual([...shared].sort());
       // Record the runs for the leak scan.
       p.results.push(
-        { runId: runA, summary: sa, batches: [], outcomes: new Map(listedOutcomes(sa).map((o) => [o.serverId, o])) },
-        { runId: runB, summary: sb, batches: [], outcomes: new Map(listedOutcomes(sb).map((o) => [o.serverId, o])) },
+        { runId: runA, summary: sa, batches: [], outcomes: new Map(oa.map((o) => [o.serverId, o])) },
+        { runId: runB, summary: sb, batches: [], outcomes: new Map(ob.map((o) => [o.serverId, o])) },
       );
-      expect(countKinds(new Map(listedOutcomes(sb).map((o) => [o.serverId, o])))).toEqual({ busy: 10, 'rotated-unverified': 10 });
+      expect(countKinds(new Map(ob.map((o) => [o.serverId, o])))).toEqual({ busy: 10, 'rotated-unverified': 10 });
       await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
     } finally {
       reader.disconnect();

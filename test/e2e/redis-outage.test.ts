@@ -260,7 +260,7 @@ describe('Redis dies mid-run and comes back empty', () => {
       for (let i = 0; i < summary.batches; i++) {
         const job = await svc.queues.batches.getJob(`${run2}|b${i}`);
         expect(job, `batch ${i} of run 2`).toBeDefined();
-        for (const o of outcomesOfBatch(job!.returnvalue as BatchResult)) {
+        for (const o of outcomesOfBatch(job!.returnvalue as BatchResult, job!.data.serverIds)) {
           expect(outcomes.has(o.serverId), `${o.serverId} has one outcome in run 2`).toBe(false);
           outcomes.set(o.serverId, o);
         }

@@ -31,10 +31,11 @@ import { systemClock } from '../../src/adapters/system-clock.js';
 import type { OutcomeKind } from '../../src/domain/outcome.js';
 import { LABEL_CURRENT, LABEL_PENDING } from '../../src/ports/vault.js';
 import { RUN_QUEUE, RotationQueues } from '../../src/queue/rotation-queues.js';
-import { listedOutcomes, type RunSummary } from '../../src/queue/run-summary.js';
+import type { RunSummary } from '../../src/queue/run-summary.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import type { RunningSimulator } from '../../src/simulator/simulator.js';
 import { createRedis, deleteUnder, dumpUnder, uniquePrefix } from '../helpers/redis.js';
+import { runOutcomes } from './queue-helpers.js';
 import { startWorkerChild } from './worker-crash-process.js';
 import type { WorkerChild, WorkerChildEnv } from './worker-crash-process.js';
 import type { ChildTarget, CrashSpec } from './worker-crash-protocol.js';
@@ -341,7 +342,7 @@ async function checkRun(
       const summary = summaries.get(target.name);
       expect(summary, `${name}: summary of ${target.name}`).toBeDefined();
       if (summary === undefined) continue;
-      const listed = listedOutcomes(summary);
+      const listed = await runOutcomes(queues, summary);
       // Linux servers are verified by an SSH login after their reboot; Windows ones cannot be.
       const expectedOf = (id: string): OutcomeKind =>
         target.restartPolicy === 'none' ? 'pending-restart' : windowsIds.has(id) ? 'rotated-unverified' : 'verified';
