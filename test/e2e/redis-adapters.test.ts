@@ -233,6 +233,17 @@ describe('RedisAuditLog entries', () => {
     expect(await log.readServerHistory('srv-12', 10)).toHaveLength(2); // a prefix of another id is not a match
   });
 
+  it('keeps an entry within one stream node (about 3800 bytes of events) however long the ids', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    const ids = Array.from({ length: 1000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    await log.append(ids.map((serverId) => ({ ts: 1, runId: 'run|web|manual-1', target: 'web', batchIndex: 0, step: 'createSecret', serverId, outcome: 'stored', versionId: version })));
+    const entries = await redis.xrange(`${prefix}:audit`, '-', '+');
+    const sizes = entries.map(([, f]) => f[f.indexOf('events') + 1]!.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(3_800);
+    expect(entries.length).toBeLessThanOrEqual(12);
+    expect(entries.flatMap(([id, f]) => parseAuditEntry(id, f)).map((e) => e.serverId)).toEqual(ids);
+  });
+
   it('keeps the order of two events of one server in one step', async () => {
     const log = new RedisAuditLog({ redis, keyPrefix: prefix });
     const e = { ts: 5, runId: 'r', target: 'web', batchIndex: 0, step: 'finishSecret' as const, serverId: 'a' };

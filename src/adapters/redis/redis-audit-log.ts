@@ -7,6 +7,14 @@ import { AUDIT_STEPS, type AuditEvent, type AuditLog, type AuditStep, type Store
  */
 export const MAX_EVENTS_PER_ENTRY = 100;
 
+/**
+ * Approximate largest `events` field of an entry. Redis packs stream entries into nodes of
+ * `stream-node-max-bytes` (4096 by default) and gives a node that much memory even for a smaller
+ * entry; an entry just above it takes a larger block of its own. Under 4096 with the other fields,
+ * an entry fills one node: about 95 servers of 36-character ids.
+ */
+const MAX_ENTRY_BYTES = 3_800;
+
 export interface RedisAuditLogOptions {
   redis: Redis;
   /** Key prefix; the stream is `<prefix>:audit`. */
@@ -95,22 +103,35 @@ export class RedisAuditLog implements AuditLog {
 
 /**
  * The stream entries (flat field lists) of a batch of events: one per step, runId and batch, in
- * first-seen order, servers grouped by what the step concluded, at most MAX_EVENTS_PER_ENTRY each. A
- * server names at most one event per entry (a second one of the same step starts a new entry), so
- * the order of one server's events is the order of the entries.
+ * first-seen order, servers grouped by what the step concluded, at most MAX_EVENTS_PER_ENTRY each
+ * and about MAX_ENTRY_BYTES. A server names at most one event per entry (a second one of the same
+ * step starts a new entry), so the order of one server's events is the order of the entries.
  */
 function auditEntries(events: readonly AuditEvent[]): string[][] {
-  const byStep = new Map<string, AuditEvent[][]>();
+  interface Chunk {
+    events: AuditEvent[];
+    groups: Set<string>;
+    bytes: number;
+  }
+  const byStep = new Map<string, Chunk[]>();
   for (const e of events) {
     const key = JSON.stringify([e.runId, e.target, e.batchIndex, e.step]);
     const chunks = byStep.get(key) ?? [];
     byStep.set(key, chunks);
-    const last = chunks[chunks.length - 1];
-    if (last === undefined || last.length >= MAX_EVENTS_PER_ENTRY || last.some((o) => o.serverId === e.serverId)) chunks.push([e]);
-    else last.push(e);
+    const group = groupKey(e);
+    // An over-estimate of what the event adds to the entry's JSON: its id, and its group's fields if new.
+    const cost = (chunk: Chunk): number => e.serverId.length + 3 + (chunk.groups.has(group) ? 0 : group.length + 30);
+    let last = chunks[chunks.length - 1];
+    if (last === undefined || last.events.length >= MAX_EVENTS_PER_ENTRY || last.bytes + cost(last) > MAX_ENTRY_BYTES || last.events.some((o) => o.serverId === e.serverId)) {
+      last = { events: [], groups: new Set(), bytes: 0 };
+      chunks.push(last);
+    }
+    last.bytes += cost(last);
+    last.groups.add(group);
+    last.events.push(e);
   }
   const entries: string[][] = [];
-  for (const chunk of [...byStep.values()].flat()) {
+  for (const { events: chunk } of [...byStep.values()].flat()) {
     const first = chunk[0] as AuditEvent;
     const ts = Math.min(...chunk.map((e) => e.ts));
     entries.push([
@@ -121,10 +142,15 @@ function auditEntries(events: readonly AuditEvent[]): string[][] {
   return entries;
 }
 
+/** What makes two events of one step fall in one group: everything but the server id. */
+function groupKey(e: AuditEvent): string {
+  return JSON.stringify([e.ts, e.outcome, e.code, e.versionId, e.requestId, e.detail]);
+}
+
 function groupEvents(events: readonly AuditEvent[], ts: number): EventGroup[] {
   const groups = new Map<string, EventGroup>();
   for (const e of events) {
-    const key = JSON.stringify([e.ts, e.outcome, e.code, e.versionId, e.requestId, e.detail]);
+    const key = groupKey(e);
     let group = groups.get(key);
     if (group === undefined) {
       group = e.ts === ts ? { o: e.outcome, s: [] } : { t: e.ts - ts, o: e.outcome, s: [] };
