@@ -4,7 +4,7 @@ import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
-import { BatchJobDataSchema, BatchResultSchema, parseJobData } from '../../src/queue/job-schemas.js';
+import { BatchJobDataSchema, BatchResultSchema, listedDetailsOf, listedServersOf, parseJobData } from '../../src/queue/job-schemas.js';
 import { formatRanges, parseRanges, countRanges } from '../../src/queue/position-ranges.js';
 import { aggregateRunSummary, outcomesOfBatch, runSucceeded, serversOfBatch } from '../../src/queue/run-summary.js';
 import type { BatchResult } from '../../src/queue/run-summary.js';
@@ -44,6 +44,22 @@ describe('payload parsing', () => {
     expect(message).toContain('batchIndex: ');
     expect(message).toContain('"pw"');
     expect(message).not.toContain('Secret-123!');
+  });
+
+  const base = { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, dryRun: false };
+  const web1 = { id: 'srv-1', name: 'web-1', osType: 'Linux' as const, status: 'ACTIVE', locked: false, tags: {}, enterpriseProjectId: undefined, addresses: { fixed: ['10.0.0.1'], floating: [] } };
+
+  it('reads the listing position by position, without repeating the ids, and a bare id as undescribed', () => {
+    const data = parseJobData(BatchJobDataSchema, JSON.parse(JSON.stringify({ ...base, serverIds: ['srv-1', 'srv-2'], listing: [listedDetailsOf(web1), null] })), 'batch job');
+    expect(JSON.stringify(data.listing)).not.toContain('srv-1');
+    expect(listedServersOf(data)).toEqual([web1]);
+    expect(() => parseJobData(BatchJobDataSchema, { ...base, serverIds: ['srv-1', 'srv-2'], listing: [null] }, 'batch job')).toThrow(/listing: one entry \(or null\) per server id/);
+  });
+
+  it('still reads the listing of jobs written by the previous releases (tuples with the id, with or without addresses)', () => {
+    const old = parseJobData(BatchJobDataSchema, { ...base, serverIds: ['srv-1', 'srv-2'], servers: [['srv-1', 'web-1', 'Linux', 'ACTIVE', false, ['10.0.0.1'], []], ['srv-2', 'db-1', '', 'SHUTOFF', true]] }, 'batch job');
+    expect(listedServersOf(old)).toEqual([web1, { id: 'srv-2', name: 'db-1', osType: undefined, status: 'SHUTOFF', locked: true, tags: {}, enterpriseProjectId: undefined }]);
+    expect(listedServersOf(parseJobData(BatchJobDataSchema, { ...base, serverIds: ['srv-1'] }, 'batch job'))).toBeUndefined();
   });
 });
 
