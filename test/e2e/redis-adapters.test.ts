@@ -148,6 +148,20 @@ describe('RedisOutcomeStore', () => {
     expect(await store.getServer('s1')).toMatchObject({ status: 'rotated-unverified', errorCode: undefined, reason: undefined, versionId: 'v2' });
   });
 
+  it('leaves out the target a run id names, and reads it back from the run id', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    const [s] = await store.recordMany([{ target: 'web-eu', runId: 'run|web-eu|20261127T1200Z', at: 1000, outcome: { serverId: 's1', outcome: 'pending-restart', versionId: 'v1' } }]);
+    expect(s).toMatchObject({ target: 'web-eu', runId: 'run|web-eu|20261127T1200Z' });
+    expect(await redis.hget(`${prefix}:server:s1`, 't')).toBeNull();
+    expect((await store.getServer('s1'))?.target).toBe('web-eu');
+    // Recorded under another target than its run names (not expected): the target is kept.
+    await store.recordMany([{ target: 'db', runId: 'run|web-eu|20261127T1300Z', at: 2000, outcome: { serverId: 's1', outcome: 'busy' } }]);
+    expect(await store.getServer('s1')).toMatchObject({ target: 'db', status: 'busy' });
+    const listed: string[] = [];
+    for await (const st of store.listTarget('web-eu')) listed.push(st.serverId);
+    expect(listed).toEqual([]); // it left web-eu's index lazily
+  });
+
   it('reads a state hash of the previous release (long field names) and rewrites it on the next record, keeping its history', async () => {
     const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
     await redis.sadd(`${prefix}:targets`, 'web');

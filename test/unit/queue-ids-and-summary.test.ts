@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UnrecoverableError } from 'bullmq';
 import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
-import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/domain/job-ids.js';
+import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime, targetOfRunId } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
 import { BatchJobDataSchema, BatchResultSchema, listedDetailsOf, listedServersOf, parseJobData } from '../../src/queue/job-schemas.js';
 import { formatRanges, parseRanges, countRanges } from '../../src/queue/position-ranges.js';
@@ -20,6 +20,10 @@ describe('job ids', () => {
     expect(runIdOfBatch('run|web|20261127T1200Z|b3')).toBe(run);
     expect(manualRunId('web', '0b7c6c1e-5d2f-4c43-9d2e-8b0f8f8a4d11')).toBe('run|web|manual-0b7c6c1e-5d2f-4c43-9d2e-8b0f8f8a4d11');
     for (const id of [run, batchJobId(run, 0)]) expect(id).not.toContain(':');
+    expect(targetOfRunId(run)).toBe('web');
+    expect(targetOfRunId(manualRunId('web-eu', '0b7c6c1e'))).toBe('web-eu');
+    expect(targetOfRunId(batchJobId(run, 3))).toBeUndefined();
+    expect(targetOfRunId('r1')).toBeUndefined();
   });
 
   it('refuses ids built from bad parts', () => {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { loadScript, type LoadedScript } from './redis-script.js';
 import { OUTCOME_KINDS, REASON_IMPLIED_OUTCOMES, type OutcomeKind } from '../../domain/outcome.js';
 import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
+import { targetOfRunId } from '../../domain/job-ids.js';
 
 /**
  * Writes one server's state hash atomically: consecutive failures and last success depend on the
@@ -9,7 +10,7 @@ import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outco
  * ({@link FIELDS}): the names are stored in every server's hash, and a fleet of 100k servers pays
  * for each byte 100k times. A hash of the previous release (long names) is carried over and
  * rewritten with short names on its first new record.
- * ARGV: status, at, target, runId, versionId, errorCode, reason, requestId ('' = none).
+ * ARGV: status, at, target ('' when the run id names it), runId, versionId, errorCode, reason, requestId ('' = none).
  */
 const RECORD = `
 local key = KEYS[1]
@@ -31,9 +32,10 @@ elseif status == 'verified' or status == 'rotated-unverified' or status == 'pend
   redis.call('HSET', key, 'ok', ARGV[2])
   redis.call('HDEL', key, 'since')
 end
-redis.call('HSET', key, 's', status, 'at', ARGV[2], 't', ARGV[3], 'run', ARGV[4])
--- Optional fields (a failure count of 0 included): absent rather than stored empty.
+redis.call('HSET', key, 's', status, 'at', ARGV[2], 'run', ARGV[4])
+-- Optional fields (a failure count of 0, and a target the run id names, included): absent rather than stored empty.
 if failures == 0 then redis.call('HDEL', key, 'f') else redis.call('HSET', key, 'f', tostring(failures)) end
+if ARGV[3] == '' then redis.call('HDEL', key, 't') else redis.call('HSET', key, 't', ARGV[3]) end
 local optional = { 'v', 'code', 'why', 'req' }
 for i, field in ipairs(optional) do
   local value = ARGV[4 + i]
@@ -69,7 +71,7 @@ export interface RedisOutcomeStoreOptions {
   redis: Redis;
   /**
    * Key prefix, e.g. `rotator`. Keys: `<prefix>:server:<id>` (hash: `s` status, `at` last attempt,
-   * `ok` last success, `t` target, `run` run id, `f` failures in a row, `since` failing since, `v`
+   * `ok` last success, `t` target (absent when the run id `run|<target>|…` names it), `run` run id, `f` failures in a row, `since` failing since, `v`
    * version id, `code` error code, `why` reason, `req` request id), `<prefix>:target:<name>` (set of
    * ids), `<prefix>:targets`.
    */
@@ -116,7 +118,7 @@ export class RedisOutcomeStore implements OutcomeStore {
         const o = r.outcome;
         const flat = (await this.#record(
           [this.#serverKey(o.serverId)],
-          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
+          [o.outcome, String(r.at), targetOfRunId(r.runId) === r.target ? '' : r.target, r.runId, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
         )) as string[];
         return parseState(o.serverId, pairs(flat));
       }),
@@ -169,7 +171,7 @@ function parseState(serverId: string, h: Record<string, string>): ServerState {
   const status = get('status') as OutcomeKind;
   return {
     serverId,
-    target: get('target') ?? '',
+    target: get('target') ?? targetOfRunId(get('runId') ?? '') ?? '',
     runId: get('runId') ?? '',
     status: (OUTCOME_KINDS as readonly string[]).includes(status) ? status : 'unknown',
     lastAttemptAt: Number(get('lastAttemptAt') ?? 0),
