@@ -24,7 +24,11 @@ export interface RedisAuditLogOptions {
    * for up to {@link MAX_EVENTS_PER_ENTRY} servers. @defaultValue 10000 (at most 1,000,000 server events)
    */
   maxLen?: number;
-  /** Most entries `readServerHistory` examines before giving up (bounds the cost of a rare server). @defaultValue 20000 */
+  /**
+   * Most entries `readServerHistory` examines before giving up (bounds the cost of a rare server: an
+   * entry may be 4 KB, so 2000 entries read up to 8 MB, and cover up to 200,000 server events).
+   * @defaultValue 2000
+   */
   maxScan?: number;
   /** Entries read per XREVRANGE call. @defaultValue 200 */
   pageSize?: number;
@@ -65,7 +69,7 @@ export class RedisAuditLog implements AuditLog {
     this.#redis = options.redis;
     this.#key = `${options.keyPrefix}:audit`;
     this.#maxLen = options.maxLen ?? 10_000;
-    this.#maxScan = options.maxScan ?? 20_000;
+    this.#maxScan = options.maxScan ?? 2_000;
     this.#pageSize = options.pageSize ?? 200;
   }
 
