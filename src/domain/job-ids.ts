@@ -73,6 +73,13 @@ export function parseBatchJobId(batchId: string): { runId: string; batchIndex: n
   return { runId: m[1] as string, batchIndex: Number(m[2]) };
 }
 
+const RUN_ID = /^run\|([a-z0-9][a-z0-9-]*)\|[^|]+$/;
+
+/** The target a run id names (`run|<target>|…`), or undefined if it is not a run id. */
+export function targetOfRunId(runId: string): string | undefined {
+  return RUN_ID.exec(runId)?.[1];
+}
+
 /** The run id a batch job id belongs to, or undefined if it is not a batch id. */
 export function runIdOfBatch(batchId: string): string | undefined {
   return parseBatchJobId(batchId)?.runId;

@@ -4,7 +4,7 @@
  * The use case arrives built, so this module knows nothing of vaults or ECS clients, and tests can
  * drive the queue with a stand-in.
  */
-import { REASON_IMPLIED_OUTCOMES } from '../domain/outcome.js';
+import { ACCEPTED_OUTCOMES, REASON_IMPLIED_OUTCOMES, type ServerOutcome } from '../domain/outcome.js';
 import { WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -12,8 +12,9 @@ import type { AdmitBatch } from '../rotation/batch-admission.js';
 import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
-import { BatchJobDataSchema, parseJobData, serverOfListing } from './job-schemas.js';
-import type { BatchResult } from './run-summary.js';
+import { BatchJobDataSchema, listedServersOf, parseJobData } from './job-schemas.js';
+import { formatRanges } from './position-ranges.js';
+import type { AcceptedGroup, BatchResult } from './run-summary.js';
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
@@ -35,18 +36,38 @@ export interface BatchProcessorDeps extends JobFailureOptions {
 }
 
 /**
- * The batch's return value as kept in Redis (on the batch job, and again on its run until the run
- * is removed): verified and pending-restart servers carry their id, outcome and version (the request id and the fixed
- * reason live in the audit stream and in the code); the others keep every field, reason included.
+ * The batch's return value as kept in Redis (on the batch job, on its run until the run is removed,
+ * and in the batch queue's event stream): servers that did not end accepted one by one, every field
+ * kept; the accepted ones grouped by outcome and version and named by their positions in the job's
+ * `serverIds`. Verified and pending-restart servers leave out the fixed reason and the request id
+ * (the audit stream and the server state have them); `rotated-unverified` keeps its reason (why no
+ * login proved the password). An accepted server missing from `serverIds` (not expected) stays listed.
  */
-export function compactBatchResult(result: BatchResult): BatchResult {
+export function compactBatchResult(result: BatchResult, serverIds: readonly string[]): BatchResult {
+  const position = new Map<string, number>();
+  serverIds.forEach((id, i) => {
+    if (!position.has(id)) position.set(id, i);
+  });
+  const outcomes: ServerOutcome[] = [];
+  const groups = new Map<string, { group: Omit<AcceptedGroup, 'servers'>; positions: number[] }>();
+  for (const o of result.outcomes) {
+    const at = position.get(o.serverId);
+    if (!ACCEPTED_OUTCOMES.includes(o.outcome) || at === undefined) {
+      outcomes.push(o);
+      continue;
+    }
+    const { serverId: _id, ...fields } = REASON_IMPLIED_OUTCOMES.includes(o.outcome)
+      ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
+      : o;
+    const key = JSON.stringify([fields.outcome, fields.code, fields.reason, fields.requestId, fields.versionId]);
+    const entry = groups.get(key) ?? { group: fields, positions: [] };
+    entry.positions.push(at);
+    groups.set(key, entry);
+  }
   return {
     ...result,
-    outcomes: result.outcomes.map((o) =>
-      REASON_IMPLIED_OUTCOMES.includes(o.outcome)
-        ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
-        : o,
-    ),
+    outcomes,
+    accepted: [...groups.values()].map(({ group, positions }) => ({ ...group, servers: formatRanges(positions) })),
   };
 }
 
@@ -58,8 +79,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       const parent = job.parent?.id === undefined ? undefined : { id: job.parent.id, queue: job.parent.queueKey };
       await deps.admitBatch({ ...data, jobId: job.id, parent }, signal);
       // The listing's details travel as compact tuples in the job; the use case takes servers.
-      const { servers, ...request } = data;
-      return compactBatchResult(await deps.rotateBatch({ ...request, ...(servers === undefined ? {} : { servers: servers.map(serverOfListing) }) }, { signal }));
+      const { listing: _listing, servers: _servers, ...request } = data;
+      const servers = listedServersOf(data);
+      const summary = await deps.rotateBatch({ ...request, ...(servers === undefined ? {} : { servers }) }, { signal });
+      return compactBatchResult(summary, data.serverIds);
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {
         // Graceful shutdown ran out of time and cancelled the batch: hand it back to the queue

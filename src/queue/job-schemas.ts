@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 import type { EcsServer } from '../domain/server.js';
+import { RANGES_PATTERN } from './position-ranges.js';
 
 /** A manual run may override the target's restart policy (e.g. reboot in a maintenance window). */
 const restartPolicy = z.enum(['none', 'soft', 'hard']).optional();
@@ -48,22 +49,28 @@ export type RunJobData = z.infer<typeof RunJobDataSchema>;
 
 /**
  * What the run's listing said of a server, so that the batch needs no GET per server:
- * `[id, name, osType ('' when Huawei gave none), status, locked, fixed addresses, floating addresses]`
- * (a tuple: a batch job holds up to 1000 of them in Redis). The addresses are what verification by
- * login connects to. Not secret: what `GET /servers/detail` shows anyone with read access. A 5-tuple
- * without addresses (written by the previous release) is still read.
+ * `[name, osType ('' when Huawei gave none), status, locked, fixed addresses, floating addresses]`,
+ * in a batch job's `listing`, at the server's position in `serverIds` (a tuple without the id: a
+ * batch job holds up to 1000 of them in Redis, kept with the job). The addresses are what
+ * verification by login connects to. Not secret: what `GET /servers/detail` shows anyone with read
+ * access.
  */
 const ipv4List = z.array(z.string().max(45)).max(32);
-const listedCore = [serverId, z.string().max(255), z.enum(['Linux', 'Windows', '']), z.string().min(1).max(64), z.boolean()] as const;
-export const ListedServerSchema = z.union([z.tuple([...listedCore, ipv4List, ipv4List]), z.tuple([...listedCore])]);
-export type ListedServer = z.infer<typeof ListedServerSchema>;
+const listedCore = [z.string().max(255), z.enum(['Linux', 'Windows', '']), z.string().min(1).max(64), z.boolean()] as const;
+const ListedDetailsSchema = z.tuple([...listedCore, ipv4List, ipv4List]);
+export type ListedDetails = z.infer<typeof ListedDetailsSchema>;
+/**
+ * The previous releases' form, in `servers`: the same with the id first, for some of `serverIds`
+ * (a 5-tuple without addresses from the release before). Still read.
+ */
+const ListedServerSchema = z.union([z.tuple([serverId, ...listedCore, ipv4List, ipv4List]), z.tuple([serverId, ...listedCore])]);
 
-export function listedServerOf(server: EcsServer): ListedServer {
-  return [server.id, server.name, server.osType ?? '', server.status, server.locked, server.addresses?.fixed ?? [], server.addresses?.floating ?? []];
+export function listedDetailsOf(server: EcsServer): ListedDetails {
+  return [server.name, server.osType ?? '', server.status, server.locked, server.addresses?.fixed ?? [], server.addresses?.floating ?? []];
 }
 
 /** Back to the domain's server (tags and enterprise project are not carried: the batch does not use them). */
-export function serverOfListing([id, name, osType, status, locked, fixed, floating]: ListedServer): EcsServer {
+function serverOfListing(id: string, [name, osType, status, locked, fixed, floating]: readonly [string, 'Linux' | 'Windows' | '', string, boolean, string[]?, string[]?]): EcsServer {
   return {
     id,
     name,
@@ -76,34 +83,41 @@ export function serverOfListing([id, name, osType, status, locked, fixed, floati
   };
 }
 
-export const BatchJobDataSchema = z.strictObject({
-  runId: z.string().regex(/^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/, 'a run id like run|<target>|<slot>'),
-  target: targetName,
-  batchIndex: z.number().int().min(0),
-  serverIds: z.array(serverId).min(1).max(MAX_SERVERS_PER_CALL),
-  /** Listing details of some of `serverIds` (absent in jobs written by older releases). */
-  servers: z.array(ListedServerSchema).max(MAX_SERVERS_PER_CALL).optional(),
-  dryRun: z.boolean(),
-  restartPolicy,
-});
+export const BatchJobDataSchema = z
+  .strictObject({
+    runId: z.string().regex(/^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/, 'a run id like run|<target>|<slot>'),
+    target: targetName,
+    batchIndex: z.number().int().min(0),
+    serverIds: z.array(serverId).min(1).max(MAX_SERVERS_PER_CALL),
+    /** Listing details of `serverIds`, position by position (`null`: not described by the listing). */
+    listing: z.array(ListedDetailsSchema.nullable()).max(MAX_SERVERS_PER_CALL).optional(),
+    /** Listing details of some of `serverIds`, with their ids (jobs of the previous releases). */
+    servers: z.array(ListedServerSchema).max(MAX_SERVERS_PER_CALL).optional(),
+    dryRun: z.boolean(),
+    restartPolicy,
+  })
+  .refine((d) => d.listing === undefined || d.listing.length === d.serverIds.length, {
+    path: ['listing'],
+    message: 'one entry (or null) per server id',
+  });
 export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
 
 const counts = z.record(z.enum(OUTCOME_KINDS), z.number().int().min(0));
 
-/** A batch's return value as stored by BullMQ (the rotation core's `BatchSummary`). */
+const outcomeFields = {
+  outcome: z.enum(OUTCOME_KINDS),
+  code: z.string().optional(),
+  reason: z.string().optional(),
+  requestId: z.string().optional(),
+  versionId: z.string().optional(),
+};
+
+/** A batch's return value as stored by BullMQ (`BatchResult` of run-summary.ts; `accepted` absent in the previous release's). */
 export const BatchResultSchema = z.object({
   runId: z.string(),
   batchIndex: z.number().int(),
-  outcomes: z.array(
-    z.object({
-      serverId: z.string(),
-      outcome: z.enum(OUTCOME_KINDS),
-      code: z.string().optional(),
-      reason: z.string().optional(),
-      requestId: z.string().optional(),
-      versionId: z.string().optional(),
-    }),
-  ),
+  outcomes: z.array(z.object({ serverId: z.string(), ...outcomeFields })),
+  accepted: z.array(z.object({ ...outcomeFields, servers: z.string().max(100_000).regex(RANGES_PATTERN, 'positions like 0-997,999') })).optional(),
   counts: counts.optional(),
 });
 
@@ -128,4 +142,15 @@ export function parseJobData<S extends z.ZodType>(schema: S, data: unknown, what
     throw new UnrecoverableError(`invalid ${what} payload: ${describeIssues(result.error)}`);
   }
   return result.data;
+}
+
+/** The servers a batch job's listing describes, whichever release wrote the job (undefined: none). */
+export function listedServersOf(data: Pick<BatchJobData, 'serverIds' | 'listing' | 'servers'>): EcsServer[] | undefined {
+  if (data.listing !== undefined) {
+    return data.serverIds.flatMap((id, i) => {
+      const details = data.listing?.[i];
+      return details === null || details === undefined ? [] : [serverOfListing(id, details)];
+    });
+  }
+  return data.servers?.map(([id, ...details]) => serverOfListing(id, details));
 }

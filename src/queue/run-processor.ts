@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { parseBatchJobId } from '../domain/job-ids.js';
 import type { PlanRun } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
-import { BatchResultSchema, RunJobDataSchema, listedServerOf, parseJobData, type ListedServer } from './job-schemas.js';
+import { BatchResultSchema, RunJobDataSchema, listedDetailsOf, parseJobData, type ListedDetails } from './job-schemas.js';
 import type { BatchJobData, RunJobData } from './job-schemas.js';
 import { BATCH_JOB_NAME } from './rotation-queues.js';
 import type { RotationQueues } from './rotation-queues.js';
@@ -46,7 +46,8 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     const runId = job.id as string;
     const seen = new Set<string>();
     let current: string[] = [];
-    let listed: ListedServer[] = [];
+    // Aligned with `current`: the listing's details of each id, null where the planner gave a bare id.
+    let listing: (ListedDetails | null)[] = [];
     let pending: { name: string; data: BatchJobData; opts: ReturnType<RotationQueues['batchJobOptions']> }[] = [];
     let batches = 0;
     const flush = async (): Promise<void> => {
@@ -63,14 +64,14 @@ export function createRunProcessor(deps: RunProcessorDeps) {
           target: data.target,
           batchIndex,
           serverIds: current,
-          ...(listed.length > 0 ? { servers: listed } : {}),
+          ...(listing.some((d) => d !== null) ? { listing } : {}),
           dryRun: data.dryRun,
           ...(data.restartPolicy === undefined ? {} : { restartPolicy: data.restartPolicy }),
         },
         opts: deps.queues.batchJobOptions(runId, batchIndex),
       });
       current = [];
-      listed = [];
+      listing = [];
       if (pending.length >= addChunk) await flush();
     };
     // Streams the planner's ids: memory holds one chunk of batches plus the id set.
@@ -79,7 +80,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       if (seen.has(id)) continue;
       seen.add(id);
       current.push(id);
-      if (typeof item !== 'string') listed.push(listedServerOf(item));
+      listing.push(typeof item === 'string' ? null : listedDetailsOf(item));
       if (current.length >= plan.batchSize) await closeBatch();
     }
     await closeBatch();

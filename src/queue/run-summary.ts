@@ -5,13 +5,59 @@
  */
 import { ACCEPTED_OUTCOMES, OUTCOME_KINDS } from '../domain/outcome.js';
 import type { OutcomeKind, ServerOutcome } from '../domain/outcome.js';
+import { countRanges, parseRanges } from './position-ranges.js';
 
-/** The shape of the rotation core's `BatchSummary` (src/rotation/run-batch.ts), as the queue sees it. */
+/**
+ * Servers of one batch that ended accepted alike: one outcome, and the same reason, version and
+ * request (all optional). `servers` names them by their positions in the batch job's `serverIds`
+ * (position-ranges.ts): a batch of 1000 servers sharing one password is one group of a few bytes.
+ */
+export interface AcceptedGroup {
+  outcome: OutcomeKind;
+  code?: string | undefined;
+  reason?: string | undefined;
+  requestId?: string | undefined;
+  versionId?: string | undefined;
+  /** Positions in the batch job's `serverIds`, e.g. `0-997,999`. */
+  servers: string;
+}
+
+/**
+ * A batch job's return value: the rotation core's `BatchSummary` (src/rotation/batch-input.ts) as
+ * the batch processor stores it. BullMQ keeps it three times (the batch job, its run's `processed`
+ * hash, the batch queue's event stream), so the accepted servers, usually the whole batch, are not
+ * listed one by one: `accepted` names them by position in the job's `serverIds`, and their state is
+ * in the outcome store. Results written by the previous release list every server in `outcomes`;
+ * both are read.
+ */
 export interface BatchResult {
   runId: string;
   batchIndex: number;
+  /** One entry per server that did not end accepted (per server whatever its outcome in results of the previous release). */
   outcomes: ServerOutcome[];
+  accepted?: AcceptedGroup[] | undefined;
   counts?: Partial<Record<OutcomeKind, number>> | undefined;
+}
+
+/**
+ * Every server's outcome in a batch result, whichever release wrote it; `serverIds` is the batch
+ * job's (its data), which `accepted` refers to. A position outside it is an error (not this job's result).
+ */
+export function outcomesOfBatch(result: Pick<BatchResult, 'outcomes' | 'accepted'>, serverIds: readonly string[]): ServerOutcome[] {
+  const out = [...result.outcomes];
+  for (const { servers, ...rest } of result.accepted ?? []) {
+    for (const p of parseRanges(servers)) {
+      const serverId = serverIds[p];
+      if (serverId === undefined) throw new Error(`batch result: position ${p} is beyond the batch's ${serverIds.length} server(s)`);
+      out.push({ serverId, ...rest });
+    }
+  }
+  return out;
+}
+
+/** How many servers a batch result covers (no server ids needed). */
+export function serversOfBatch(result: Pick<BatchResult, 'outcomes' | 'accepted'>): number {
+  return result.outcomes.length + (result.accepted ?? []).reduce((n, g) => n + countRanges(g.servers), 0);
 }
 
 /** A batch job that failed for good (attempts exhausted or a non-retryable error). */
@@ -38,12 +84,14 @@ export interface RunSummary {
    */
   failedBatches: FailedBatch[];
   /**
-   * Per-server outcomes: every server that did not end `verified`/`rotated-unverified`/`pending-restart` first, then the
-   * others, ordered by batch then request order, at most `maxListed` (the return value lives in
-   * Redis; a fleet of 100k servers must not make it huge). `counts` always covers every server.
+   * Every server that did not end `verified`/`rotated-unverified`/`pending-restart`, ordered by batch
+   * then request order, at most `maxListed` (the return value lives in Redis twice, on the run job
+   * and in its event stream; a fleet of 100k servers must not make it huge). The accepted servers are
+   * counted in `counts`; their state is in the outcome store (`rotator status`), and each batch's
+   * return value names them. (The previous release listed them here after the others.)
    */
   outcomes: ServerOutcome[];
-  /** How many outcomes were left out of `outcomes` (0 when all are listed). */
+  /** How many servers that did not end accepted were left out of `outcomes` (0 when all are listed). */
   outcomesOmitted: number;
 }
 
@@ -70,21 +118,23 @@ export function aggregateRunSummary(input: {
   const sorted = [...input.batches].sort((a, b) => a.batchIndex - b.batchIndex);
   const counts = emptyCounts();
   const problems: ServerOutcome[] = [];
-  const fine: ServerOutcome[] = [];
   let total = 0;
+  let unlisted = 0;
   for (const batch of sorted) {
     for (const o of batch.outcomes) {
       counts[o.outcome] += 1;
       total += 1;
-      // Bounded memory: keep at most maxListed of each kind while streaming, trim at the end.
-      if (ACCEPTED_OUTCOMES.includes(o.outcome)) {
-        if (problems.length + fine.length < maxListed) fine.push(o);
-      } else if (problems.length < maxListed) {
-        problems.push(o);
-      }
+      // Results of the previous release list accepted servers here too: counted, not listed.
+      if (ACCEPTED_OUTCOMES.includes(o.outcome)) continue;
+      if (problems.length < maxListed) problems.push(o);
+      else unlisted += 1;
+    }
+    for (const group of batch.accepted ?? []) {
+      const n = countRanges(group.servers);
+      counts[group.outcome] += n;
+      total += n;
     }
   }
-  const outcomes = [...problems, ...fine].slice(0, maxListed);
   const failedBatches = [...input.failedBatches].sort((a, b) => a.batchIndex - b.batchIndex);
   const unaccounted = failedBatches.reduce((n, f) => n + (f.servers ?? 0), 0);
   return {
@@ -96,8 +146,8 @@ export function aggregateRunSummary(input: {
     batches: sorted.length + failedBatches.length,
     counts,
     failedBatches,
-    outcomes,
-    outcomesOmitted: total - outcomes.length,
+    outcomes: problems,
+    outcomesOmitted: unlisted,
   };
 }
 

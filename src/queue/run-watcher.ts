@@ -9,7 +9,7 @@ import { BatchResultSchema } from './job-schemas.js';
 import { BATCH_QUEUE, RUN_QUEUE } from './rotation-queues.js';
 import type { RotationQueues } from './rotation-queues.js';
 import type { RunProgress } from './run-processor.js';
-import type { RunSummary } from './run-summary.js';
+import { serversOfBatch, type RunSummary } from './run-summary.js';
 
 export interface RunWatcherOptions {
   queues: RotationQueues;
@@ -59,7 +59,7 @@ export async function startRunWatcher(options: RunWatcherOptions): Promise<RunWa
     counted.add(jobId);
     const parsed = BatchResultSchema.safeParse(parseMaybeJson(returnvalue));
     if (parsed.success) {
-      done += parsed.data.outcomes.length;
+      done += serversOfBatch(parsed.data);
       report();
     }
   });

@@ -18,7 +18,7 @@ import type { SecretKey, Vault } from '../../src/ports/vault.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { startRunWatcher } from '../../src/queue/run-watcher.js';
 import type { RunWatcher } from '../../src/queue/run-watcher.js';
-import type { BatchResult, RunSummary } from '../../src/queue/run-summary.js';
+import { outcomesOfBatch, type BatchResult, type RunSummary } from '../../src/queue/run-summary.js';
 import type { CronFactory } from '../../src/scheduler/scheduler.js';
 import { startSecretsManagerEmulator } from '../../src/emulators/secrets-manager/secrets-manager-emulator.js';
 import type { SecretsManagerEmulator } from '../../src/emulators/secrets-manager/secrets-manager-emulator.js';
@@ -233,7 +233,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         if (!job) throw new Error(`batch ${i} of ${runId} is gone (retention?)`);
         batches.push((job.data as { serverIds: string[] }).serverIds);
         const value = job.returnvalue as BatchResult | null;
-        for (const o of value?.outcomes ?? []) {
+        for (const o of value === null ? [] : outcomesOfBatch(value, job.data.serverIds)) {
           expect(outcomes.has(o.serverId), `${o.serverId} has two outcomes in ${runId}`).toBe(false);
           outcomes.set(o.serverId, o);
         }

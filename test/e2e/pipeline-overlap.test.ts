@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAuditEntry } from '../../src/adapters/redis/redis-audit-log.js';
 import { LABEL_CURRENT, LABEL_PREVIOUS } from '../../src/ports/vault.js';
 import { manualRunId, parseBatchJobId } from '../../src/domain/job-ids.js';
 import { BATCH_QUEUE, RotationQueues } from '../../src/queue/rotation-queues.js';
@@ -29,7 +30,7 @@ import { DEMO_CREDENTIALS, DEMO_PROJECT_ID } from '../../src/simulator/demo-cred
 import type { SimServerSpec } from '../../src/simulator/sim-server.js';
 import { countKinds, expectNoPasswordLeak, startPipeline } from './pipeline-harness.js';
 import type { Pipeline, RunResult } from './pipeline-harness.js';
-import { REDIS_URL, deleteUnder, redisClient, uniquePrefix } from './queue-helpers.js';
+import { REDIS_URL, deleteUnder, redisClient, runOutcomes, uniquePrefix } from './queue-helpers.js';
 
 describe('two scheduler processes', () => {
   const children: ChildProcess[] = [];
@@ -153,11 +154,9 @@ async function readAudit(p: Pipeline): Promise<AuditEntry[]> {
   const r = redisClient();
   try {
     const entries = await r.xrange(`${p.prefix}:audit`, '-', '+');
-    return entries.map(([, fields]) => {
-      const o: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
-      return { ts: Number(o.ts), runId: o.runId!, step: o.step!, serverId: o.serverId!, outcome: o.outcome!, ...(o.code ? { code: o.code } : {}) };
-    });
+    return entries.flatMap(([id, fields]) =>
+      parseAuditEntry(id, fields).map((e) => ({ ts: e.ts, runId: e.runId, step: e.step, serverId: e.serverId, outcome: e.outcome, ...(e.code ? { code: e.code } : {}) })),
+    );
   } finally {
     r.disconnect();
   }
@@ -279,17 +278,18 @@ describe('overlapping targets', () => {
       const releasedIds = await released;
       const { runId: runB } = await p.service.queues.enqueueManualRun('ovl-b', { uuid: randomUUID() });
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
+      const [oa, ob] = [await runOutcomes(p.service.queues, sa), await runOutcomes(p.service.queues, sb)];
       const audit = await readAudit(p);
       for (const id of releasedIds) {
-        expect(sa.outcomes.find((o) => o.serverId === id)?.outcome, `${id} in run A`).toBe('rotated-unverified');
-        expect(sb.outcomes.find((o) => o.serverId === id)?.outcome, `${id} in run B`).toBe('rotated-unverified');
+        expect(oa.find((o) => o.serverId === id)?.outcome, `${id} in run A`).toBe('rotated-unverified');
+        expect(ob.find((o) => o.serverId === id)?.outcome, `${id} in run B`).toBe('rotated-unverified');
         await expectSerialised(p, audit, id, { runId: runA }, { runId: runB });
         const current = (await p.vault.getVersion(p.keyOf(id), { label: LABEL_CURRENT }))!;
         expect(current.value.runId, `${id}: run B, started later, holds AWSCURRENT`).toBe(runB);
       }
       p.results.push(
-        { runId: runA, summary: sa, batches: [], outcomes: new Map(sa.outcomes.map((o) => [o.serverId, o])) },
-        { runId: runB, summary: sb, batches: [], outcomes: new Map(sb.outcomes.map((o) => [o.serverId, o])) },
+        { runId: runA, summary: sa, batches: [], outcomes: new Map(oa.map((o) => [o.serverId, o])) },
+        { runId: runB, summary: sb, batches: [], outcomes: new Map(ob.map((o) => [o.serverId, o])) },
       );
       await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
     } finally {
@@ -322,9 +322,10 @@ describe('overlapping targets', () => {
       }
       const { runId: runB } = await p.service.queues.enqueueManualRun('big-b', { uuid: randomUUID() });
       const [sa, sb] = await Promise.all([watchers[0]!.wait(runA, 60_000), watchers[1]!.wait(runB, 60_000)]);
+      const [oa, ob] = [await runOutcomes(p.service.queues, sa), await runOutcomes(p.service.queues, sb)];
       expect(sa.counts['rotated-unverified']).toBe(20);
       expect(sb.counts).toMatchObject({ busy: 10, 'rotated-unverified': 10 });
-      for (const o of sb.outcomes) {
+      for (const o of ob) {
         if (shared.includes(o.serverId)) {
           expect(o, o.serverId).toMatchObject({ outcome: 'busy', code: 'busy' });
           // Only run A's password reached it.
@@ -341,10 +342,10 @@ describe('overlapping targets', () => {
       expect(busyEvents.map((e) => e.serverId).sort()).toEqual([...shared].sort());
       // Record the runs for the leak scan.
       p.results.push(
-        { runId: runA, summary: sa, batches: [], outcomes: new Map(sa.outcomes.map((o) => [o.serverId, o])) },
-        { runId: runB, summary: sb, batches: [], outcomes: new Map(sb.outcomes.map((o) => [o.serverId, o])) },
+        { runId: runA, summary: sa, batches: [], outcomes: new Map(oa.map((o) => [o.serverId, o])) },
+        { runId: runB, summary: sb, batches: [], outcomes: new Map(ob.map((o) => [o.serverId, o])) },
       );
-      expect(countKinds(new Map(sb.outcomes.map((o) => [o.serverId, o])))).toEqual({ busy: 10, 'rotated-unverified': 10 });
+      expect(countKinds(new Map(ob.map((o) => [o.serverId, o])))).toEqual({ busy: 10, 'rotated-unverified': 10 });
       await expectNoPasswordLeak(p, await p.vaultPasswords(servers.map((s) => s.id)));
     } finally {
       reader.disconnect();

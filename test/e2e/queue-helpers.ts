@@ -8,6 +8,10 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Clock } from '../../src/ports/clock.js';
+import { batchJobId } from '../../src/domain/job-ids.js';
+import type { ServerOutcome } from '../../src/domain/outcome.js';
+import type { RotationQueues } from '../../src/queue/rotation-queues.js';
+import { outcomesOfBatch, type BatchResult, type RunSummary } from '../../src/queue/run-summary.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -63,4 +67,18 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * Every server's outcome in a run, from its batch jobs' return values (problems one by one, accepted
+ * servers by position in the job's `serverIds`): the run's summary lists only the problems.
+ */
+export async function runOutcomes(queues: RotationQueues, summary: Pick<RunSummary, 'runId' | 'batches'>): Promise<ServerOutcome[]> {
+  const out: ServerOutcome[] = [];
+  for (let i = 0; i < summary.batches; i++) {
+    const job = await queues.batches.getJob(batchJobId(summary.runId, i));
+    if (!job) throw new Error(`batch ${i} of ${summary.runId} is gone (retention?)`);
+    if (job.returnvalue) out.push(...outcomesOfBatch(job.returnvalue as BatchResult, job.data.serverIds));
+  }
+  return out;
 }

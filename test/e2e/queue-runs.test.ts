@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RotatorError } from '../../src/domain/rotator-error.js';
+import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotationQueues } from '../../src/queue/rotation-queues.js';
 import type { RotationQueuesOptions } from '../../src/queue/rotation-queues.js';
 import { startRotationWorkers } from '../../src/queue/rotation-workers.js';
@@ -13,7 +14,7 @@ import type { RotationWorkers } from '../../src/queue/rotation-workers.js';
 import type { PlanRun, RotateBatch } from '../../src/rotation/rotation-service.js';
 import type { RunSummary } from '../../src/queue/run-summary.js';
 import type { BatchSummary } from '../../src/rotation/batch-input.js';
-import { capturedLogger, deferred, deleteUnder, redisClient, uniquePrefix } from './queue-helpers.js';
+import { capturedLogger, deferred, deleteUnder, redisClient, runOutcomes, uniquePrefix } from './queue-helpers.js';
 
 interface Harness {
   prefix: string;
@@ -111,7 +112,8 @@ describe('run jobs fan out batch jobs', () => {
     expect(summary.batches).toBe(3);
     expect(summary.counts['rotated-unverified']).toBe(5);
     expect(summary.failedBatches).toEqual([]);
-    expect(summary.outcomes.map((o) => o.serverId)).toEqual(fleet(5));
+    expect(summary.outcomes).toEqual([]); // every server accepted: counted, none listed
+    expect((await runOutcomes(h.queues, summary)).map((o) => o.serverId)).toEqual(fleet(5));
     const children = await h.queues.batches.getJobs(['completed']);
     expect(children.map((j) => j.id).sort()).toEqual([`${runId}|b0`, `${runId}|b1`, `${runId}|b2`]);
     const b2 = children.find((j) => j.id === `${runId}|b2`)!;
@@ -344,7 +346,7 @@ describe('graceful shutdown', () => {
     await closing;
     const batch = (await h.queues.batches.getJob(`${runId}|b0`))!;
     expect(await batch.getState()).toBe('completed');
-    expect(batch.returnvalue).toEqual(rotated(batch.data));
+    expect(batch.returnvalue).toEqual(compactBatchResult(rotated(batch.data), batch.data.serverIds));
   });
 
   it('hands a batch that outlives the grace period back to the queue without spending an attempt', async () => {

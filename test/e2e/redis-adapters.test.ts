@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { RedisAuditLog } from '../../src/adapters/redis/redis-audit-log.js';
+import { MAX_EVENTS_PER_ENTRY, RedisAuditLog, parseAuditEntry } from '../../src/adapters/redis/redis-audit-log.js';
 import { RedisOutcomeStore } from '../../src/adapters/redis/redis-outcome-store.js';
 import { RedisRateLimiter } from '../../src/adapters/redis/redis-rate-limiter.js';
 import { RedisServerLocks } from '../../src/adapters/redis/redis-server-locks.js';
 import type { AuditEvent } from '../../src/ports/audit-log.js';
+import type { ServerState } from '../../src/ports/outcome-store.js';
 import { createRedis, deleteUnder, uniquePrefix } from '../helpers/redis.js';
 
 const redis: Redis = createRedis();
@@ -140,12 +141,52 @@ describe('RedisOutcomeStore', () => {
     ]);
     expect((await store.getServer('s1'))?.reason).toBe('the plug-in is missing');
     expect((await store.getServer('s2'))?.reason).toBeUndefined();
-    expect(Object.keys(await redis.hgetall(`${prefix}:server:s2`)).sort()).toEqual(
-      ['consecutiveFailures', 'lastAttemptAt', 'lastSuccessAt', 'runId', 'status', 'target', 'versionId'],
-    );
+    // Short field names, and no failure count of 0.
+    expect(await redis.hgetall(`${prefix}:server:s2`)).toEqual({ s: 'pending-restart', at: '1000', ok: '1000', t: 'web', run: 'r1', v: 'v1' });
     // A later success clears the failure's code and reason rather than leaving them behind.
     await store.recordMany([{ target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'rotated-unverified', versionId: 'v2' } }]);
     expect(await store.getServer('s1')).toMatchObject({ status: 'rotated-unverified', errorCode: undefined, reason: undefined, versionId: 'v2' });
+  });
+
+  it('leaves out the target a run id names, and reads it back from the run id', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    const [s] = await store.recordMany([{ target: 'web-eu', runId: 'run|web-eu|20261127T1200Z', at: 1000, outcome: { serverId: 's1', outcome: 'pending-restart', versionId: 'v1' } }]);
+    expect(s).toMatchObject({ target: 'web-eu', runId: 'run|web-eu|20261127T1200Z' });
+    expect(await redis.hget(`${prefix}:server:s1`, 't')).toBeNull();
+    expect((await store.getServer('s1'))?.target).toBe('web-eu');
+    // Recorded under another target than its run names (not expected): the target is kept.
+    await store.recordMany([{ target: 'db', runId: 'run|web-eu|20261127T1300Z', at: 2000, outcome: { serverId: 's1', outcome: 'busy' } }]);
+    expect(await store.getServer('s1')).toMatchObject({ target: 'db', status: 'busy' });
+    const listed: string[] = [];
+    for await (const st of store.listTarget('web-eu')) listed.push(st.serverId);
+    expect(listed).toEqual([]); // it left web-eu's index lazily
+  });
+
+  it('reads a state hash of the previous release (long field names) and rewrites it on the next record, keeping its history', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    await redis.sadd(`${prefix}:targets`, 'web');
+    await redis.sadd(`${prefix}:target:web`, 'old1', 'old2');
+    await redis.hset(`${prefix}:server:old1`, { status: 'unknown', lastAttemptAt: '2000', target: 'web', runId: 'r1', consecutiveFailures: '2', failingSince: '1000', lastSuccessAt: '500', errorCode: 'APIGW.0201', reason: 'no answer', requestId: 'req-1', versionId: 'v1' });
+    await redis.hset(`${prefix}:server:old2`, { status: 'pending-restart', lastAttemptAt: '2000', target: 'web', runId: 'r1', consecutiveFailures: '0', lastSuccessAt: '2000', versionId: 'v2' });
+    const before = await store.getServer('old1');
+    expect(before).toEqual({
+      serverId: 'old1', target: 'web', runId: 'r1', status: 'unknown', lastAttemptAt: 2000, lastSuccessAt: 500, versionId: 'v1',
+      errorCode: 'APIGW.0201', reason: 'no answer', requestId: 'req-1', consecutiveFailures: 2, failingSince: 1000,
+    });
+    const listed: ServerState[] = [];
+    for await (const st of store.listTarget('web')) listed.push(st);
+    expect(listed.map((st) => [st.serverId, st.status, st.consecutiveFailures]).sort()).toEqual([['old1', 'unknown', 2], ['old2', 'pending-restart', 0]]);
+
+    // The streak goes on from the old record, and the hash holds short names only afterwards.
+    const [after] = await store.recordMany([{ target: 'web', runId: 'r2', at: 3000, outcome: { serverId: 'old1', outcome: 'failed', code: 'Ecs.0613' } }]);
+    expect(after).toEqual({
+      serverId: 'old1', target: 'web', runId: 'r2', status: 'failed', lastAttemptAt: 3000, lastSuccessAt: 500, versionId: undefined,
+      errorCode: 'Ecs.0613', reason: undefined, requestId: undefined, consecutiveFailures: 3, failingSince: 1000,
+    });
+    expect(await redis.hgetall(`${prefix}:server:old1`)).toEqual({ s: 'failed', at: '3000', ok: '500', t: 'web', run: 'r2', f: '3', since: '1000', code: 'Ecs.0613' });
+    const [ok] = await store.recordMany([{ target: 'web', runId: 'r3', at: 4000, outcome: { serverId: 'old2', outcome: 'pending-restart', versionId: 'v3' } }]);
+    expect(ok).toMatchObject({ consecutiveFailures: 0, lastSuccessAt: 4000, failingSince: undefined, versionId: 'v3' });
+    expect(await redis.hgetall(`${prefix}:server:old2`)).toEqual({ s: 'pending-restart', at: '4000', ok: '4000', t: 'web', run: 'r3', v: 'v3' });
   });
 });
 
@@ -171,6 +212,69 @@ describe('RedisAuditLog', () => {
     // The rare server's only event is beyond the bounded scan (and was trimmed anyway).
     expect(await log.readServerHistory('rare', 5)).toEqual([]);
     expect((await log.readServerHistory('busy', 5)).map((e) => e.ts)).toEqual([1000, 999, 998, 997, 996]);
+  });
+});
+
+describe('RedisAuditLog entries', () => {
+  const version = 'a'.repeat(64);
+  const batchEvents = (step: AuditEvent['step'], outcome: string, n: number, extra: Partial<AuditEvent> = {}): AuditEvent[] =>
+    Array.from({ length: n }, (_, i) => ({ ts: 1_000 + (i === n - 1 ? 1 : 0), runId: 'run|web|manual-1', target: 'web', batchIndex: 3, step, serverId: `srv-${i}`, outcome, ...extra }));
+
+  it('writes one entry per step of a batch and up to 100 servers, the shared version and request once, and reads each server back', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    await log.append(batchEvents('createSecret', 'stored', 250, { versionId: version }));
+    await log.append([
+      ...batchEvents('setSecret', 'accepted', 249, { versionId: version, requestId: 'req-1' }),
+      { ts: 1_000, runId: 'run|web|manual-1', target: 'web', batchIndex: 3, step: 'setSecret', serverId: 'srv-249', outcome: 'failed', code: 'Ecs.0613', detail: 'no plug-in' },
+    ]);
+    const entries = await redis.xrange(`${prefix}:audit`, '-', '+');
+    expect(entries).toHaveLength(2 * Math.ceil(250 / MAX_EVENTS_PER_ENTRY));
+    const raw = entries.map(([, f]) => f.join(' ')).join('\n');
+    // The version id appears once per group (one per entry, plus the two events noted a millisecond later), not once per server.
+    expect(raw.split(version).length - 1).toBe(entries.length + 2);
+    // Every event comes back, exactly once, with its own fields and time.
+    const all = entries.flatMap(([id, f]) => parseAuditEntry(id, f));
+    expect(all).toHaveLength(500);
+    expect(all.filter((e) => e.serverId === 'srv-249').map((e) => [e.step, e.outcome, e.ts, e.code, e.detail, e.requestId])).toEqual([
+      ['createSecret', 'stored', 1_001, undefined, undefined, undefined],
+      ['setSecret', 'failed', 1_000, 'Ecs.0613', 'no plug-in', undefined],
+    ]);
+    const history = await log.readServerHistory('srv-120', 10);
+    expect(history).toEqual([
+      expect.objectContaining({ step: 'setSecret', outcome: 'accepted', versionId: version, requestId: 'req-1', runId: 'run|web|manual-1', target: 'web', batchIndex: 3, ts: 1_000 }),
+      expect.objectContaining({ step: 'createSecret', outcome: 'stored', versionId: version, requestId: undefined, ts: 1_000 }),
+    ]);
+    expect(await log.readServerHistory('srv-12', 10)).toHaveLength(2); // a prefix of another id is not a match
+  });
+
+  it('keeps an entry within one stream node (about 3800 bytes of events) however long the ids', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    const ids = Array.from({ length: 1000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    await log.append(ids.map((serverId) => ({ ts: 1, runId: 'run|web|manual-1', target: 'web', batchIndex: 0, step: 'createSecret', serverId, outcome: 'stored', versionId: version })));
+    const entries = await redis.xrange(`${prefix}:audit`, '-', '+');
+    const sizes = entries.map(([, f]) => f[f.indexOf('events') + 1]!.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(3_800);
+    expect(entries.length).toBeLessThanOrEqual(12);
+    expect(entries.flatMap(([id, f]) => parseAuditEntry(id, f)).map((e) => e.serverId)).toEqual(ids);
+  });
+
+  it('keeps the order of two events of one server in one step', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    const e = { ts: 5, runId: 'r', target: 'web', batchIndex: 0, step: 'finishSecret' as const, serverId: 'a' };
+    await log.append([{ ...e, outcome: 'pending-dropped', detail: 'regenerating' }, { ...e, serverId: 'b', outcome: 'promoted' }, { ...e, outcome: 'promoted' }]);
+    expect((await log.readServerHistory('a', 5)).map((x) => x.outcome)).toEqual(['promoted', 'pending-dropped']);
+  });
+
+  it('still reads the entries of the previous release (one per step and server)', async () => {
+    const log = new RedisAuditLog({ redis, keyPrefix: prefix });
+    await redis.xadd(`${prefix}:audit`, '*', 'ts', '7', 'runId', 'r0', 'target', 'web', 'batch', '2', 'step', 'finishSecret', 'serverId', 'a', 'outcome', 'promoted', 'code', '', 'versionId', 'v0', 'requestId', '', 'detail', '');
+    await redis.xadd(`${prefix}:audit`, '*', 'ts', '8', 'runId', 'r0', 'target', 'web', 'batch', '2', 'step', 'record', 'serverId', 'b', 'outcome', 'pending-restart', 'code', '', 'versionId', '', 'requestId', '', 'detail', '');
+    await log.append([{ ts: 9, runId: 'r1', target: 'web', batchIndex: 0, step: 'record', serverId: 'a', outcome: 'pending-restart' }]);
+    const history = await log.readServerHistory('a', 5);
+    expect(history.map((e) => [e.runId, e.step, e.outcome, e.versionId, e.ts, e.batchIndex])).toEqual([
+      ['r1', 'record', 'pending-restart', undefined, 9, 0],
+      ['r0', 'finishSecret', 'promoted', 'v0', 7, 2],
+    ]);
   });
 });
 

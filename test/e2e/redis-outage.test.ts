@@ -36,7 +36,7 @@ import { LABEL_PENDING } from '../../src/ports/vault.js';
 import type { SecretKey, SecretVersion } from '../../src/ports/vault.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { batchToken } from '../../src/rotation/batch-token.js';
-import type { BatchResult, RunSummary } from '../../src/queue/run-summary.js';
+import { outcomesOfBatch, type BatchResult, type RunSummary } from '../../src/queue/run-summary.js';
 import { startRunWatcher } from '../../src/queue/run-watcher.js';
 import type { CronFactory } from '../../src/scheduler/scheduler.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
@@ -260,7 +260,7 @@ describe('Redis dies mid-run and comes back empty', () => {
       for (let i = 0; i < summary.batches; i++) {
         const job = await svc.queues.batches.getJob(`${run2}|b${i}`);
         expect(job, `batch ${i} of run 2`).toBeDefined();
-        for (const o of (job!.returnvalue as BatchResult).outcomes) {
+        for (const o of outcomesOfBatch(job!.returnvalue as BatchResult, job!.data.serverIds)) {
           expect(outcomes.has(o.serverId), `${o.serverId} has one outcome in run 2`).toBe(false);
           outcomes.set(o.serverId, o);
         }

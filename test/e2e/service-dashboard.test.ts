@@ -19,7 +19,7 @@ import type { Role } from '../../src/main.js';
 import { createRedisConnection } from '../../src/queue/redis-connection.js';
 import { startRunWatcher } from '../../src/queue/run-watcher.js';
 import type { CronFactory } from '../../src/scheduler/scheduler.js';
-import { REDIS_URL, capturedLogger, deleteUnder, dumpUnder, redisClient, uniquePrefix } from './queue-helpers.js';
+import { REDIS_URL, capturedLogger, deleteUnder, dumpUnder, redisClient, runOutcomes, uniquePrefix } from './queue-helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -105,7 +105,7 @@ describe('the service', () => {
 
     // Collect every password the run stored, from the vault (the only place they may be).
     const passwords = new Set<string>();
-    for (const o of summary.outcomes) {
+    for (const o of await runOutcomes(service.queues, summary)) {
       if (o.outcome !== 'pending-restart') continue;
       const key = { region: sim.region, projectId: sim.projectId, serverId: o.serverId };
       for (const label of [LABEL_CURRENT, LABEL_PENDING]) {
@@ -155,7 +155,7 @@ describe('the service', () => {
     cleanups.push(() => watcher.close());
     const { runId } = await service.queues.enqueueManualRun('demo', { uuid: randomUUID() });
     const summary = await watcher.wait(runId, 60_000);
-    const rotated = summary.outcomes.find((o) => o.outcome === 'pending-restart')!;
+    const rotated = (await runOutcomes(service.queues, summary)).find((o) => o.outcome === 'pending-restart')!;
     const sim = service.simulator!;
     const version = await service.vault!.getVersion({ region: sim.region, projectId: sim.projectId, serverId: rotated.serverId }, { label: LABEL_CURRENT });
 

@@ -35,6 +35,7 @@ import type { RunSummary } from '../../src/queue/run-summary.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import type { RunningSimulator } from '../../src/simulator/simulator.js';
 import { createRedis, deleteUnder, dumpUnder, uniquePrefix } from '../helpers/redis.js';
+import { runOutcomes } from './queue-helpers.js';
 import { startWorkerChild } from './worker-crash-process.js';
 import type { WorkerChild, WorkerChildEnv } from './worker-crash-process.js';
 import type { ChildTarget, CrashSpec } from './worker-crash-protocol.js';
@@ -341,6 +342,7 @@ async function checkRun(
       const summary = summaries.get(target.name);
       expect(summary, `${name}: summary of ${target.name}`).toBeDefined();
       if (summary === undefined) continue;
+      const listed = await runOutcomes(queues, summary);
       // Linux servers are verified by an SSH login after their reboot; Windows ones cannot be.
       const expectedOf = (id: string): OutcomeKind =>
         target.restartPolicy === 'none' ? 'pending-restart' : windowsIds.has(id) ? 'rotated-unverified' : 'verified';
@@ -353,13 +355,13 @@ async function checkRun(
       const awaitingRestart = (o: { serverId: string; outcome: string; code?: string | undefined }): boolean =>
         target.restartPolicy === 'none' && windowsIds.has(o.serverId) && o.outcome === 'skipped' && o.code === 'awaiting-restart';
       expect(
-        summary.counts['pending-restart'] + summary.counts.verified + summary.counts['rotated-unverified'] + summary.outcomes.filter(awaitingRestart).length,
-        `${name} ${target.name}: ${JSON.stringify(summary.counts)} ${JSON.stringify(summary.outcomes.slice(0, 3).map((o) => [o.outcome, o.code, o.reason]))}`,
+        summary.counts['pending-restart'] + summary.counts.verified + summary.counts['rotated-unverified'] + listed.filter(awaitingRestart).length,
+        `${name} ${target.name}: ${JSON.stringify(summary.counts)} ${JSON.stringify(listed.slice(0, 3).map((o) => [o.outcome, o.code, o.reason]))}`,
       ).toBe(target.serverIds.length);
-      expect(summary.outcomes.map((o) => o.serverId).sort()).toEqual([...target.serverIds].sort());
+      expect(listed.map((o) => o.serverId).sort()).toEqual([...target.serverIds].sort());
 
       const passwordOfBatch = new Map<number, Set<string>>();
-      for (const outcome of summary.outcomes) {
+      for (const outcome of listed) {
         const id = outcome.serverId;
         const key = { region: sim.region, projectId: sim.projectId, serverId: id };
         const where = `${name} ${target.name} server ${id}`;
@@ -398,7 +400,7 @@ async function checkRun(
       const perBatch = [...passwordOfBatch.values()].map((s) => s.size);
       if (target.uniquePerServer) {
         const all = new Set([...passwordOfBatch.values()].flatMap((s) => [...s]));
-        expect(all.size, `${name} ${target.name}: one password per server`).toBe(target.serverIds.length - summary.outcomes.filter(awaitingRestart).length);
+        expect(all.size, `${name} ${target.name}: one password per server`).toBe(target.serverIds.length - listed.filter(awaitingRestart).length);
       } else {
         expect(perBatch, `${name} ${target.name}: one password per batch`).toEqual(perBatch.map(() => 1));
       }

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { UnrecoverableError } from 'bullmq';
 import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
-import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime } from '../../src/domain/job-ids.js';
+import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime, targetOfRunId } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
-import { BatchJobDataSchema, parseJobData } from '../../src/queue/job-schemas.js';
-import { aggregateRunSummary, runSucceeded } from '../../src/queue/run-summary.js';
+import { BatchJobDataSchema, BatchResultSchema, listedDetailsOf, listedServersOf, parseJobData } from '../../src/queue/job-schemas.js';
+import { formatRanges, parseRanges, countRanges } from '../../src/queue/position-ranges.js';
+import { aggregateRunSummary, outcomesOfBatch, runSucceeded, serversOfBatch } from '../../src/queue/run-summary.js';
 import type { BatchResult } from '../../src/queue/run-summary.js';
 
 describe('job ids', () => {
@@ -19,6 +20,10 @@ describe('job ids', () => {
     expect(runIdOfBatch('run|web|20261127T1200Z|b3')).toBe(run);
     expect(manualRunId('web', '0b7c6c1e-5d2f-4c43-9d2e-8b0f8f8a4d11')).toBe('run|web|manual-0b7c6c1e-5d2f-4c43-9d2e-8b0f8f8a4d11');
     for (const id of [run, batchJobId(run, 0)]) expect(id).not.toContain(':');
+    expect(targetOfRunId(run)).toBe('web');
+    expect(targetOfRunId(manualRunId('web-eu', '0b7c6c1e'))).toBe('web-eu');
+    expect(targetOfRunId(batchJobId(run, 3))).toBeUndefined();
+    expect(targetOfRunId('r1')).toBeUndefined();
   });
 
   it('refuses ids built from bad parts', () => {
@@ -43,6 +48,22 @@ describe('payload parsing', () => {
     expect(message).toContain('batchIndex: ');
     expect(message).toContain('"pw"');
     expect(message).not.toContain('Secret-123!');
+  });
+
+  const base = { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, dryRun: false };
+  const web1 = { id: 'srv-1', name: 'web-1', osType: 'Linux' as const, status: 'ACTIVE', locked: false, tags: {}, enterpriseProjectId: undefined, addresses: { fixed: ['10.0.0.1'], floating: [] } };
+
+  it('reads the listing position by position, without repeating the ids, and a bare id as undescribed', () => {
+    const data = parseJobData(BatchJobDataSchema, JSON.parse(JSON.stringify({ ...base, serverIds: ['srv-1', 'srv-2'], listing: [listedDetailsOf(web1), null] })), 'batch job');
+    expect(JSON.stringify(data.listing)).not.toContain('srv-1');
+    expect(listedServersOf(data)).toEqual([web1]);
+    expect(() => parseJobData(BatchJobDataSchema, { ...base, serverIds: ['srv-1', 'srv-2'], listing: [null] }, 'batch job')).toThrow(/listing: one entry \(or null\) per server id/);
+  });
+
+  it('still reads the listing of jobs written by the previous releases (tuples with the id, with or without addresses)', () => {
+    const old = parseJobData(BatchJobDataSchema, { ...base, serverIds: ['srv-1', 'srv-2'], servers: [['srv-1', 'web-1', 'Linux', 'ACTIVE', false, ['10.0.0.1'], []], ['srv-2', 'db-1', '', 'SHUTOFF', true]] }, 'batch job');
+    expect(listedServersOf(old)).toEqual([web1, { id: 'srv-2', name: 'db-1', osType: undefined, status: 'SHUTOFF', locked: true, tags: {}, enterpriseProjectId: undefined }]);
+    expect(listedServersOf(parseJobData(BatchJobDataSchema, { ...base, serverIds: ['srv-1'] }, 'batch job'))).toBeUndefined();
   });
 });
 
@@ -88,16 +109,20 @@ describe('run summary', () => {
     // verified and rotated-unverified are counted apart: an accepted reset is never reported as verified.
     expect(s.counts).toEqual({ verified: 1, 'rotated-unverified': 1, 'pending-restart': 1, failed: 1, unknown: 0, skipped: 0, busy: 0 });
     expect(s.batches).toBe(3);
-    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c', 'a', 'b', 'd']); // problems first
+    // Problems are listed; accepted servers are counted (their batch results and states name them).
+    expect(s.outcomes.map((o) => o.serverId)).toEqual(['c']);
+    expect(s.outcomesOmitted).toBe(0);
     expect(runSucceeded(s, 'none')).toBe(false);
   });
 
   it('bounds the listed outcomes but not the counts', () => {
     const many = Array.from({ length: 50 }, (_, i) => ({ serverId: `s${i}`, outcome: i % 10 === 0 ? ('unknown' as const) : ('rotated-unverified' as const) }));
     const s = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 10 });
-    expect(s.outcomes).toHaveLength(10);
-    expect(s.outcomes.slice(0, 5).every((o) => o.outcome === 'unknown')).toBe(true);
-    expect(s.outcomesOmitted).toBe(40);
+    const few = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 3 });
+    expect(s.outcomes.map((o) => o.outcome)).toEqual(Array(5).fill('unknown'));
+    expect(s.outcomesOmitted).toBe(0);
+    expect(few.outcomes.map((o) => o.serverId)).toEqual(['s0', 's10', 's20']);
+    expect(few.outcomesOmitted).toBe(2);
     expect(s.counts['rotated-unverified'] + s.counts.unknown).toBe(50);
   });
 
@@ -112,28 +137,78 @@ describe('run summary', () => {
   });
 });
 
+describe('position ranges', () => {
+  it('formats positions as ranges and parses them back', () => {
+    expect(formatRanges([])).toBe('');
+    expect(formatRanges([0, 1, 2, 3, 5, 7, 8, 999])).toBe('0-3,5,7-8,999');
+    expect(formatRanges([3, 1, 2, 2])).toBe('1-3');
+    expect(parseRanges('0-3,5,7-8,999')).toEqual([0, 1, 2, 3, 5, 7, 8, 999]);
+    expect(parseRanges('')).toEqual([]);
+    expect(countRanges('0-999')).toBe(1000);
+    const positions = Array.from({ length: 1000 }, (_, i) => i).filter((i) => i % 7 !== 3);
+    expect(parseRanges(formatRanges(positions))).toEqual(positions);
+  });
+
+  it('refuses malformed ranges with a clear error', () => {
+    expect(() => parseRanges('1-')).toThrow(/position ranges/);
+    expect(() => parseRanges('5-2')).toThrow(/bad range 5-2/);
+    expect(() => countRanges('a')).toThrow(/position ranges/);
+  });
+});
+
 describe('compactBatchResult', () => {
-  it('keeps only id, outcome and version of verified and pending-restart servers, and every field of the others', () => {
-    const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
-    // Its reason says why no login proved the password: not implied by the outcome, so kept.
-    const unverified = { serverId: 's4', outcome: 'rotated-unverified' as const, reason: 'accepted and restarted; not verified by login (verification off)', versionId: 'v-1', requestId: 'r-1' };
-    const compact = compactBatchResult({
-      runId: 'run|t|x',
-      batchIndex: 0,
-      counts: { 'pending-restart': 1, verified: 1, failed: 1, 'rotated-unverified': 1 },
-      outcomes: [
-        { serverId: 's1', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
-        { serverId: 's2', outcome: 'verified', reason: 'accepted, restarted and verified by login', versionId: 'v-1', requestId: 'r-1' },
-        failed,
-        unverified,
-      ],
-    });
-    expect(compact.outcomes).toEqual([
-      { serverId: 's1', outcome: 'pending-restart', versionId: 'v-1' },
-      { serverId: 's2', outcome: 'verified', versionId: 'v-1' },
+  const failed = { serverId: 's3', outcome: 'failed' as const, code: 'Ecs.0613', reason: 'no plug-in', requestId: 'r-1', versionId: 'v-1' };
+  // Its reason says why no login proved the password: not implied by the outcome, so kept.
+  const unverified = { serverId: 's4', outcome: 'rotated-unverified' as const, reason: 'accepted and restarted; not verified by login (verification off)', versionId: 'v-1', requestId: 'r-1' };
+  const serverIds = ['s1', 's2', 's3', 's4', 's5'];
+  const result: BatchResult = {
+    runId: 'run|t|x',
+    batchIndex: 0,
+    counts: { 'pending-restart': 2, verified: 1, failed: 1, 'rotated-unverified': 1, unknown: 0, skipped: 0, busy: 0 },
+    outcomes: [
+      { serverId: 's1', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
+      { serverId: 's2', outcome: 'verified', reason: 'accepted, restarted and verified by login', versionId: 'v-1', requestId: 'r-1' },
       failed,
       unverified,
+      { serverId: 's5', outcome: 'pending-restart', reason: 'accepted by Huawei; takes effect at the next restart', versionId: 'v-1', requestId: 'r-1' },
+    ],
+  };
+
+  it('lists problems one by one with every field, and names accepted servers by position, grouped by outcome and version', () => {
+    const compact = compactBatchResult(result, serverIds);
+    expect(compact.outcomes).toEqual([failed]);
+    expect(compact.accepted).toEqual([
+      { outcome: 'pending-restart', versionId: 'v-1', servers: '0,4' },
+      { outcome: 'verified', versionId: 'v-1', servers: '1' },
+      { outcome: 'rotated-unverified', reason: unverified.reason, versionId: 'v-1', requestId: 'r-1', servers: '3' },
     ]);
-    expect(compact.counts).toEqual({ 'pending-restart': 1, verified: 1, failed: 1, 'rotated-unverified': 1 });
+    expect(compact.counts).toEqual(result.counts);
+    // A batch of 1000 servers sharing one password: one short group, no server id repeated.
+    const ids = Array.from({ length: 1000 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`);
+    const big = compactBatchResult({ runId: 'r', batchIndex: 0, outcomes: ids.map((serverId) => ({ serverId, outcome: 'pending-restart', versionId: 'v'.repeat(64), requestId: 'q' })) }, ids);
+    expect(big.accepted).toEqual([{ outcome: 'pending-restart', versionId: 'v'.repeat(64), servers: '0-999' }]);
+    expect(JSON.stringify(big).length).toBeLessThan(200);
+  });
+
+  it('round-trips through JSON and the schema: every server keeps exactly one outcome', () => {
+    const stored = BatchResultSchema.parse(JSON.parse(JSON.stringify(compactBatchResult(result, serverIds))));
+    expect(serversOfBatch(stored)).toBe(5);
+    const back = outcomesOfBatch(stored, serverIds);
+    expect(back.map((o) => o.serverId).sort()).toEqual(serverIds);
+    expect(back.find((o) => o.serverId === 's5')).toEqual({ serverId: 's5', outcome: 'pending-restart', versionId: 'v-1' });
+    expect(back.find((o) => o.serverId === 's4')).toEqual(unverified);
+    expect(back.find((o) => o.serverId === 's3')).toEqual(failed);
+    expect(() => outcomesOfBatch(stored, serverIds.slice(0, 3))).toThrow(/position 4 is beyond the batch's 3 server/);
+    expect(BatchResultSchema.safeParse({ ...stored, accepted: [{ outcome: 'verified', servers: '1;DROP' }] }).success).toBe(false);
+  });
+
+  it('still reads a result of the previous release (every server in outcomes) and aggregates it with new ones', () => {
+    const old = BatchResultSchema.parse(JSON.parse(JSON.stringify(result)));
+    expect(outcomesOfBatch(old, [])).toHaveLength(5);
+    expect(serversOfBatch(old)).toBe(5);
+    const s = aggregateRunSummary({ runId: 'r', target: 't', trigger: 'manual', dryRun: false, servers: undefined, batches: [old, { ...compactBatchResult(result, serverIds), batchIndex: 1 }], failedBatches: [] });
+    expect(s.servers).toBe(10);
+    expect(s.counts).toEqual({ 'pending-restart': 4, verified: 2, failed: 2, 'rotated-unverified': 2, unknown: 0, skipped: 0, busy: 0 });
+    expect(s.outcomes).toEqual([failed, failed]);
   });
 });

@@ -1,21 +1,62 @@
 import type { Redis } from 'ioredis';
 import { AUDIT_STEPS, type AuditEvent, type AuditLog, type AuditStep, type StoredAuditEvent } from '../../ports/audit-log.js';
 
+/**
+ * Most server events one stream entry holds. Bounds an entry's size, and so what `maxLen` (counted
+ * in entries) means in server events: at most `maxLen × MAX_EVENTS_PER_ENTRY`.
+ */
+export const MAX_EVENTS_PER_ENTRY = 100;
+
+/**
+ * Approximate largest `events` field of an entry. Redis packs stream entries into nodes of
+ * `stream-node-max-bytes` (4096 by default) and gives a node that much memory even for a smaller
+ * entry; an entry just above it takes a larger block of its own. Under 4096 with the other fields,
+ * an entry fills one node: about 95 servers of 36-character ids.
+ */
+const MAX_ENTRY_BYTES = 3_800;
+
 export interface RedisAuditLogOptions {
   redis: Redis;
   /** Key prefix; the stream is `<prefix>:audit`. */
   keyPrefix: string;
-  /** Approximate cap of the stream (`XADD MAXLEN ~`). @defaultValue 100000 */
+  /**
+   * Approximate cap of the stream in entries (`XADD MAXLEN ~`); an entry holds one step of one batch
+   * for up to {@link MAX_EVENTS_PER_ENTRY} servers. @defaultValue 10000 (at most 1,000,000 server events)
+   */
   maxLen?: number;
-  /** Most entries `readServerHistory` examines before giving up (bounds the cost of a rare server). @defaultValue 20000 */
+  /**
+   * Most entries `readServerHistory` examines before giving up (bounds the cost of a rare server: an
+   * entry may be 4 KB, so 2000 entries read up to 8 MB, and cover up to 200,000 server events).
+   * @defaultValue 2000
+   */
   maxScan?: number;
-  /** Entries read per XREVRANGE call. @defaultValue 500 */
+  /** Entries read per XREVRANGE call. @defaultValue 200 */
   pageSize?: number;
 }
 
 /**
- * The audit trail: one capped Redis stream, one entry per step and server. Fields are ids, codes and
- * outcomes only; the rotation never hands this adapter a password.
+ * One group of an entry's `events` field: the servers (`s`) for which the step concluded alike, at
+ * the same millisecond: outcome `o`, and optional code `c`, version id `v`, request id `r`, detail
+ * `d`, and `t`, milliseconds after the entry's `ts` (absent: 0).
+ */
+interface EventGroup {
+  t?: number;
+  o: string;
+  c?: string;
+  v?: string;
+  r?: string;
+  d?: string;
+  s: string[];
+}
+
+/**
+ * The audit trail: one capped Redis stream. An entry is one step of one batch: `ts`, `runId`,
+ * `target`, `batch`, `step`, and `events`, the JSON list of {@link EventGroup}s, so that the run id,
+ * the version id of a batch's shared password and the reset call's request id are written once per
+ * step and not once per server (a batch of 1000 servers costs about 40 bytes per server and step).
+ * Entries of the previous release (one per step and server: `serverId`, `outcome`, `code`,
+ * `versionId`, `requestId`, `detail` fields) are still read. Fields are ids, codes and outcomes only;
+ * the rotation never hands this adapter a password.
  */
 export class RedisAuditLog implements AuditLog {
   readonly #redis: Redis;
@@ -27,23 +68,16 @@ export class RedisAuditLog implements AuditLog {
   constructor(options: RedisAuditLogOptions) {
     this.#redis = options.redis;
     this.#key = `${options.keyPrefix}:audit`;
-    this.#maxLen = options.maxLen ?? 100_000;
-    this.#maxScan = options.maxScan ?? 20_000;
-    this.#pageSize = options.pageSize ?? 500;
+    this.#maxLen = options.maxLen ?? 10_000;
+    this.#maxScan = options.maxScan ?? 2_000;
+    this.#pageSize = options.pageSize ?? 200;
   }
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
     const pipeline = this.#redis.pipeline();
-    for (const e of events) {
-      // Always the same fields in the same order (empty when absent): Redis then stores the field
-      // names once per stream node instead of once per entry.
-      const fields: string[] = [
-        'ts', String(e.ts), 'runId', e.runId, 'target', e.target, 'batch', String(e.batchIndex),
-        'step', e.step, 'serverId', e.serverId, 'outcome', e.outcome,
-        'code', e.code ?? '', 'versionId', e.versionId ?? '', 'requestId', e.requestId ?? '', 'detail', e.detail ?? '',
-      ];
-      pipeline.xadd(this.#key, 'MAXLEN', '~', String(this.#maxLen), '*', ...fields);
+    for (const entry of auditEntries(events)) {
+      pipeline.xadd(this.#key, 'MAXLEN', '~', String(this.#maxLen), '*', ...entry);
     }
     const results = await pipeline.exec();
     for (const [error] of results ?? []) if (error) throw error;
@@ -59,40 +93,127 @@ export class RedisAuditLog implements AuditLog {
       if (page.length === 0) break;
       scanned += page.length;
       for (const [id, flat] of page) {
-        const h = toMap(flat);
-        if (h.serverId === serverId) {
-          found.push(parseEvent(id, h));
-          if (found.length >= limit) break;
-        }
+        // At most one event of a server per entry (auditEntries).
+        found.push(...parseAuditEntry(id, flat, serverId));
+        if (found.length >= limit) break;
       }
       const lastId = page[page.length - 1]?.[0];
       if (lastId === undefined || page.length < count) break;
       end = `(${lastId}`;
     }
-    return found;
+    return found.slice(0, limit);
   }
 }
 
-function toMap(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+/**
+ * The stream entries (flat field lists) of a batch of events: one per step, runId and batch, in
+ * first-seen order, servers grouped by what the step concluded, at most MAX_EVENTS_PER_ENTRY each
+ * and about MAX_ENTRY_BYTES. A server names at most one event per entry (a second one of the same
+ * step starts a new entry), so the order of one server's events is the order of the entries.
+ */
+function auditEntries(events: readonly AuditEvent[]): string[][] {
+  interface Chunk {
+    events: AuditEvent[];
+    groups: Set<string>;
+    bytes: number;
+  }
+  const byStep = new Map<string, Chunk[]>();
+  for (const e of events) {
+    const key = JSON.stringify([e.runId, e.target, e.batchIndex, e.step]);
+    const chunks = byStep.get(key) ?? [];
+    byStep.set(key, chunks);
+    const group = groupKey(e);
+    // An over-estimate of what the event adds to the entry's JSON: its id, and its group's fields if new.
+    const cost = (chunk: Chunk): number => e.serverId.length + 3 + (chunk.groups.has(group) ? 0 : group.length + 30);
+    let last = chunks[chunks.length - 1];
+    if (last === undefined || last.events.length >= MAX_EVENTS_PER_ENTRY || last.bytes + cost(last) > MAX_ENTRY_BYTES || last.events.some((o) => o.serverId === e.serverId)) {
+      last = { events: [], groups: new Set(), bytes: 0 };
+      chunks.push(last);
+    }
+    last.bytes += cost(last);
+    last.groups.add(group);
+    last.events.push(e);
+  }
+  const entries: string[][] = [];
+  for (const { events: chunk } of [...byStep.values()].flat()) {
+    const first = chunk[0] as AuditEvent;
+    const ts = Math.min(...chunk.map((e) => e.ts));
+    entries.push([
+      'ts', String(ts), 'runId', first.runId, 'target', first.target,
+      'batch', String(first.batchIndex), 'step', first.step, 'events', JSON.stringify(groupEvents(chunk, ts)),
+    ]);
+  }
+  return entries;
+}
+
+/** What makes two events of one step fall in one group: everything but the server id. */
+function groupKey(e: AuditEvent): string {
+  return JSON.stringify([e.ts, e.outcome, e.code, e.versionId, e.requestId, e.detail]);
+}
+
+function groupEvents(events: readonly AuditEvent[], ts: number): EventGroup[] {
+  const groups = new Map<string, EventGroup>();
+  for (const e of events) {
+    const key = groupKey(e);
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = e.ts === ts ? { o: e.outcome, s: [] } : { t: e.ts - ts, o: e.outcome, s: [] };
+      if (e.code) group.c = e.code;
+      if (e.versionId) group.v = e.versionId;
+      if (e.requestId) group.r = e.requestId;
+      if (e.detail) group.d = e.detail;
+      groups.set(key, group);
+    }
+    group.s.push(e.serverId);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * The events of one stream entry (either release's format), in the order they were noted; only
+ * those of `serverId` when given. Exported for tests that read the stream itself.
+ */
+export function parseAuditEntry(id: string, flat: readonly string[], serverId?: string): StoredAuditEvent[] {
+  const h = toMap(flat);
+  const step = (AUDIT_STEPS as readonly string[]).includes(h.step ?? '') ? (h.step as AuditStep) : 'record';
+  const base = { id, ts: Number(h.ts ?? 0), runId: h.runId ?? '', target: h.target ?? '', batchIndex: Number(h.batch ?? 0), step };
+  if (h.events === undefined) {
+    // One event per entry (the previous release).
+    if (serverId !== undefined && h.serverId !== serverId) return [];
+    return [
+      {
+        ...base,
+        serverId: h.serverId ?? '',
+        outcome: h.outcome ?? '',
+        code: h.code || undefined,
+        versionId: h.versionId || undefined,
+        requestId: h.requestId || undefined,
+        detail: h.detail || undefined,
+      },
+    ];
+  }
+  // Cheap test before parsing: most entries do not name the server looked for.
+  if (serverId !== undefined && !h.events.includes(JSON.stringify(serverId))) return [];
+  let groups: unknown;
+  try {
+    groups = JSON.parse(h.events);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(groups)) return [];
+  const out: StoredAuditEvent[] = [];
+  for (const g of groups as Partial<EventGroup>[]) {
+    if (!Array.isArray(g?.s)) continue;
+    for (const s of g.s) {
+      if (serverId !== undefined && s !== serverId) continue;
+      out.push({ ...base, ts: base.ts + (typeof g.t === 'number' ? g.t : 0), serverId: String(s), outcome: String(g.o ?? ''), code: g.c || undefined, versionId: g.v || undefined, requestId: g.r || undefined, detail: g.d || undefined });
+    }
+  }
   return out;
 }
 
-function parseEvent(id: string, h: Record<string, string>): StoredAuditEvent {
-  const step = (AUDIT_STEPS as readonly string[]).includes(h.step ?? '') ? (h.step as AuditStep) : 'record';
-  return {
-    id,
-    ts: Number(h.ts ?? 0),
-    runId: h.runId ?? '',
-    target: h.target ?? '',
-    batchIndex: Number(h.batch ?? 0),
-    step,
-    serverId: h.serverId ?? '',
-    outcome: h.outcome ?? '',
-    code: h.code || undefined,
-    versionId: h.versionId || undefined,
-    requestId: h.requestId || undefined,
-    detail: h.detail || undefined,
-  };
+function toMap(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
 }

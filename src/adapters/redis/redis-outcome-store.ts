@@ -2,32 +2,64 @@ import type { Redis } from 'ioredis';
 import { loadScript, type LoadedScript } from './redis-script.js';
 import { OUTCOME_KINDS, REASON_IMPLIED_OUTCOMES, type OutcomeKind } from '../../domain/outcome.js';
 import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
+import { targetOfRunId } from '../../domain/job-ids.js';
 
 /**
- * Writes one server's state hash atomically: consecutiveFailures and lastSuccessAt depend on the
- * previous state, and two workers must not interleave a read and a write.
- * ARGV: status, at, target, runId, versionId, errorCode, reason, requestId ('' = none).
+ * Writes one server's state hash atomically: consecutive failures and last success depend on the
+ * previous state, and two workers must not interleave a read and a write. Short field names
+ * ({@link FIELDS}): the names are stored in every server's hash, and a fleet of 100k servers pays
+ * for each byte 100k times. A hash of the previous release (long names) is carried over and
+ * rewritten with short names on its first new record.
+ * ARGV: status, at, target ('' when the run id names it), runId, versionId, errorCode, reason, requestId ('' = none).
  */
 const RECORD = `
+local key = KEYS[1]
 local status = ARGV[1]
-local failures = tonumber(redis.call('HGET', KEYS[1], 'consecutiveFailures') or '0')
+if redis.call('HEXISTS', key, 'status') == 1 then
+  local old = redis.call('HMGET', key, 'lastSuccessAt', 'failingSince', 'consecutiveFailures')
+  redis.call('HDEL', key, 'status', 'lastAttemptAt', 'lastSuccessAt', 'target', 'runId', 'consecutiveFailures',
+    'failingSince', 'versionId', 'errorCode', 'reason', 'requestId')
+  if old[1] then redis.call('HSET', key, 'ok', old[1]) end
+  if old[2] then redis.call('HSET', key, 'since', old[2]) end
+  if old[3] and old[3] ~= '0' then redis.call('HSET', key, 'f', old[3]) end
+end
+local failures = tonumber(redis.call('HGET', key, 'f') or '0')
 if status == 'failed' or status == 'unknown' then
   failures = failures + 1
-  if failures == 1 then redis.call('HSET', KEYS[1], 'failingSince', ARGV[2]) end
+  if failures == 1 then redis.call('HSET', key, 'since', ARGV[2]) end
 elseif status == 'verified' or status == 'rotated-unverified' or status == 'pending-restart' then
   failures = 0
-  redis.call('HSET', KEYS[1], 'lastSuccessAt', ARGV[2])
-  redis.call('HDEL', KEYS[1], 'failingSince')
+  redis.call('HSET', key, 'ok', ARGV[2])
+  redis.call('HDEL', key, 'since')
 end
-redis.call('HSET', KEYS[1], 'status', status, 'lastAttemptAt', ARGV[2], 'target', ARGV[3], 'runId', ARGV[4],
-  'consecutiveFailures', tostring(failures))
--- Optional fields: absent rather than stored empty (a fleet's worth of empty fields adds up).
-local optional = { 'versionId', 'errorCode', 'reason', 'requestId' }
+redis.call('HSET', key, 's', status, 'at', ARGV[2], 'run', ARGV[4])
+-- Optional fields (a failure count of 0, and a target the run id names, included): absent rather than stored empty.
+if failures == 0 then redis.call('HDEL', key, 'f') else redis.call('HSET', key, 'f', tostring(failures)) end
+if ARGV[3] == '' then redis.call('HDEL', key, 't') else redis.call('HSET', key, 't', ARGV[3]) end
+local optional = { 'v', 'code', 'why', 'req' }
 for i, field in ipairs(optional) do
   local value = ARGV[4 + i]
-  if value == '' then redis.call('HDEL', KEYS[1], field) else redis.call('HSET', KEYS[1], field, value) end
+  if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
 end
-return redis.call('HGETALL', KEYS[1])`;
+return redis.call('HGETALL', key)`;
+
+/**
+ * The fields of a server's state hash, and the names the previous release wrote (still read).
+ * Absent optional fields: no value (`f` absent: no failure in a row).
+ */
+const FIELDS = {
+  status: ['s', 'status'],
+  lastAttemptAt: ['at', 'lastAttemptAt'],
+  lastSuccessAt: ['ok', 'lastSuccessAt'],
+  target: ['t', 'target'],
+  runId: ['run', 'runId'],
+  consecutiveFailures: ['f', 'consecutiveFailures'],
+  failingSince: ['since', 'failingSince'],
+  versionId: ['v', 'versionId'],
+  errorCode: ['code', 'errorCode'],
+  reason: ['why', 'reason'],
+  requestId: ['req', 'requestId'],
+} as const;
 
 /**
  * Outcomes whose reason is not stored: it is a fixed sentence about the restart policy, and a fleet
@@ -37,7 +69,12 @@ const REASON_IMPLIED: ReadonlySet<OutcomeKind> = new Set<OutcomeKind>(REASON_IMP
 
 export interface RedisOutcomeStoreOptions {
   redis: Redis;
-  /** Key prefix, e.g. `rotator`. Keys: `<prefix>:server:<id>` (hash), `<prefix>:target:<name>` (set of ids), `<prefix>:targets`. */
+  /**
+   * Key prefix, e.g. `rotator`. Keys: `<prefix>:server:<id>` (hash: `s` status, `at` last attempt,
+   * `ok` last success, `t` target (absent when the run id `run|<target>|…` names it), `run` run id, `f` failures in a row, `since` failing since, `v`
+   * version id, `code` error code, `why` reason, `req` request id), `<prefix>:target:<name>` (set of
+   * ids), `<prefix>:targets`.
+   */
   keyPrefix: string;
   /** Ids read per SSCAN page when listing a target. @defaultValue 500 */
   pageSize?: number;
@@ -81,7 +118,7 @@ export class RedisOutcomeStore implements OutcomeStore {
         const o = r.outcome;
         const flat = (await this.#record(
           [this.#serverKey(o.serverId)],
-          [o.outcome, String(r.at), r.target, r.runId, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
+          [o.outcome, String(r.at), targetOfRunId(r.runId) === r.target ? '' : r.target, r.runId, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
         )) as string[];
         return parseState(o.serverId, pairs(flat));
       }),
@@ -124,20 +161,26 @@ function pairs(flat: string[]): Record<string, string> {
 }
 
 function parseState(serverId: string, h: Record<string, string>): ServerState {
+  // A hash holds either release's names (a hash of the previous release is rewritten on its next record).
+  const get = (field: keyof typeof FIELDS): string | undefined => {
+    const [short, long] = FIELDS[field];
+    return h[short] ?? h[long];
+  };
   const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
-  const status = h.status as OutcomeKind;
+  const time = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const status = get('status') as OutcomeKind;
   return {
     serverId,
-    target: h.target ?? '',
-    runId: h.runId ?? '',
+    target: get('target') ?? targetOfRunId(get('runId') ?? '') ?? '',
+    runId: get('runId') ?? '',
     status: (OUTCOME_KINDS as readonly string[]).includes(status) ? status : 'unknown',
-    lastAttemptAt: Number(h.lastAttemptAt ?? 0),
-    lastSuccessAt: h.lastSuccessAt === undefined ? undefined : Number(h.lastSuccessAt),
-    versionId: opt(h.versionId),
-    errorCode: opt(h.errorCode),
-    reason: opt(h.reason),
-    requestId: opt(h.requestId),
-    consecutiveFailures: Number(h.consecutiveFailures ?? 0),
-    failingSince: h.failingSince === undefined ? undefined : Number(h.failingSince),
+    lastAttemptAt: Number(get('lastAttemptAt') ?? 0),
+    lastSuccessAt: time(get('lastSuccessAt')),
+    versionId: opt(get('versionId')),
+    errorCode: opt(get('errorCode')),
+    reason: opt(get('reason')),
+    requestId: opt(get('requestId')),
+    consecutiveFailures: Number(get('consecutiveFailures') ?? 0),
+    failingSince: time(get('failingSince')),
   };
 }
