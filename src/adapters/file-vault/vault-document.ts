@@ -20,29 +20,23 @@ import {
 } from '../../ports/vault.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { vaultError } from './vault-errors.js';
+import { canonicalSecret, draftOf, StringPool, type StoredSecret, type StoredVersion } from './stored-secret.js';
+
+export type { StoredSecret } from './stored-secret.js';
 
 export const DOCUMENT_FORMAT = 1;
 
-export interface StoredVersion {
-  versionId: string;
-  value: SecretPayload;
-  labels: string[];
-  /** Milliseconds since the epoch. */
-  createdAt: number;
-}
-
-export interface StoredSecret {
-  name: string;
-  key: SecretKey;
-  createdAt: number;
-  lastChangedAt: number;
-  /** Oldest first. */
-  versions: StoredVersion[];
-}
-
+/**
+ * The vault in memory. The file holds `{"format": 1, "secrets": {<name>: StoredSecret}}`; in memory
+ * the secrets are a Map (100k names as object keys would each be internalised, a second copy) of
+ * canonical secrets (stored-secret.ts): operations run on drafts and {@link installSecret} puts the
+ * result back.
+ */
 export interface VaultDocument {
   format: typeof DOCUMENT_FORMAT;
-  secrets: Record<string, StoredSecret>;
+  secrets: Map<string, StoredSecret>;
+  /** Shares the strings that repeat across secrets (stored-secret.ts). */
+  readonly pool: StringPool;
 }
 
 /**
@@ -58,7 +52,22 @@ const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
 const LABEL_PATTERN = /^[A-Za-z0-9_.\-]{1,256}$/;
 
 export function emptyDocument(): VaultDocument {
-  return { format: DOCUMENT_FORMAT, secrets: {} };
+  return { format: DOCUMENT_FORMAT, secrets: new Map(), pool: new StringPool() };
+}
+
+/** A document holding private copies of `names` (those of them that exist in `doc`), for operations to change. */
+export function draftDocument(doc: VaultDocument, names: Iterable<string>): VaultDocument {
+  const draft: VaultDocument = { format: DOCUMENT_FORMAT, secrets: new Map(), pool: doc.pool };
+  for (const name of names) {
+    const secret = doc.secrets.get(name);
+    if (secret !== undefined && !draft.secrets.has(name)) draft.secrets.set(name, draftOf(secret));
+  }
+  return draft;
+}
+
+/** Puts `secret` (a changed draft, or a secret read from the file) into `doc` in its resident form. */
+export function installSecret(doc: VaultDocument, secret: StoredSecret): void {
+  doc.secrets.set(secret.name, canonicalSecret(secret, doc.pool));
 }
 
 export function secretName(key: SecretKey): string {
@@ -88,7 +97,7 @@ function validateLabel(label: string): void {
 
 function findSecret(doc: VaultDocument, key: SecretKey): StoredSecret | undefined {
   validateKey(key);
-  return Object.hasOwn(doc.secrets, secretName(key)) ? doc.secrets[secretName(key)] : undefined;
+  return doc.secrets.get(secretName(key));
 }
 
 function requireSecret(doc: VaultDocument, key: SecretKey): StoredSecret {
@@ -130,13 +139,13 @@ function prune(secret: StoredSecret): void {
 export function ensureSecret(doc: VaultDocument, key: SecretKey, now: number): boolean {
   if (findSecret(doc, key) !== undefined) return false;
   const name = secretName(key);
-  doc.secrets[name] = {
+  doc.secrets.set(name, {
     name,
     key: { region: key.region, projectId: key.projectId, serverId: key.serverId },
     createdAt: now,
     lastChangedAt: now,
     versions: [],
-  };
+  });
   return true;
 }
 
@@ -264,6 +273,10 @@ export function describeSecret(secret: StoredSecret): SecretDescription {
   };
 }
 
+export function hasSecret(doc: VaultDocument, key: SecretKey): boolean {
+  return findSecret(doc, key) !== undefined;
+}
+
 export function describe(doc: VaultDocument, key: SecretKey): SecretDescription | undefined {
   const secret = findSecret(doc, key);
   return secret === undefined ? undefined : describeSecret(secret);
@@ -294,7 +307,7 @@ export function applyJournalRecord(doc: VaultDocument, json: string, source: str
       throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} holds a malformed secret`);
     }
   }
-  for (const secret of secrets as StoredSecret[]) doc.secrets[secret.name] = secret;
+  for (const secret of secrets as StoredSecret[]) installSecret(doc, secret);
 }
 
 /**
@@ -308,17 +321,44 @@ export function parseDocument(json: string, source: string): VaultDocument {
   } catch {
     throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${source} decrypted but does not hold JSON`);
   }
-  const doc = parsed as Partial<VaultDocument> | null;
-  if (doc === null || typeof doc !== 'object' || doc.format !== DOCUMENT_FORMAT || typeof doc.secrets !== 'object' || doc.secrets === null) {
+  const file = parsed as { format?: unknown; secrets?: unknown } | null;
+  if (file === null || typeof file !== 'object' || file.format !== DOCUMENT_FORMAT || typeof file.secrets !== 'object' || file.secrets === null) {
     throw vaultError(
       VaultErrorCode.wrongKeyOrCorrupt,
-      `file vault: ${source} holds document format ${JSON.stringify((doc as { format?: unknown } | null)?.format)}, expected ${DOCUMENT_FORMAT}`,
+      `file vault: ${source} holds document format ${JSON.stringify(file?.format)}, expected ${DOCUMENT_FORMAT}`,
     );
   }
-  for (const [name, secret] of Object.entries(doc.secrets)) {
+  const secrets = file.secrets as Record<string, StoredSecret | null>;
+  for (const name of Object.keys(secrets)) {
+    const secret = secrets[name];
     if (secret === null || typeof secret !== 'object' || !Array.isArray(secret.versions) || secret.name !== name) {
       throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${source}: secret ${name} is malformed`);
     }
   }
-  return doc as VaultDocument;
+  const doc = emptyDocument();
+  for (const name of Object.keys(secrets)) {
+    installSecret(doc, secrets[name]!);
+    secrets[name] = null; // the parsed copy can go as soon as its resident form exists
+  }
+  return doc;
+}
+
+/**
+ * The document as the file holds it (`{"format":1,"secrets":{…}}`), in pieces of `perPiece` secrets:
+ * sealed and written piece by piece, a compaction never holds the whole text of a large vault.
+ */
+export function* serializeDocument(doc: VaultDocument, perPiece = 500): Generator<string> {
+  let piece = `{"format":${DOCUMENT_FORMAT},"secrets":{`;
+  let inPiece = 0;
+  let first = true;
+  for (const [name, secret] of doc.secrets) {
+    piece += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(secret)}`;
+    first = false;
+    if (++inPiece >= perPiece) {
+      yield piece;
+      piece = '';
+      inPiece = 0;
+    }
+  }
+  yield `${piece}}}`;
 }

@@ -57,6 +57,26 @@ export function sealDocument(plaintext: string, key: DerivedVaultKey): Buffer {
   return Buffer.concat([aad, cipher.getAuthTag(), ciphertext]);
 }
 
+/**
+ * Seals a document given in pieces of text: the ciphertext goes to `write` piece by piece (it belongs
+ * at offset HEADER_LENGTH on, in order); the header, which ends with the authentication tag known
+ * only at the end, is returned to be written at offset 0. The bytes are those of `sealDocument` of
+ * the pieces joined, without ever holding the whole text or ciphertext.
+ */
+export async function sealDocumentPieces(pieces: Iterable<string>, key: DerivedVaultKey, write: (ciphertext: Buffer) => Promise<void>): Promise<Buffer> {
+  const iv = randomBytes(IV_LENGTH);
+  const aad = Buffer.concat([MAGIC, Buffer.from([FORMAT_VERSION]), key.keyId, iv]);
+  const cipher = createCipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
+  cipher.setAAD(aad);
+  for (const piece of pieces) {
+    const bytes = cipher.update(piece, 'utf8');
+    if (bytes.length > 0) await write(bytes);
+  }
+  const last = cipher.final();
+  if (last.length > 0) await write(last);
+  return Buffer.concat([aad, cipher.getAuthTag()]);
+}
+
 /** Decrypts a vault file's bytes; `source` (the path) only names the file in errors. */
 export function openDocument(bytes: Buffer, key: DerivedVaultKey, source: string): string {
   const corrupt = (what: string) =>
