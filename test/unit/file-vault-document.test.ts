@@ -14,6 +14,7 @@ import {
   moveLabel,
   parseDocument,
   promote,
+  SnapshotReader,
   putPending,
   secretName,
   serializeDocument,
@@ -114,5 +115,71 @@ describe('file vault document in memory', () => {
       ciphertext.push(Buffer.from(bytes));
     });
     expect(openDocument(Buffer.concat([header, ...ciphertext]), vaultKey, 'test')).toBe(pieces.join(''));
+  });
+
+  describe('reading a snapshot in pieces', () => {
+    const read = (text: string, pieceLength: number): VaultDocument => {
+      const reader = new SnapshotReader('test');
+      const bytes = Buffer.from(text, 'utf8');
+      for (let at = 0; at < bytes.length; at += pieceLength) reader.push(bytes.subarray(at, at + pieceLength));
+      return reader.end();
+    };
+    const tricky = (): VaultDocument => {
+      const doc = documentOf(5);
+      // Quotes, backslashes, brackets and multi-byte characters inside strings must not fool the split.
+      const odd = { ...payload(key(9), 'p"}{]\\"[,:x'), serverName: 'ünïcödé "}, {\\' } as SecretPayload;
+      commit(doc, key(9), (d) => ensureSecret(d, key(9), 1_000));
+      commit(doc, key(9), (d) => putPending(d, key(9), token(1), odd, 2_000));
+      return doc;
+    };
+
+    it('builds the same document whatever the pieces', () => {
+      const doc = tricky();
+      const text = [...serializeDocument(doc)].join('');
+      for (const length of [1, 2, 3, 7, 64, 1000, text.length]) {
+        const back = read(text, length);
+        expect([...back.secrets.keys()], `pieces of ${length}`).toEqual([...doc.secrets.keys()]);
+        for (const [name, secret] of doc.secrets) expect(back.secrets.get(name), `pieces of ${length}`).toEqual(secret);
+      }
+      expect(read('{"format":1,"secrets":{}}', 1).secrets.size).toBe(0);
+    });
+
+    it('reads any other JSON form of the document whole', () => {
+      const doc = tricky();
+      const plain = JSON.parse([...serializeDocument(doc)].join('')) as object;
+      const pretty = JSON.stringify(plain, null, 2);
+      const reordered = JSON.stringify({ secrets: (plain as { secrets: object }).secrets, format: 1 });
+      for (const text of [pretty, reordered]) {
+        const back = read(text, 5);
+        for (const [name, secret] of doc.secrets) expect(back.secrets.get(name)).toEqual(secret);
+      }
+    });
+
+    it('refuses damaged or malformed text with VAULT_WRONG_KEY_OR_CORRUPT', () => {
+      const text = [...serializeDocument(tricky())].join('');
+      const one = [...serializeDocument(documentOf(1))].join('');
+      const bad = [
+        text.slice(0, -1), // truncated
+        text.slice(0, text.length / 2),
+        `${text}x`, // trailing bytes
+        `${text}}`,
+        one.replace('{"format":1,"secrets":{', '{"format":1,"secrets":{,'), // stray comma
+        text.replace('},"ecs/', '}"ecs/'), // missing comma
+        one.replace(/"name":"[^"]*"/, '"name":"another"'), // name differs from its key
+        '{"format":2,"secrets":{}}',
+        '',
+      ];
+      for (const candidate of bad) {
+        for (const length of [1, 13, 1 << 20]) {
+          let error: unknown;
+          try {
+            read(candidate, length);
+          } catch (e) {
+            error = e;
+          }
+          expect((error as { code?: string } | undefined)?.code, `${JSON.stringify(candidate.slice(0, 60))} in pieces of ${length}`).toBe('VAULT_WRONG_KEY_OR_CORRUPT');
+        }
+      }
+    });
   });
 });

@@ -43,7 +43,7 @@ import * as documents from './vault-document.js';
 import type { StoredSecret, VaultDocument } from './vault-document.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { ioError, vaultError } from './vault-errors.js';
-import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocument, sealDocumentPieces, snapshotId } from './vault-file-format.js';
+import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocumentPieces, sealDocumentPieces, snapshotId } from './vault-file-format.js';
 import { JOURNAL_HEADER_LENGTH, journalHeader, journalSnapshotId, openRecords, sealRecord } from './vault-journal.js';
 
 export interface FileVaultOptions {
@@ -170,10 +170,20 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       const header = Buffer.alloc(Math.min(size, HEADER_LENGTH));
       await readFully(handle, header, 0);
       if (previous?.snapshot !== undefined && previous.snapshot.size === size && previous.snapshot.header.equals(header)) return previous;
-      const bytes = Buffer.alloc(size);
-      await readFully(handle, bytes, 0);
-      const doc = documents.parseDocument(openDocument(bytes, key, path), path);
-      return { doc, snapshot: { header, size, id: snapshotId(bytes) }, journal: undefined };
+      // Read, decrypted and parsed in pieces (SnapshotReader): never the whole file, text and objects at once.
+      const reader = new documents.SnapshotReader(path);
+      let unreadable: unknown;
+      await openDocumentPieces(header, readPieces(handle, HEADER_LENGTH, size), key, path, (plaintext) => {
+        // A malformed text is reported only once the file authenticated: damage is told as such.
+        if (unreadable !== undefined) return;
+        try {
+          reader.push(plaintext);
+        } catch (error) {
+          unreadable = error;
+        }
+      });
+      if (unreadable !== undefined) throw unreadable;
+      return { doc: reader.end(), snapshot: { header, size, id: snapshotId(header) }, journal: undefined };
     } catch (error) {
       if (isVaultError(error)) throw error;
       throw ioError('reading', path, error);
@@ -503,6 +513,16 @@ async function readFully(handle: import('node:fs/promises').FileHandle, into: Bu
   }
   if (offset < into.length) {
     throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, 'file vault: the vault file ended before its stated size');
+  }
+}
+
+/** Bytes `from` to `to` of the file, in pieces of up to 1 MiB; fails as readFully when the file ends early. */
+async function* readPieces(handle: import('node:fs/promises').FileHandle, from: number, to: number): AsyncGenerator<Buffer> {
+  for (let at = from; at < to; ) {
+    const piece = Buffer.alloc(Math.min(1 << 20, to - at));
+    await readFully(handle, piece, at);
+    yield piece;
+    at += piece.length;
   }
 }
 
