@@ -204,7 +204,8 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
   // BENCH_SERVICE_NODE_FLAGS="--flag …": extra Node/V8 flags for the service only (GC settings experiments).
   if (process.env.BENCH_SERVICE_NODE_FLAGS) profile.push(...process.env.BENCH_SERVICE_NODE_FLAGS.split(' ').filter((f) => f !== ''));
   const service = startChild([...profile, 'bin/rotator.js', '--config', join(dir, 'service.json'), '--jobs', jobs, 'run', '--role', 'worker'], {
-    ROTATOR_FROM_SOURCE: '1',
+    // BENCH_SERVICE_FROM_SOURCE=0: the compiled service in dist/ (as the container runs it; `npm run build` first).
+    ROTATOR_FROM_SOURCE: process.env.BENCH_SERVICE_FROM_SOURCE === '0' ? '0' : '1',
     HUAWEI_AK: DEMO_CREDENTIALS.accessKey,
     HUAWEI_SK: DEMO_CREDENTIALS.secretKey,
     AWS_ACCESS_KEY_ID: 'bench',
