@@ -196,8 +196,16 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
 
   // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome's DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  // BENCH_HEAP_PROF=<dir>: a V8 sampling heap profile (allocations by stack) written there when it stops.
+  if (process.env.BENCH_HEAP_PROF) profile.push('--heap-prof', '--heap-prof-dir', process.env.BENCH_HEAP_PROF);
+  // BENCH_MEM_LOG=<file>: process.memoryUsage() every 250 ms, and the live heap after the run (bench/memory-sampler.mjs).
+  const memoryLog = process.env.BENCH_MEM_LOG;
+  if (memoryLog) profile.push('--expose-gc', '--import', './bench/memory-sampler.mjs');
+  // BENCH_SERVICE_NODE_FLAGS="--flag …": extra Node/V8 flags for the service only (GC settings experiments).
+  if (process.env.BENCH_SERVICE_NODE_FLAGS) profile.push(...process.env.BENCH_SERVICE_NODE_FLAGS.split(' ').filter((f) => f !== ''));
   const service = startChild([...profile, 'bin/rotator.js', '--config', join(dir, 'service.json'), '--jobs', jobs, 'run', '--role', 'worker'], {
-    ROTATOR_FROM_SOURCE: '1',
+    // BENCH_SERVICE_FROM_SOURCE=0: the compiled service in dist/ (as the container runs it; `npm run build` first).
+    ROTATOR_FROM_SOURCE: process.env.BENCH_SERVICE_FROM_SOURCE === '0' ? '0' : '1',
     HUAWEI_AK: DEMO_CREDENTIALS.accessKey,
     HUAWEI_SK: DEMO_CREDENTIALS.secretKey,
     AWS_ACCESS_KEY_ID: 'bench',
@@ -223,6 +231,11 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
       await watcher.close();
     }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (memoryLog && service.child.pid !== undefined) {
+      // The sampler forces a full GC and logs what is still live once the run is over.
+      process.kill(service.child.pid, 'SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, Number(process.env.BENCH_MEM_WAIT_MS ?? 3000)));
+    }
     const workerPeakRss = await service.stop();
     const { bytes, keys, byKind } = await redisUsage(redis, prefix);
     return { seconds, summary, workerPeakRss, redisBytes: bytes, redisKeys: keys, redisByKind: byKind };

@@ -13,6 +13,11 @@
  *   npm run bench -- --no-write                     print only, no bench/results file
  *   npm run bench -- --worker-concurrency 32        the service's limits.workerConcurrency (default: its own)
  *   BENCH_CPU_PROF=/tmp/prof npm run bench -- …      also write the rotator service's V8 CPU profile there
+ *   BENCH_HEAP_PROF=/tmp/prof npm run bench -- …     also its V8 sampling heap profile
+ *   BENCH_MEM_LOG=/tmp/mem.jsonl npm run bench -- …  its memory every 250 ms and its live heap after the run
+ *                                                   (bench/memory-sampler.mjs: heap snapshots, allocation profile)
+ *   BENCH_SERVICE_NODE_FLAGS="--max-old-space-size=384"   Node/V8 flags for the service only
+ *   BENCH_SERVICE_FROM_SOURCE=0                      run the service from dist/ (`npm run build` first), as the image does
  *
  * The machine is shared (2 cores, other work running): figures are noisy; compare the lines of
  * one run side by side rather than across runs.

@@ -26,8 +26,14 @@ export interface RunProcessorDeps {
   queues: RotationQueues;
   planRun: PlanRun;
   logger: Logger;
-  /** Batches added per Redis round trip. @defaultValue 100 */
+  /** Batches added per Redis round trip, at most. @defaultValue 100 */
   addChunk?: number;
+  /**
+   * Servers added per Redis round trip, at most: with batches of 1000, 100 batches in one `addBulk`
+   * held a 100k fleet's listing and its serialised jobs (tens of MB) in the worker at once.
+   * @defaultValue 10000
+   */
+  addChunkServers?: number;
 }
 
 /** Progress of a run job, as shown on the dashboard and read by `rotator rotate --wait`. */
@@ -39,6 +45,7 @@ export interface RunProgress {
 
 export function createRunProcessor(deps: RunProcessorDeps) {
   const addChunk = deps.addChunk ?? 100;
+  const addChunkServers = deps.addChunkServers ?? 10_000;
 
   async function fanOut(job: Job, data: RunJobData, signal: AbortSignal | undefined): Promise<RunJobData['fanOut']> {
     // batchSize comes from the validated config (1 to MAX_SERVERS_PER_CALL); the job schema checks each batch again.
@@ -50,9 +57,11 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     let listing: (ListedDetails | null)[] = [];
     let pending: { name: string; data: BatchJobData; opts: ReturnType<RotationQueues['batchJobOptions']> }[] = [];
     let batches = 0;
+    let pendingServers = 0;
     const flush = async (): Promise<void> => {
       if (pending.length > 0) await deps.queues.batches.addBulk(pending);
       pending = [];
+      pendingServers = 0;
     };
     const closeBatch = async (): Promise<void> => {
       if (current.length === 0) return;
@@ -70,11 +79,12 @@ export function createRunProcessor(deps: RunProcessorDeps) {
         },
         opts: deps.queues.batchJobOptions(runId, batchIndex),
       });
+      pendingServers += current.length;
       current = [];
       listing = [];
-      if (pending.length >= addChunk) await flush();
+      if (pending.length >= addChunk || pendingServers >= addChunkServers) await flush();
     };
-    // Streams the planner's ids: memory holds one chunk of batches plus the id set.
+    // Streams the planner's ids: memory holds one chunk of batches (addChunk, addChunkServers) plus the id set.
     for await (const item of plan.serverIds) {
       const id = typeof item === 'string' ? item : item.id;
       if (seen.has(id)) continue;

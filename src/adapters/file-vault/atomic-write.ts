@@ -8,7 +8,7 @@
  * Only after step 4 is a write acknowledged to the caller.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ioError } from './vault-errors.js';
 import { isProcessAlive } from './process-alive.js';
@@ -20,11 +20,19 @@ function tempPrefix(path: string): string {
 }
 
 export async function writeFileAtomic(path: string, data: Buffer, mode = 0o600): Promise<void> {
+  await writeFileAtomicWith(path, (handle) => handle.writeFile(data), mode);
+}
+
+/**
+ * As {@link writeFileAtomic}, the content written by `fill` into the temp file's handle (in pieces,
+ * at any offsets): a large file need not be held in memory whole.
+ */
+export async function writeFileAtomicWith(path: string, fill: (handle: FileHandle) => Promise<void>, mode = 0o600): Promise<void> {
   const temp = join(dirname(path), `${tempPrefix(path)}${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
   try {
     const handle = await open(temp, 'wx', mode);
     try {
-      await handle.writeFile(data);
+      await fill(handle);
       await handle.sync();
     } finally {
       await handle.close();

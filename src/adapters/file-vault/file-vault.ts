@@ -37,13 +37,13 @@ import type {
   Vault,
   VersionSelector,
 } from '../../ports/vault.js';
-import { removeOrphanTempFiles, writeFileAtomic } from './atomic-write.js';
+import { removeOrphanTempFiles, writeFileAtomic, writeFileAtomicWith } from './atomic-write.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 import * as documents from './vault-document.js';
 import type { StoredSecret, VaultDocument } from './vault-document.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { ioError, vaultError } from './vault-errors.js';
-import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocument, sealDocument, snapshotId } from './vault-file-format.js';
+import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocumentPieces, sealDocumentPieces, snapshotId } from './vault-file-format.js';
 import { JOURNAL_HEADER_LENGTH, journalHeader, journalSnapshotId, openRecords, sealRecord } from './vault-journal.js';
 
 export interface FileVaultOptions {
@@ -170,10 +170,20 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       const header = Buffer.alloc(Math.min(size, HEADER_LENGTH));
       await readFully(handle, header, 0);
       if (previous?.snapshot !== undefined && previous.snapshot.size === size && previous.snapshot.header.equals(header)) return previous;
-      const bytes = Buffer.alloc(size);
-      await readFully(handle, bytes, 0);
-      const doc = documents.parseDocument(openDocument(bytes, key, path), path);
-      return { doc, snapshot: { header, size, id: snapshotId(bytes) }, journal: undefined };
+      // Read, decrypted and parsed in pieces (SnapshotReader): never the whole file, text and objects at once.
+      const reader = new documents.SnapshotReader(path);
+      let unreadable: unknown;
+      await openDocumentPieces(header, readPieces(handle, HEADER_LENGTH, size), key, path, (plaintext) => {
+        // A malformed text is reported only once the file authenticated: damage is told as such.
+        if (unreadable !== undefined) return;
+        try {
+          reader.push(plaintext);
+        } catch (error) {
+          unreadable = error;
+        }
+      });
+      if (unreadable !== undefined) throw unreadable;
+      return { doc: reader.end(), snapshot: { header, size, id: snapshotId(header) }, journal: undefined };
     } catch (error) {
       if (isVaultError(error)) throw error;
       throw ioError('reading', path, error);
@@ -255,11 +265,26 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     }
   }
 
-  /** Writes the whole document as a new snapshot, then a new empty journal naming it. */
+  /**
+   * Writes the whole document as a new snapshot, then a new empty journal naming it. Sealed and
+   * written in pieces: a 100k-server vault is tens of MB of text, which as one string plus its
+   * ciphertext (and their copies) once made every compaction a peak of the worker's memory.
+   */
   async function compact(loaded: LoadedVault): Promise<NonNullable<LoadedVault['journal']>> {
-    const sealed = sealDocument(JSON.stringify(loaded.doc), key);
-    await writeFileAtomic(path, sealed, 0o600);
-    loaded.snapshot = { header: Buffer.from(sealed.subarray(0, HEADER_LENGTH)), size: sealed.length, id: snapshotId(sealed) };
+    let size = HEADER_LENGTH;
+    let header: Buffer = Buffer.alloc(0);
+    await writeFileAtomicWith(
+      path,
+      async (handle) => {
+        header = await sealDocumentPieces(documents.serializeDocument(loaded.doc), key, async (ciphertext) => {
+          await writeFully(handle, ciphertext, size);
+          size += ciphertext.length;
+        });
+        await writeFully(handle, header, 0);
+      },
+      0o600,
+    );
+    loaded.snapshot = { header, size, id: snapshotId(header) };
     loaded.journal = undefined;
     loaded.journal = await startJournal(loaded.snapshot.id);
     return loaded.journal;
@@ -276,11 +301,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       handle = await open(journalPath, 'r+');
       // A record cut short by a writer killed mid-append was never acknowledged: overwrite it.
       if (journal.tornTail) await handle.truncate(journal.end);
-      let written = 0;
-      while (written < record.length) {
-        const { bytesWritten } = await handle.write(record, written, record.length - written, journal.end + written);
-        written += bytesWritten;
-      }
+      await writeFully(handle, record, journal.end);
       await handle.datasync();
     } catch (error) {
       throw ioError('appending to', journalPath, error);
@@ -308,20 +329,15 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
         const now = clock.now();
         // Operations work on private copies of the secrets they touch: a failed append leaves the
         // loaded document as committed.
-        const draft: VaultDocument = { format: documents.DOCUMENT_FORMAT, secrets: {} };
         const names = new Map<QueuedMutation, string>();
         for (const op of batch) {
-          let name: string;
           try {
-            name = documents.secretName(op.key);
+            names.set(op, documents.secretName(op.key));
           } catch {
-            continue; // the operation itself rejects the key below
-          }
-          names.set(op, name);
-          if (Object.hasOwn(loaded.doc.secrets, name) && !Object.hasOwn(draft.secrets, name)) {
-            draft.secrets[name] = structuredClone(loaded.doc.secrets[name]!);
+            // the operation itself rejects the key below
           }
         }
+        const draft = documents.draftDocument(loaded.doc, names.values());
         const changed = new Set<string>();
         for (const op of batch) {
           try {
@@ -332,9 +348,9 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
           }
         }
         if (changed.size === 0) return;
-        const secrets = [...changed].map((name) => draft.secrets[name]!);
+        const secrets = [...changed].map((name) => draft.secrets.get(name)!);
         await append(loaded, secrets);
-        for (const secret of secrets) loaded.doc.secrets[secret.name] = secret;
+        for (const secret of secrets) documents.installSecret(loaded.doc, secret);
         commitGeneration += 1;
         logger.debug({ vault: path, operations: batch.length, changed: changed.size }, 'file vault: committed');
         const journal = loaded.journal;
@@ -429,7 +445,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     await held.release();
   }
   // Field names avoid "secret": the logger scrubs any such key (see src/observability/logger.ts).
-  logger.debug({ vault: path, keyId: keyIdHex(key), servers: Object.keys(initial.doc.secrets).length }, 'file vault: opened');
+  logger.debug({ vault: path, keyId: keyIdHex(key), servers: initial.doc.secrets.size }, 'file vault: opened');
 
   const vault: FileVault = {
     path,
@@ -438,7 +454,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     async ensureSecret(secretKey: SecretKey): Promise<void> {
       // Fast path: a secret already in the committed file is durable; no lock, no write.
       const doc = await read();
-      if (documents.describe(doc, secretKey) !== undefined) return;
+      if (documents.hasSecret(doc, secretKey)) return;
       await mutate(secretKey, (d, now) => documents.ensureSecret(d, secretKey, now));
     },
 
@@ -468,9 +484,10 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
 
     async *list(filter?: { region?: string; projectId?: string }): AsyncIterable<SecretDescription> {
       const doc = await read();
-      const names = Object.keys(doc.secrets).sort();
+      const names = [...doc.secrets.keys()].sort();
       for (const name of names) {
-        const secret = doc.secrets[name]!;
+        const secret = doc.secrets.get(name);
+        if (secret === undefined) continue; // removed while this listing was paused (never today: no operation deletes a secret)
         if (filter?.region !== undefined && secret.key.region !== filter.region) continue;
         if (filter?.projectId !== undefined && secret.key.projectId !== filter.projectId) continue;
         yield documents.describeSecret(secret);
@@ -496,5 +513,23 @@ async function readFully(handle: import('node:fs/promises').FileHandle, into: Bu
   }
   if (offset < into.length) {
     throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, 'file vault: the vault file ended before its stated size');
+  }
+}
+
+/** Bytes `from` to `to` of the file, in pieces of up to 1 MiB; fails as readFully when the file ends early. */
+async function* readPieces(handle: import('node:fs/promises').FileHandle, from: number, to: number): AsyncGenerator<Buffer> {
+  for (let at = from; at < to; ) {
+    const piece = Buffer.alloc(Math.min(1 << 20, to - at));
+    await readFully(handle, piece, at);
+    yield piece;
+    at += piece.length;
+  }
+}
+
+async function writeFully(handle: import('node:fs/promises').FileHandle, bytes: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    written += bytesWritten;
   }
 }

@@ -20,29 +20,23 @@ import {
 } from '../../ports/vault.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { vaultError } from './vault-errors.js';
+import { canonicalSecret, draftOf, StringPool, type StoredSecret, type StoredVersion } from './stored-secret.js';
+
+export type { StoredSecret } from './stored-secret.js';
 
 export const DOCUMENT_FORMAT = 1;
 
-export interface StoredVersion {
-  versionId: string;
-  value: SecretPayload;
-  labels: string[];
-  /** Milliseconds since the epoch. */
-  createdAt: number;
-}
-
-export interface StoredSecret {
-  name: string;
-  key: SecretKey;
-  createdAt: number;
-  lastChangedAt: number;
-  /** Oldest first. */
-  versions: StoredVersion[];
-}
-
+/**
+ * The vault in memory. The file holds `{"format": 1, "secrets": {<name>: StoredSecret}}`; in memory
+ * the secrets are a Map (100k names as object keys would each be internalised, a second copy) of
+ * canonical secrets (stored-secret.ts): operations run on drafts and {@link installSecret} puts the
+ * result back.
+ */
 export interface VaultDocument {
   format: typeof DOCUMENT_FORMAT;
-  secrets: Record<string, StoredSecret>;
+  secrets: Map<string, StoredSecret>;
+  /** Shares the strings that repeat across secrets (stored-secret.ts). */
+  readonly pool: StringPool;
 }
 
 /**
@@ -58,7 +52,22 @@ const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
 const LABEL_PATTERN = /^[A-Za-z0-9_.\-]{1,256}$/;
 
 export function emptyDocument(): VaultDocument {
-  return { format: DOCUMENT_FORMAT, secrets: {} };
+  return { format: DOCUMENT_FORMAT, secrets: new Map(), pool: new StringPool() };
+}
+
+/** A document holding private copies of `names` (those of them that exist in `doc`), for operations to change. */
+export function draftDocument(doc: VaultDocument, names: Iterable<string>): VaultDocument {
+  const draft: VaultDocument = { format: DOCUMENT_FORMAT, secrets: new Map(), pool: doc.pool };
+  for (const name of names) {
+    const secret = doc.secrets.get(name);
+    if (secret !== undefined && !draft.secrets.has(name)) draft.secrets.set(name, draftOf(secret));
+  }
+  return draft;
+}
+
+/** Puts `secret` (a changed draft, or a secret read from the file) into `doc` in its resident form. */
+export function installSecret(doc: VaultDocument, secret: StoredSecret): void {
+  doc.secrets.set(secret.name, canonicalSecret(secret, doc.pool));
 }
 
 export function secretName(key: SecretKey): string {
@@ -88,7 +97,7 @@ function validateLabel(label: string): void {
 
 function findSecret(doc: VaultDocument, key: SecretKey): StoredSecret | undefined {
   validateKey(key);
-  return Object.hasOwn(doc.secrets, secretName(key)) ? doc.secrets[secretName(key)] : undefined;
+  return doc.secrets.get(secretName(key));
 }
 
 function requireSecret(doc: VaultDocument, key: SecretKey): StoredSecret {
@@ -130,13 +139,13 @@ function prune(secret: StoredSecret): void {
 export function ensureSecret(doc: VaultDocument, key: SecretKey, now: number): boolean {
   if (findSecret(doc, key) !== undefined) return false;
   const name = secretName(key);
-  doc.secrets[name] = {
+  doc.secrets.set(name, {
     name,
     key: { region: key.region, projectId: key.projectId, serverId: key.serverId },
     createdAt: now,
     lastChangedAt: now,
     versions: [],
-  };
+  });
   return true;
 }
 
@@ -264,6 +273,10 @@ export function describeSecret(secret: StoredSecret): SecretDescription {
   };
 }
 
+export function hasSecret(doc: VaultDocument, key: SecretKey): boolean {
+  return findSecret(doc, key) !== undefined;
+}
+
 export function describe(doc: VaultDocument, key: SecretKey): SecretDescription | undefined {
   const secret = findSecret(doc, key);
   return secret === undefined ? undefined : describeSecret(secret);
@@ -294,7 +307,7 @@ export function applyJournalRecord(doc: VaultDocument, json: string, source: str
       throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} holds a malformed secret`);
     }
   }
-  for (const secret of secrets as StoredSecret[]) doc.secrets[secret.name] = secret;
+  for (const secret of secrets as StoredSecret[]) installSecret(doc, secret);
 }
 
 /**
@@ -308,17 +321,192 @@ export function parseDocument(json: string, source: string): VaultDocument {
   } catch {
     throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${source} decrypted but does not hold JSON`);
   }
-  const doc = parsed as Partial<VaultDocument> | null;
-  if (doc === null || typeof doc !== 'object' || doc.format !== DOCUMENT_FORMAT || typeof doc.secrets !== 'object' || doc.secrets === null) {
+  const file = parsed as { format?: unknown; secrets?: unknown } | null;
+  if (file === null || typeof file !== 'object' || file.format !== DOCUMENT_FORMAT || typeof file.secrets !== 'object' || file.secrets === null) {
     throw vaultError(
       VaultErrorCode.wrongKeyOrCorrupt,
-      `file vault: ${source} holds document format ${JSON.stringify((doc as { format?: unknown } | null)?.format)}, expected ${DOCUMENT_FORMAT}`,
+      `file vault: ${source} holds document format ${JSON.stringify(file?.format)}, expected ${DOCUMENT_FORMAT}`,
     );
   }
-  for (const [name, secret] of Object.entries(doc.secrets)) {
+  const secrets = file.secrets as Record<string, StoredSecret | null>;
+  for (const name of Object.keys(secrets)) {
+    const secret = secrets[name];
     if (secret === null || typeof secret !== 'object' || !Array.isArray(secret.versions) || secret.name !== name) {
       throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${source}: secret ${name} is malformed`);
     }
   }
-  return doc as VaultDocument;
+  const doc = emptyDocument();
+  for (const name of Object.keys(secrets)) {
+    installSecret(doc, secrets[name]!);
+    secrets[name] = null; // the parsed copy can go as soon as its resident form exists
+  }
+  return doc;
+}
+
+const notJson = (source: string) => vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${source} decrypted but does not hold JSON`);
+
+/** Validates one secret of a snapshot and installs it; throws `VAULT_WRONG_KEY_OR_CORRUPT` on a malformed one. */
+function installParsed(doc: VaultDocument, name: string, secret: StoredSecret | null, source: string): void {
+  if (secret === null || typeof secret !== 'object' || !Array.isArray(secret.versions) || secret.name !== name) {
+    throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: ${source}: secret ${name} is malformed`);
+  }
+  installSecret(doc, secret);
+}
+
+const SNAPSHOT_PREFIX = Buffer.from(`{"format":${DOCUMENT_FORMAT},"secrets":{`, 'utf8');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+
+/**
+ * Reads a snapshot's text in pieces and builds the document one secret at a time: reading a
+ * 100k-server vault whole (its text, then every secret as parsed JSON objects, then their resident
+ * form) took 575 MB at start-up. The file as this service writes it (`{"format":1,"secrets":{…}}`,
+ * no white space: JSON.stringify or {@link serializeDocument}) is split between secrets by a scan
+ * that tracks strings and nesting, and each secret is parsed alone; any other text is read whole by
+ * {@link parseDocument}, with the same checks either way.
+ */
+export class SnapshotReader {
+  readonly #source: string;
+  readonly #doc = emptyDocument();
+  /** Bytes not consumed yet: the start of an unfinished secret (or of the text). */
+  #carry: Buffer = Buffer.alloc(0);
+  /** prefix: before `{"format":1,"secrets":{`; secrets: between secrets; closing: after the secrets' `}`; done: after the document's `}`; whole: another form. */
+  #state: 'prefix' | 'secrets' | 'closing' | 'done' | 'whole' = 'prefix';
+  /** Whether a secret was read: the next one is preceded by a comma. */
+  #afterSecret = false;
+  /** The whole text, when it is not in the form this reader splits. */
+  #whole: Buffer[] = [];
+
+  constructor(source: string) {
+    this.#source = source;
+  }
+
+  push(piece: Buffer): void {
+    if (this.#state === 'whole') {
+      this.#whole.push(piece);
+      return;
+    }
+    let data = this.#carry.length > 0 ? Buffer.concat([this.#carry, piece]) : piece;
+    if (this.#state === 'prefix') {
+      if (data.length < SNAPSHOT_PREFIX.length) {
+        this.#carry = Buffer.from(data);
+        return;
+      }
+      if (!data.subarray(0, SNAPSHOT_PREFIX.length).equals(SNAPSHOT_PREFIX)) {
+        this.#state = 'whole';
+        this.#whole.push(data);
+        this.#carry = Buffer.alloc(0);
+        return;
+      }
+      data = data.subarray(SNAPSHOT_PREFIX.length);
+      this.#state = 'secrets';
+    }
+    const consumed = this.#scan(data);
+    // A copy: the piece itself (a MB or so) must not stay referenced by a small unfinished tail.
+    this.#carry = Buffer.from(data.subarray(consumed));
+  }
+
+  /** Parses every complete secret in `data` (which starts between two secrets); returns how many bytes it consumed. */
+  #scan(data: Buffer): number {
+    let at = 0;
+    while (at < data.length) {
+      if (this.#state !== 'secrets') {
+        // After the secrets' closing brace, only the document's own closing brace, and nothing after it.
+        if (this.#state !== 'closing' || data[at] !== 0x7d) throw notJson(this.#source);
+        this.#state = 'done';
+        at += 1;
+        continue;
+      }
+      let start = at;
+      if (data[start] === 0x7d) {
+        this.#state = 'closing';
+        at = start + 1;
+        continue;
+      }
+      if (this.#afterSecret) {
+        if (data[start] !== COMMA) throw notJson(this.#source);
+        start += 1;
+        if (start >= data.length) return at;
+      }
+      if (data[start] !== QUOTE) throw notJson(this.#source);
+      const end = secretEnd(data, start);
+      if (end === undefined) return at; // unfinished: wait for the next piece
+      let entry: Record<string, StoredSecret | null>;
+      try {
+        entry = JSON.parse(`{${data.toString('utf8', start, end)}}`) as Record<string, StoredSecret | null>;
+      } catch {
+        throw notJson(this.#source);
+      }
+      const names = Object.keys(entry);
+      if (names.length !== 1) throw notJson(this.#source);
+      installParsed(this.#doc, names[0]!, entry[names[0]!]!, this.#source);
+      this.#afterSecret = true;
+      at = end;
+    }
+    return at;
+  }
+
+  /** The document, once every piece was pushed (and authenticated). */
+  end(): VaultDocument {
+    if (this.#state === 'whole') return parseDocument(Buffer.concat(this.#whole).toString('utf8'), this.#source);
+    if (this.#state === 'prefix') return parseDocument(this.#carry.toString('utf8'), this.#source);
+    if (this.#state !== 'done' || this.#carry.length > 0) throw notJson(this.#source);
+    return this.#doc;
+  }
+}
+
+/**
+ * Where the entry `"name":{…}` starting at `start` (its opening quote) ends (exclusive), or
+ * undefined when `data` ends first. Tracks strings (with escapes) and nesting; the bytes of a
+ * multi-byte UTF-8 character never equal a quote, backslash or bracket, so bytes suffice.
+ */
+function secretEnd(data: Buffer, start: number): number | undefined {
+  let depth = 0;
+  let at = start;
+  while (at < data.length) {
+    const byte = data[at]!;
+    if (byte === QUOTE) {
+      // Skip the string: find its closing quote, one not escaped by an odd run of backslashes.
+      let close = at + 1;
+      for (;;) {
+        close = data.indexOf(QUOTE, close);
+        if (close === -1) return undefined;
+        let backslashes = 0;
+        while (data[close - 1 - backslashes] === BACKSLASH) backslashes += 1;
+        if (backslashes % 2 === 0) break;
+        close += 1;
+      }
+      at = close + 1;
+      continue;
+    }
+    if (byte === 0x7b || byte === 0x5b) depth += 1;
+    else if (byte === 0x7d || byte === 0x5d) {
+      depth -= 1;
+      if (depth === 0) return at + 1;
+      if (depth < 0) return at; // malformed: the caller's parse reports it
+    }
+    at += 1;
+  }
+  return undefined;
+}
+
+/**
+ * The document as the file holds it (`{"format":1,"secrets":{…}}`), in pieces of `perPiece` secrets:
+ * sealed and written piece by piece, a compaction never holds the whole text of a large vault.
+ */
+export function* serializeDocument(doc: VaultDocument, perPiece = 500): Generator<string> {
+  let piece = `{"format":${DOCUMENT_FORMAT},"secrets":{`;
+  let inPiece = 0;
+  let first = true;
+  for (const [name, secret] of doc.secrets) {
+    piece += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(secret)}`;
+    first = false;
+    if (++inPiece >= perPiece) {
+      yield piece;
+      piece = '';
+      inPiece = 0;
+    }
+  }
+  yield `${piece}}}`;
 }

@@ -57,34 +57,89 @@ export function sealDocument(plaintext: string, key: DerivedVaultKey): Buffer {
   return Buffer.concat([aad, cipher.getAuthTag(), ciphertext]);
 }
 
-/** Decrypts a vault file's bytes; `source` (the path) only names the file in errors. */
-export function openDocument(bytes: Buffer, key: DerivedVaultKey, source: string): string {
-  const corrupt = (what: string) =>
-    vaultError(
-      VaultErrorCode.wrongKeyOrCorrupt,
-      `file vault: ${source} ${what}; refusing to use or overwrite it (restore it from a backup, or point the config at the right key)`,
-    );
-  if (bytes.length < HEADER_LENGTH) throw corrupt(`is truncated (${bytes.length} bytes, a vault has at least ${HEADER_LENGTH})`);
-  if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('is not a rotator vault file (bad magic bytes)');
-  const version = bytes[MAGIC.length];
-  if (version !== FORMAT_VERSION) throw corrupt(`has format version ${version}, this rotator reads version ${FORMAT_VERSION}`);
+/**
+ * Seals a document given in pieces of text: the ciphertext goes to `write` piece by piece (it belongs
+ * at offset HEADER_LENGTH on, in order); the header, which ends with the authentication tag known
+ * only at the end, is returned to be written at offset 0. The bytes are those of `sealDocument` of
+ * the pieces joined, without ever holding the whole text or ciphertext.
+ */
+export async function sealDocumentPieces(pieces: Iterable<string>, key: DerivedVaultKey, write: (ciphertext: Buffer) => Promise<void>): Promise<Buffer> {
+  const iv = randomBytes(IV_LENGTH);
+  const aad = Buffer.concat([MAGIC, Buffer.from([FORMAT_VERSION]), key.keyId, iv]);
+  const cipher = createCipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
+  cipher.setAAD(aad);
+  for (const piece of pieces) {
+    const bytes = cipher.update(piece, 'utf8');
+    if (bytes.length > 0) await write(bytes);
+  }
+  const last = cipher.final();
+  if (last.length > 0) await write(last);
+  return Buffer.concat([aad, cipher.getAuthTag()]);
+}
+
+const corruptFile = (source: string, what: string) =>
+  vaultError(
+    VaultErrorCode.wrongKeyOrCorrupt,
+    `file vault: ${source} ${what}; refusing to use or overwrite it (restore it from a backup, or point the config at the right key)`,
+  );
+
+/** Checks a vault file's header (at least its first HEADER_LENGTH bytes) and returns its decipher. */
+function decipherFor(header: Buffer, key: DerivedVaultKey, source: string) {
+  if (header.length < HEADER_LENGTH) throw corruptFile(source, `is truncated (${header.length} bytes, a vault has at least ${HEADER_LENGTH})`);
+  if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw corruptFile(source, 'is not a rotator vault file (bad magic bytes)');
+  const version = header[MAGIC.length];
+  if (version !== FORMAT_VERSION) throw corruptFile(source, `has format version ${version}, this rotator reads version ${FORMAT_VERSION}`);
   const keyIdStart = MAGIC.length + 1;
-  const fileKeyId = bytes.subarray(keyIdStart, keyIdStart + KEY_ID_LENGTH);
+  const fileKeyId = header.subarray(keyIdStart, keyIdStart + KEY_ID_LENGTH);
   if (!timingSafeEqual(fileKeyId, key.keyId)) {
-    throw corrupt(
+    throw corruptFile(
+      source,
       `was written with another key (file key id ${fileKeyId.toString('hex')}, this key's id ${key.keyId.toString('hex')}): wrong key, or a corrupt header`,
     );
   }
-  const iv = bytes.subarray(keyIdStart + KEY_ID_LENGTH, AAD_LENGTH);
-  const tag = bytes.subarray(AAD_LENGTH, HEADER_LENGTH);
+  const iv = header.subarray(keyIdStart + KEY_ID_LENGTH, AAD_LENGTH);
+  const tag = header.subarray(AAD_LENGTH, HEADER_LENGTH);
   const decipher = createDecipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
-  decipher.setAAD(bytes.subarray(0, AAD_LENGTH));
+  decipher.setAAD(header.subarray(0, AAD_LENGTH));
   decipher.setAuthTag(tag);
+  return decipher;
+}
+
+/** Decrypts a vault file's bytes; `source` (the path) only names the file in errors. */
+export function openDocument(bytes: Buffer, key: DerivedVaultKey, source: string): string {
+  const decipher = decipherFor(bytes, key, source);
   try {
     return Buffer.concat([decipher.update(bytes.subarray(HEADER_LENGTH)), decipher.final()]).toString('utf8');
   } catch {
-    throw corrupt('failed authentication: it is corrupt or was altered');
+    throw corruptFile(source, 'failed authentication: it is corrupt or was altered');
   }
+}
+
+/**
+ * Decrypts a vault file read in pieces: `header` is its first HEADER_LENGTH bytes (fewer when the
+ * file is shorter), `ciphertext` the rest in order; each piece of plaintext goes to `consume` as it
+ * is decrypted. The text is authenticated only at the end: whatever the caller built from the
+ * pieces must be thrown away if this rejects.
+ */
+export async function openDocumentPieces(
+  header: Buffer,
+  ciphertext: AsyncIterable<Buffer>,
+  key: DerivedVaultKey,
+  source: string,
+  consume: (plaintext: Buffer) => void,
+): Promise<void> {
+  const decipher = decipherFor(header, key, source);
+  for await (const piece of ciphertext) {
+    const plaintext = decipher.update(piece);
+    if (plaintext.length > 0) consume(plaintext);
+  }
+  let last: Buffer;
+  try {
+    last = decipher.final();
+  } catch {
+    throw corruptFile(source, 'failed authentication: it is corrupt or was altered');
+  }
+  if (last.length > 0) consume(last);
 }
 
 /**

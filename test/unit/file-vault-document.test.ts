@@ -1,0 +1,185 @@
+/**
+ * The file vault's resident form (stored-secret.ts, vault-document.ts): committed secrets are
+ * canonical and never mutated, drafts are private, the file form is unchanged, and the pieces a
+ * compaction seals make the same file as sealing the whole text at once.
+ */
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import {
+  draftDocument,
+  emptyDocument,
+  ensureSecret,
+  getVersion,
+  installSecret,
+  moveLabel,
+  parseDocument,
+  promote,
+  SnapshotReader,
+  putPending,
+  secretName,
+  serializeDocument,
+  type VaultDocument,
+} from '../../src/adapters/file-vault/vault-document.js';
+import { deriveVaultKey, openDocument, sealDocumentPieces } from '../../src/adapters/file-vault/vault-file-format.js';
+import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
+
+const key = (n: number): SecretKey => ({ region: 'eu-west-101', projectId: '0123456789abcdef0123456789abcdef', serverId: `srv-${n}` });
+const token = (n: number): string => `run-unit-test-batch-0-generation-${String(n).padStart(4, '0')}`;
+
+function payload(k: SecretKey, password: string): SecretPayload {
+  return {
+    username: 'root',
+    password,
+    serverId: k.serverId,
+    serverName: `web-${k.serverId}`,
+    osType: 'Linux',
+    region: k.region,
+    projectId: k.projectId,
+    runId: 'run-1',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    activation: 'after-reboot',
+  };
+}
+
+/** Applies `op` as a commit does: on a draft, then installs what changed. */
+function commit(doc: VaultDocument, k: SecretKey, op: (draft: VaultDocument) => boolean): void {
+  const name = secretName(k);
+  const draft = draftDocument(doc, [name]);
+  if (op(draft)) installSecret(doc, draft.secrets.get(name)!);
+}
+
+function documentOf(servers: number): VaultDocument {
+  const doc = emptyDocument();
+  for (let n = 0; n < servers; n += 1) {
+    commit(doc, key(n), (d) => ensureSecret(d, key(n), 1_000));
+    commit(doc, key(n), (d) => putPending(d, key(n), token(1), payload(key(n), 'Shared-Passw0rd!'), 2_000));
+  }
+  return doc;
+}
+
+describe('file vault document in memory', () => {
+  it('keeps committed secrets frozen where shared, and a draft change away from the committed one until installed', () => {
+    const doc = documentOf(1);
+    const committed = doc.secrets.get(secretName(key(0)))!;
+    expect(Object.isFrozen(committed.key)).toBe(true);
+    expect(Object.isFrozen(committed.versions[0]!.value)).toBe(true);
+    expect(Object.isFrozen(committed.versions[0]!.labels)).toBe(true);
+    expect(() => committed.versions[0]!.labels.push('X')).toThrow(TypeError);
+
+    const draft = draftDocument(doc, [secretName(key(0))]);
+    expect(promote(draft, key(0), token(1), undefined, 3_000)).toBe(true);
+    expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_PENDING]);
+    installSecret(doc, draft.secrets.get(secretName(key(0)))!);
+    expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_CURRENT]);
+  });
+
+  it('hands out copies of payloads, and a replay with the same fields in another order is a no-op', () => {
+    const doc = documentOf(1);
+    const read = getVersion(doc, key(0), { versionId: token(1) })!;
+    read.value.password = 'changed';
+    expect(getVersion(doc, key(0), { versionId: token(1) })!.value.password).toBe('Shared-Passw0rd!');
+    const reordered = Object.fromEntries(Object.entries(payload(key(0), 'Shared-Passw0rd!')).reverse()) as unknown as SecretPayload;
+    commit(doc, key(0), (d) => {
+      expect(putPending(d, key(0), token(1), reordered, 4_000)).toBe(false);
+      return false;
+    });
+  });
+
+  it('keeps a payload with other fields as it came', () => {
+    const doc = documentOf(0);
+    const odd = { ...payload(key(0), 'Odd-Passw0rd!'), note: 'kept' } as unknown as SecretPayload;
+    commit(doc, key(0), (d) => ensureSecret(d, key(0), 1_000));
+    commit(doc, key(0), (d) => putPending(d, key(0), token(2), odd, 2_000));
+    expect(getVersion(doc, key(0), { versionId: token(2) })!.value).toEqual(odd);
+  });
+
+  it('writes the file form as before, in pieces, and reads it back', () => {
+    const doc = documentOf(7);
+    commit(doc, key(3), (d) => moveLabel(d, key(3), 'ROTATOR_ACTIVE', token(1), 5_000));
+    const text = [...serializeDocument(doc, 3)].join('');
+    const plain = JSON.parse(text) as { format: number; secrets: Record<string, unknown> };
+    expect(plain.format).toBe(1);
+    expect(Object.keys(plain.secrets)).toHaveLength(7);
+    expect(plain.secrets[secretName(key(3))]).toEqual(JSON.parse(JSON.stringify(doc.secrets.get(secretName(key(3))))));
+    const back = parseDocument(text, 'test');
+    expect([...back.secrets.keys()]).toEqual([...doc.secrets.keys()]);
+    for (const [name, secret] of doc.secrets) expect(back.secrets.get(name)).toEqual(secret);
+    expect([...serializeDocument(emptyDocument())].join('')).toBe('{"format":1,"secrets":{}}');
+  });
+
+  it('seals pieces into a file that opens to their text', async () => {
+    const vaultKey = deriveVaultKey(randomBytes(32));
+    const pieces = [...serializeDocument(documentOf(50), 8)];
+    const ciphertext: Buffer[] = [];
+    const header = await sealDocumentPieces(pieces, vaultKey, async (bytes) => {
+      ciphertext.push(Buffer.from(bytes));
+    });
+    expect(openDocument(Buffer.concat([header, ...ciphertext]), vaultKey, 'test')).toBe(pieces.join(''));
+  });
+
+  describe('reading a snapshot in pieces', () => {
+    const read = (text: string, pieceLength: number): VaultDocument => {
+      const reader = new SnapshotReader('test');
+      const bytes = Buffer.from(text, 'utf8');
+      for (let at = 0; at < bytes.length; at += pieceLength) reader.push(bytes.subarray(at, at + pieceLength));
+      return reader.end();
+    };
+    const tricky = (): VaultDocument => {
+      const doc = documentOf(5);
+      // Quotes, backslashes, brackets and multi-byte characters inside strings must not fool the split.
+      const odd = { ...payload(key(9), 'p"}{]\\"[,:x'), serverName: 'ünïcödé "}, {\\' } as SecretPayload;
+      commit(doc, key(9), (d) => ensureSecret(d, key(9), 1_000));
+      commit(doc, key(9), (d) => putPending(d, key(9), token(1), odd, 2_000));
+      return doc;
+    };
+
+    it('builds the same document whatever the pieces', () => {
+      const doc = tricky();
+      const text = [...serializeDocument(doc)].join('');
+      for (const length of [1, 2, 3, 7, 64, 1000, text.length]) {
+        const back = read(text, length);
+        expect([...back.secrets.keys()], `pieces of ${length}`).toEqual([...doc.secrets.keys()]);
+        for (const [name, secret] of doc.secrets) expect(back.secrets.get(name), `pieces of ${length}`).toEqual(secret);
+      }
+      expect(read('{"format":1,"secrets":{}}', 1).secrets.size).toBe(0);
+    });
+
+    it('reads any other JSON form of the document whole', () => {
+      const doc = tricky();
+      const plain = JSON.parse([...serializeDocument(doc)].join('')) as object;
+      const pretty = JSON.stringify(plain, null, 2);
+      const reordered = JSON.stringify({ secrets: (plain as { secrets: object }).secrets, format: 1 });
+      for (const text of [pretty, reordered]) {
+        const back = read(text, 5);
+        for (const [name, secret] of doc.secrets) expect(back.secrets.get(name)).toEqual(secret);
+      }
+    });
+
+    it('refuses damaged or malformed text with VAULT_WRONG_KEY_OR_CORRUPT', () => {
+      const text = [...serializeDocument(tricky())].join('');
+      const one = [...serializeDocument(documentOf(1))].join('');
+      const bad = [
+        text.slice(0, -1), // truncated
+        text.slice(0, text.length / 2),
+        `${text}x`, // trailing bytes
+        `${text}}`,
+        one.replace('{"format":1,"secrets":{', '{"format":1,"secrets":{,'), // stray comma
+        text.replace('},"ecs/', '}"ecs/'), // missing comma
+        one.replace(/"name":"[^"]*"/, '"name":"another"'), // name differs from its key
+        '{"format":2,"secrets":{}}',
+        '',
+      ];
+      for (const candidate of bad) {
+        for (const length of [1, 13, 1 << 20]) {
+          let error: unknown;
+          try {
+            read(candidate, length);
+          } catch (e) {
+            error = e;
+          }
+          expect((error as { code?: string } | undefined)?.code, `${JSON.stringify(candidate.slice(0, 60))} in pieces of ${length}`).toBe('VAULT_WRONG_KEY_OR_CORRUPT');
+        }
+      }
+    });
+  });
+});
