@@ -37,7 +37,7 @@ const opened: Vault[] = [];
 
 function makeVault(
   options: Partial<AwsSecretsManagerVaultOptions> = {},
-  deps: { writeLimiter?: RateLimiter; logger?: pino.Logger } = {},
+  deps: { writeLimiter?: RateLimiter; createLimiter?: RateLimiter; logger?: pino.Logger } = {},
 ): Vault {
   const vault = createAwsSecretsManagerVault(
     { region: 'eu-west-1', endpoint: emulator.url, credentials, ...options },
