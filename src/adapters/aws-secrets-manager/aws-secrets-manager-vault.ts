@@ -5,10 +5,12 @@
  * `UpdateSecretVersionStage` and the error translation.
  *
  * AWS calls made: CreateSecret (with the "no password known yet" version below; only after
- * DescribeSecret found no such secret, see `existing`), PutSecretValue
- * (always with VersionStages AWSPENDING and our token), UpdateSecretVersionStage (always with
- * RemoveFromVersionId when another version holds the label), GetSecretValue (always naming
- * VersionStage or VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets.
+ * DescribeSecret found no such secret, see `existing`), PutSecretValue (always with our token and
+ * VersionStages AWSPENDING plus the caller's custom labels), UpdateSecretVersionStage (always with
+ * RemoveFromVersionId when another version holds the label; `promote` sends it without reading
+ * first and reads only to explain a refusal), GetSecretValue (always naming VersionStage or
+ * VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets. Writes wait for the write limiter
+ * (CreateSecret for its own), per attempt.
  *
  * The first version of a secret. AWS's PutSecretValue reference: "If this operation creates the
  * first version for the secret, then Secrets Manager automatically attaches the staging label
@@ -539,8 +541,10 @@ export function createAwsSecretsManagerVault(
       if (versionId === NO_PASSWORD_YET_VERSION_ID) throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
       if (expectedCurrent === versionId) {
         // The caller read it current already (a replay): confirm with a read, write nothing.
-        const holder = portVersion(holderOf(await stagesOf(name, 'promote'), LABEL_CURRENT));
+        const stages = await stagesOf(name, 'promote');
+        const holder = portVersion(holderOf(stages, LABEL_CURRENT));
         if (holder === versionId) return;
+        if (!(await versionExists(name, stages, versionId))) throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
         throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT is on ${holder ?? 'no version'}, expected ${versionId}`);
       }
       // The compare-and-swap in one write, without reading first: AWS refuses the move unless
