@@ -61,6 +61,7 @@ import { TokenBucketRateLimiter } from '../token-bucket-rate-limiter.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { awsErrorName, toVaultError, vaultError, type ErrorContext } from './aws-error-mapping.js';
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
+import { ReadGate } from './read-gate.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
 
 // These four are AWS_RESERVED_TAG_KEYS (src/config/aws-secrets-manager-rules.ts); a test keeps them in step.
@@ -78,6 +79,12 @@ const TAG_PROJECT_ID = 'project-id';
  */
 const WRITE_COMMANDS = new Set(['PutSecretValueCommand', 'UpdateSecretVersionStageCommand', 'UpdateSecretCommand']);
 const CREATE_COMMANDS = new Set(['CreateSecretCommand', 'TagResourceCommand']);
+
+/**
+ * Read attempts in flight at once (src/adapters/aws-secrets-manager/read-gate.ts): as many as the
+ * SDK's default HTTP pool has sockets, so the gate orders reads without slowing them.
+ */
+const READS_IN_FLIGHT = 50;
 
 /** ClientRequestToken as AWS takes it; also our version id. */
 const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
@@ -238,6 +245,7 @@ export function createAwsSecretsManagerVault(
   const requestTimeout = positiveNumber(options.requestTimeoutMs, 'requestTimeoutMs', 10_000, true);
   const connectionTimeout = positiveNumber(options.connectionTimeoutMs, 'connectionTimeoutMs', 3_000, true);
   const limiter = deps.writeLimiter ? new QueuedRateLimiter(deps.writeLimiter) : new TokenBucketRateLimiter({ requestsPerSecond: writesPerSecond, clock: deps.clock });
+  const readGate = new ReadGate(READS_IN_FLIGHT);
   const createLimiter = deps.createLimiter ? new QueuedRateLimiter(deps.createLimiter) : new TokenBucketRateLimiter({ requestsPerSecond: writesPerSecond, clock: deps.clock });
   const logger = deps.logger;
   const description = options.description ?? 'Root/Administrator password of a Huawei Cloud ECS server, rotated by rotator';
@@ -255,12 +263,14 @@ export function createAwsSecretsManagerVault(
   const client = new SecretsManagerClient(config);
 
   // Each attempt (SDK retries included) of a write waits for the limiter: AWS's quota counts attempts.
+  // Reads take a place at the read gate instead, in call order.
   client.middlewareStack.addRelativeTo(
     (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext): FinalizeHandler<object, MetadataBearer> =>
       async (args) => {
         const command = context.commandName ?? '';
         if (WRITE_COMMANDS.has(command)) await limiter.acquire();
         else if (CREATE_COMMANDS.has(command)) await createLimiter.acquire();
+        else return readGate.run(() => next(args));
         return next(args);
       },
     { relation: 'after', toMiddleware: 'retryMiddleware', name: 'rotatorWriteLimiter', override: true },

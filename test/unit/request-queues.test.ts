@@ -1,8 +1,11 @@
 /**
- * The queue in front of a shared limiter (src/adapters/queued-rate-limiter.ts): one caller at a time
- * asks it, in call order; an aborted caller leaves the queue without reordering the others.
+ * The queues in front of the AWS adapter's requests: the one in front of a shared limiter
+ * (src/adapters/queued-rate-limiter.ts: one caller at a time asks it, in call order; an aborted caller
+ * leaves the queue without reordering the others), and the read gate
+ * (src/adapters/aws-secrets-manager/read-gate.ts: bounded reads, first come first served).
  */
 import { describe, expect, it } from 'vitest';
+import { ReadGate } from '../../src/adapters/aws-secrets-manager/read-gate.js';
 import { QueuedRateLimiter } from '../../src/adapters/queued-rate-limiter.js';
 import type { RateLimiter } from '../../src/ports/rate-limiter.js';
 
@@ -56,5 +59,43 @@ describe('QueuedRateLimiter', () => {
     await Promise.all([first, third]);
     expect(order).toEqual([0, 2]);
     await expect(queued.acquire(controller.signal)).rejects.toThrow('stop');
+  });
+});
+
+describe('ReadGate (AWS adapter)', () => {
+  it('keeps at most `limit` calls in flight and starts the others in call order', async () => {
+    const gate = new ReadGate(2);
+    const started: number[] = [];
+    const finish: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const calls = [0, 1, 2, 3, 4].map((i) =>
+      gate.run(async () => {
+        started.push(i);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise<void>((resolve) => finish.push(resolve));
+        inFlight -= 1;
+        return i;
+      }),
+    );
+    await tick();
+    expect(started).toEqual([0, 1]);
+    finish.shift()?.();
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+    while (finish.length > 0 || started.length < 5) {
+      finish.shift()?.();
+      await tick();
+    }
+    expect(await Promise.all(calls)).toEqual([0, 1, 2, 3, 4]);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(most).toBe(2);
+  });
+
+  it('a call that fails gives its place to the next one', async () => {
+    const gate = new ReadGate(1);
+    await expect(gate.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(gate.run(() => Promise.resolve('next'))).resolves.toBe('next');
   });
 });
