@@ -208,7 +208,9 @@ export async function runRotatorService(
   await writeFile(join(jobs, 'bench.yaml'), JSON.stringify(target));
   await writeFile(join(dir, 'vault.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
 
-  const service = startChild(['bin/rotator.js', '--config', join(dir, 'service.json'), '--jobs', jobs, 'run', '--role', 'worker'], {
+  // BENCH_CPU_PROF=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome's DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const service = startChild([...profile, 'bin/rotator.js', '--config', join(dir, 'service.json'), '--jobs', jobs, 'run', '--role', 'worker'], {
     ROTATOR_FROM_SOURCE: '1',
     HUAWEI_AK: DEMO_CREDENTIALS.accessKey,
     HUAWEI_SK: DEMO_CREDENTIALS.secretKey,

@@ -11,6 +11,8 @@
  *   npm run bench -- --only scale --scale 1000,10000,100000
  *   npm run bench -- --naive-shared 20000 --naive-unique 1000 --rate-servers 2000
  *   npm run bench -- --no-write                     print only, no bench/results file
+ *   npm run bench -- --worker-concurrency 32        the service's limits.workerConcurrency (default: its own)
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench -- …      also write the rotator service's V8 CPU profile there
  *
  * The machine is shared (2 cores, other work running): figures are noisy; compare the lines of
  * one run side by side rather than across runs.
@@ -42,16 +44,18 @@ interface Options {
   naiveUnique: number;
   scale: number[];
   rateServers: number;
+  /** `limits.workerConcurrency` of the rotator service; undefined: the service's default. */
+  workerConcurrency: number | undefined;
   write: boolean;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--only ${SCENARIOS.join(',')}] [--goal] [--naive-shared N] [--naive-unique N] [--scale N,N,…] [--rate-servers N] [--no-write]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--only ${SCENARIOS.join(',')}] [--goal] [--naive-shared N] [--naive-unique N] [--scale N,N,…] [--rate-servers N] [--worker-concurrency N] [--no-write]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { only: new Set(SCENARIOS), naiveShared: 2_000, naiveUnique: 200, scale: [1_000, 10_000], rateServers: 1_000, write: true };
+  const options: Options = { only: new Set(SCENARIOS), naiveShared: 2_000, naiveUnique: 200, scale: [1_000, 10_000], rateServers: 1_000, workerConcurrency: undefined, write: true };
   const count = (flag: string, value: string | undefined): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1 || n > 1_000_000) usage(`${flag}: expected a number of servers from 1 to 1000000, found ${JSON.stringify(value)}`);
@@ -80,6 +84,13 @@ function parseArgs(argv: string[]): Options {
         options.naiveUnique = count(flag, value);
         i++;
         break;
+      case '--worker-concurrency': {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1 || n > 256) usage(`--worker-concurrency: expected the batches one worker runs at once, 1 to 256, found ${JSON.stringify(value)}`);
+        options.workerConcurrency = n;
+        i++;
+        break;
+      }
       case '--rate-servers':
         options.rateServers = count(flag, value);
         i++;
@@ -198,7 +209,7 @@ async function benchNaive(): Promise<void> {
     } finally {
       await naiveSim.stop();
     }
-    const ours = await rotatorRun(sim, { uniquePerServer: mode === 'unique', batchSize: 100, ecsRequestsPerSecond: 200, workerConcurrency: undefined });
+    const ours = await rotatorRun(sim, { uniquePerServer: mode === 'unique', batchSize: 100, ecsRequestsPerSecond: 200, workerConcurrency: options.workerConcurrency });
     rows.push([
       mode, servers,
       `${naive.seconds.toFixed(2)} s (${naive.accepted} accepted, ${naive.calls} calls, ${naive.failedCalls} failed)`,
@@ -217,7 +228,7 @@ async function benchScale(): Promise<void> {
   const rows: (string | number)[][] = [];
   const rates: number[] = [];
   for (const servers of options.scale) {
-    const f = await rotatorRun({ servers, latencyMs: 50, throttleRps: undefined }, { uniquePerServer: false, batchSize: 1000, ecsRequestsPerSecond: 1000, workerConcurrency: undefined });
+    const f = await rotatorRun({ servers, latencyMs: 50, throttleRps: undefined }, { uniquePerServer: false, batchSize: 1000, ecsRequestsPerSecond: 1000, workerConcurrency: options.workerConcurrency });
     rates.push(servers / f.seconds);
     rows.push([
       servers, accepted(f), f.seconds.toFixed(1), perSecond(servers, f.seconds),
@@ -265,7 +276,7 @@ async function benchRate(): Promise<void> {
     await snapshot();
     result = await runRotatorService(
       simulator.url,
-      { servers, uniquePerServer: false, batchSize: 100, ecsRequestsPerSecond: ecsRps, workerConcurrency: undefined, vault: { kind: 'aws', endpoint: emulator.url, writesPerSecond: awsWrites } },
+      { servers, uniquePerServer: false, batchSize: 100, ecsRequestsPerSecond: ecsRps, workerConcurrency: options.workerConcurrency, vault: { kind: 'aws', endpoint: emulator.url, writesPerSecond: awsWrites } },
       { runs: 2, afterRun: snapshot },
     );
     writeTimes = await emulator.writeTimes();

@@ -104,7 +104,8 @@ export function checkBatchAdmission(facts: AdmissionFacts): Admission {
   if (batch.serverIds.length === 0 || batch.serverIds.length > MAX_SERVERS_PER_BATCH) {
     reasons.push(`a batch holds 1 to ${MAX_SERVERS_PER_BATCH} servers, this one ${batch.serverIds.length}`);
   }
-  const duplicates = batch.serverIds.filter((id, i) => batch.serverIds.indexOf(id) !== i);
+  const seen = new Set<string>();
+  const duplicates = batch.serverIds.filter((id) => seen.size === seen.add(id).size);
   if (duplicates.length > 0) reasons.push(`servers listed twice: ${list([...new Set(duplicates)])}`);
   if (reasons.length > 0) return { admitted: false, reasons };
 

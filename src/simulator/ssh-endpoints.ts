@@ -37,11 +37,19 @@ export interface SshEndpoints {
   close(): Promise<void>;
 }
 
-/** The loopback address of the simulated server at `index` (0-based): 127.77.0.1, 127.77.0.2, … up to 65534 servers. */
+/** Servers that get an address: 127.77.0.1 up to 127.254.255.255 (the whole block is loopback on Linux). */
+const MAX_SIM_ADDRESSES = (255 - 77) * 0x10000 - 1;
+
+/**
+ * The loopback address of the simulated server at `index` (0-based): 127.77.0.1, 127.77.0.2, …,
+ * 127.77.255.255, 127.78.0.0, … (a fleet of 100k and more gets an address for every server).
+ */
 export function simAddressOf(index: number): string {
   const n = index + 1;
-  if (!Number.isInteger(index) || index < 0 || n > 0xfffe) throw new Error(`simulated server index ${index} has no loopback address (0 to 65533)`);
-  return `127.77.${(n >> 8) & 0xff}.${n & 0xff}`;
+  if (!Number.isInteger(index) || index < 0 || n > MAX_SIM_ADDRESSES) {
+    throw new Error(`simulated server index ${index} has no loopback address (0 to ${MAX_SIM_ADDRESSES - 1})`);
+  }
+  return `127.${77 + (n >>> 16)}.${(n >> 8) & 0xff}.${n & 0xff}`;
 }
 
 export const SIM_SSH_USER = 'root';

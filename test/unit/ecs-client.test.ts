@@ -7,6 +7,7 @@ import {
   stringToSign,
 } from '../../src/adapters/huawei-ecs/signer.js';
 import { EcsApiError } from '../../src/adapters/huawei-ecs/ecs-api-error.js';
+import { LIST_READ_AHEAD } from '../../src/adapters/huawei-ecs/huawei-ecs-client.js';
 import { DEFAULT_ECS_RETRY_POLICY } from '../../src/adapters/huawei-ecs/retry-policy.js';
 import type { Harness, RecordedRequest } from './ecs-http-harness.js';
 import {
@@ -361,18 +362,65 @@ describe('listServers', () => {
     const ids: string[] = [];
     for await (const s of client.listServers({}, { pageSize: 3 })) ids.push(s.id);
     expect(ids).toEqual(all.map((s) => s.id));
-    expect(harness.requests.map((r) => new URLSearchParams(r.query).get('offset'))).toEqual(['1', '2', '3']);
+    // Pages 2 and 3 are read ahead together once page 1 gave the count: any arrival order.
+    expect(harness.requests.map((r) => new URLSearchParams(r.query).get('offset')).sort()).toEqual(['1', '2', '3']);
     expect(harness.requests.every(verifySignature)).toBe(true);
     client.close();
   });
 
+  it(`reads up to ${LIST_READ_AHEAD} pages ahead, yields them in order, and never asks past the count`, async () => {
+    const all = Array.from({ length: 95 }, (_, i) => huaweiServer(`srv-${String(i).padStart(3, '0')}`));
+    let inFlight = 0;
+    let mostInFlight = 0;
+    harness.fallback = (req, res) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      const limit = Number(new URLSearchParams(req.query).get('limit'));
+      const page = Number(new URLSearchParams(req.query).get('offset'));
+      // Later pages answer sooner: order must come from the page number, not from arrival.
+      setTimeout(() => {
+        inFlight--;
+        json(200, { count: all.length, servers: all.slice((page - 1) * limit, page * limit) })(req, res);
+      }, 40 - page * 3);
+    };
+    const { client } = makeClient(harness);
+    const ids: string[] = [];
+    for await (const s of client.listServers({}, { pageSize: 10 })) ids.push(s.id);
+    expect(ids).toEqual(all.map((s) => s.id));
+    const offsets = harness.requests.map((r) => Number(new URLSearchParams(r.query).get('offset')));
+    expect(offsets.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(mostInFlight).toBeLessThanOrEqual(LIST_READ_AHEAD);
+    client.close();
+  });
+
+  it('stops at the first failed page: the error surfaces in order, after the pages before it', async () => {
+    const all = Array.from({ length: 30 }, (_, i) => huaweiServer(`srv-${i}`));
+    harness.fallback = (req, res) => {
+      const limit = Number(new URLSearchParams(req.query).get('limit'));
+      const page = Number(new URLSearchParams(req.query).get('offset'));
+      if (page === 2) json(403, { error: { code: 'Ecs.0302', message: 'denied' } })(req, res);
+      else json(200, { count: all.length, servers: all.slice((page - 1) * limit, page * limit) })(req, res);
+    };
+    const { client } = makeClient(harness);
+    const ids: string[] = [];
+    await expect((async () => {
+      for await (const s of client.listServers({}, { pageSize: 10 })) ids.push(s.id);
+    })()).rejects.toMatchObject({ httpStatus: 403 });
+    expect(ids).toEqual(all.slice(0, 10).map((s) => s.id));
+    client.close();
+  });
+
   it('stops on an empty page even if count promises more', async () => {
-    harness.script.push(json(200, { count: 50, servers: [huaweiServer('a')] }), json(200, { count: 50, servers: [] }));
+    harness.script.push(json(200, { count: 50, servers: [huaweiServer('a')] }));
+    harness.fallback = json(200, { count: 50, servers: [] });
     const { client } = makeClient(harness);
     const ids: string[] = [];
     for await (const s of client.listServers({}, { pageSize: 1 })) ids.push(s.id);
     expect(ids).toEqual(['a']);
-    expect(harness.requests).toHaveLength(2);
+    // Page 2 (empty) ends it; pages 3.. may have been read ahead, but no further.
+    expect(harness.requests.length).toBeGreaterThanOrEqual(2);
+    expect(harness.requests.length).toBeLessThanOrEqual(1 + LIST_READ_AHEAD);
     client.close();
   });
 

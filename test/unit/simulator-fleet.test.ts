@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateFleet, loadFleetFile, parseFleet } from '../../src/simulator/fleet.js';
 import { huaweiPasswordViolations } from '../../src/simulator/password-rules.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
+import { simAddressOf } from '../../src/simulator/ssh-endpoints.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'rotator-sim-fleet-'));
 afterAll(async () => {
@@ -81,5 +82,22 @@ describe("the simulator's own reading of Huawei's password rules", () => {
     expect(huaweiPasswordViolations('xyRoOt12!')).toContain('contains the username or the username reversed');
     expect(huaweiPasswordViolations('xyrotartsinimda12!A')).toContain('contains the username or the username reversed');
     expect(huaweiPasswordViolations('Xy7!MIN9_L')).toContain('contains three consecutive characters of Administrator');
+  });
+});
+
+describe('simulated server addresses', () => {
+  it('gives each of a 200k fleet its own loopback address (the bench runs 100k servers)', () => {
+    const addresses = new Set<string>();
+    for (let i = 0; i < 200_000; i++) addresses.add(simAddressOf(i));
+    expect(addresses.size).toBe(200_000);
+    expect(simAddressOf(0)).toBe('127.77.0.1');
+    expect(simAddressOf(65_534)).toBe('127.77.255.255');
+    expect(simAddressOf(65_535)).toBe('127.78.0.0');
+    expect([...addresses].every((a) => a.split('.').every((o) => Number(o) <= 255))).toBe(true);
+  });
+
+  it('says which index has no address instead of wrapping around', () => {
+    expect(() => simAddressOf(-1)).toThrow(/index -1 has no loopback address/);
+    expect(() => simAddressOf(20_000_000)).toThrow(/index 20000000 has no loopback address/);
   });
 });
