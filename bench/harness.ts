@@ -118,6 +118,8 @@ export interface RunningEmulator {
   pid: number | undefined;
   /** Calls per operation so far. */
   calls(): Promise<Record<string, number>>;
+  /** Arrival times (ms since the epoch) of the writes counted against the shared write quota so far. */
+  writeTimes(): Promise<number[]>;
   stop(): Promise<number>;
 }
 
@@ -132,6 +134,10 @@ export async function startEmulatorProcess(writesPerSecond: number): Promise<Run
     async calls() {
       const answer = await fetch(callsUrl);
       return (await answer.json()) as Record<string, number>;
+    },
+    async writeTimes() {
+      const answer = await fetch(new URL('/write-times', callsUrl));
+      return (await answer.json()) as number[];
     },
     stop: () => c.stop(),
   };
@@ -148,8 +154,11 @@ export interface ServiceSettings {
 }
 
 export interface RotatorRunResult {
+  /** The first run's time and summary (the later ones are in `runs`). */
   seconds: number;
   summary: RunSummary;
+  /** Every run enqueued, in order, on the same service and fleet. */
+  runs: { startedAt: number; seconds: number; summary: RunSummary }[];
   workerPeakRss: number;
   /** Bytes of every Redis key under the run's prefix, after the run (default retention). */
   redisBytes: number;
@@ -159,10 +168,15 @@ export interface RotatorRunResult {
 }
 
 /**
- * Starts the rotator service (worker role) against `simulatorUrl`, enqueues one manual run of a
- * target covering the simulator's whole fleet, waits for its summary, and measures.
+ * Starts the rotator service (worker role) against `simulatorUrl`, enqueues `runs` manual runs of a
+ * target covering the simulator's whole fleet one after the other (each waited for; `afterRun` is
+ * called after each), and measures.
  */
-export async function runRotatorService(simulatorUrl: string, settings: ServiceSettings): Promise<RotatorRunResult> {
+export async function runRotatorService(
+  simulatorUrl: string,
+  settings: ServiceSettings,
+  repeat: { runs: number; afterRun?: (index: number) => Promise<void> } = { runs: 1 },
+): Promise<RotatorRunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'rotator-bench-'));
   const prefix = `rotbench-${process.pid}-${randomUUID().slice(0, 8)}`;
   const jobs = join(dir, 'jobs');
@@ -222,15 +236,19 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
   try {
     await waitForLine(service, /worker: listening/, 'the rotator service');
     const watcher = await startRunWatcher({ queues, connect: () => new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
-    let summary: RunSummary;
-    const start = process.hrtime.bigint();
+    const runs: { startedAt: number; seconds: number; summary: RunSummary }[] = [];
     try {
-      const { runId } = await queues.enqueueManualRun('bench', { serverIds: undefined, dryRun: false, uuid: randomUUID(), restartPolicy: undefined });
-      summary = await watcher.wait(runId, 3_600_000);
+      for (let i = 0; i < repeat.runs; i++) {
+        const startedAt = Date.now();
+        const start = process.hrtime.bigint();
+        const { runId } = await queues.enqueueManualRun('bench', { serverIds: undefined, dryRun: false, uuid: randomUUID(), restartPolicy: undefined });
+        const summary = await watcher.wait(runId, 3_600_000);
+        runs.push({ startedAt, seconds: Number(process.hrtime.bigint() - start) / 1e9, summary });
+        await repeat.afterRun?.(i);
+      }
     } finally {
       await watcher.close();
     }
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (memoryLog && service.child.pid !== undefined) {
       // The sampler forces a full GC and logs what is still live once the run is over.
       process.kill(service.child.pid, 'SIGUSR2');
@@ -238,7 +256,8 @@ export async function runRotatorService(simulatorUrl: string, settings: ServiceS
     }
     const workerPeakRss = await service.stop();
     const { bytes, keys, byKind } = await redisUsage(redis, prefix);
-    return { seconds, summary, workerPeakRss, redisBytes: bytes, redisKeys: keys, redisByKind: byKind };
+    const first = runs[0]!;
+    return { seconds: first.seconds, summary: first.summary, runs, workerPeakRss, redisBytes: bytes, redisKeys: keys, redisByKind: byKind };
   } catch (error) {
     process.stderr.write(`service output (tail):\n${service.output().slice(-3000)}\n`);
     throw error;

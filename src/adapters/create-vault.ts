@@ -32,6 +32,8 @@ export interface CreateVaultDeps {
   readOnly?: boolean | undefined;
   /** AWS: a write limiter shared by every worker (e.g. Redis-backed). @defaultValue a local token bucket */
   awsWriteLimiter?: RateLimiter | undefined;
+  /** AWS: a CreateSecret limiter shared by every worker. @defaultValue a local token bucket */
+  awsCreateLimiter?: RateLimiter | undefined;
 }
 
 /** The key file used when the config names none: `var/vault.key` under cwd (as the config loader assumes). */
@@ -76,6 +78,6 @@ export async function createVault(config: VaultConfig, deps: CreateVaultDeps): P
       retryMode: aws.retryMode,
       maxAttempts: aws.maxAttempts,
     },
-    { clock: deps.clock, logger: deps.logger, writeLimiter: deps.awsWriteLimiter },
+    { clock: deps.clock, logger: deps.logger, writeLimiter: deps.awsWriteLimiter, createLimiter: deps.awsCreateLimiter },
   );
 }

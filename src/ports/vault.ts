@@ -70,6 +70,12 @@ export interface SecretDescription {
 export type VersionSelector = { label: string } | { versionId: string };
 
 /**
+/** What `putPending` acknowledged: the labels the stored version holds once the write is durable. */
+export interface StoredPending {
+  labels: string[];
+}
+
+/**
  * Every operation either completes durably before it resolves or rejects with a `RotatorError`
  * (`retryable` true for throttling, timeouts and 5xx-like failures). Operations are safe to repeat:
  * each is written so that a replay after a crash is harmless.
@@ -79,9 +85,10 @@ export type VersionSelector = { label: string } | { versionId: string };
  * not retryable), `VAULT_THROTTLED` / `VAULT_UNAVAILABLE` (retryable), `VAULT_ACCESS_DENIED` (not
  * retryable). No message, cause or JSON of any error carries a password.
  *
- * Labels change only through these methods: `putPending` touches AWSPENDING only, `promote`
- * AWSCURRENT, AWSPREVIOUS and AWSPENDING only; custom labels (ROTATOR_ACTIVE) move only by
- * `moveLabel`/`removeLabel`. A version that still holds any label is never dropped.
+ * Labels change only through these methods: `putPending` touches AWSPENDING and the custom labels
+ * it is given only, `promote` AWSCURRENT and AWSPREVIOUS only; otherwise custom labels
+ * (ROTATOR_ACTIVE) move only by `moveLabel`/`removeLabel`. A version that still holds any label is
+ * never dropped.
  * The shared contract suite (test/contract/vault-contract.ts) is the executable form of this.
  */
 export interface Vault {
@@ -94,14 +101,18 @@ export interface Vault {
   /**
    * Stores `value` as a new version with id `token` (32 to 64 printable ASCII characters without
    * spaces, as AWS's ClientRequestToken; deterministic for the batch: run id + batch + generation)
-   * and the label AWSPENDING, moving AWSPENDING off any other version. Resolves only when the write
-   * is acknowledged (durable).
+   * and the labels AWSPENDING and `alsoLabels` (custom labels, e.g. an unconfirmed slot), each moved
+   * off any other version, in one write (AWS: PutSecretValue's VersionStages). Resolves only when the
+   * write is acknowledged (durable), with the labels the version holds then.
    * - same token, same value (compared field by field, not by key order): no-op (a replay), even
-   *   when AWSPENDING has since moved on;
+   *   when AWSPENDING has since moved on; resolves with the labels the version holds now;
    * - same token, different value: `RotatorError` code `VAULT_TOKEN_REUSED`, not retryable (a bug);
+   * - `alsoLabels` naming AWSCURRENT, AWSPREVIOUS or AWSPENDING: `VAULT_INVALID_REQUEST`;
    * - the secret does not exist: `RotatorError` code `VAULT_SECRET_NOT_FOUND`.
+   * A custom label moves off another version unconditionally (as on AWS): callers pass only labels
+   * that were free in their last read, under the server's lock.
    */
-  putPending(key: SecretKey, token: string, value: SecretPayload): Promise<void>;
+  putPending(key: SecretKey, token: string, value: SecretPayload, alsoLabels?: readonly string[]): Promise<StoredPending>;
 
   /**
    * The version holding `label`, or with id `versionId`; undefined when there is none (also when
@@ -115,8 +126,9 @@ export interface Vault {
   /**
    * Compare-and-swap of AWSCURRENT: moves it to `versionId` only if it is now on
    * `expectedCurrent` (undefined: no version holds it yet). AWSPREVIOUS moves to the version
-   * AWSCURRENT left. Then AWSPENDING is removed from `versionId` if it holds it.
-   * - `versionId` already holds AWSCURRENT: only the AWSPENDING clean-up runs (a replay);
+   * AWSCURRENT left. No other label changes: AWSPENDING stays on `versionId` if it holds it (the
+   * rotation reads AWSPENDING on AWSCURRENT's version as settled, src/rotation/labels.ts).
+   * - `versionId` already holds AWSCURRENT: a no-op (a replay);
    * - AWSCURRENT is elsewhere: `RotatorError` code `VAULT_CURRENT_CHANGED`, not retryable;
    * - `versionId` does not exist: `RotatorError` code `VAULT_VERSION_NOT_FOUND` (checked first);
    * - the secret does not exist: `VAULT_SECRET_NOT_FOUND` or `VAULT_VERSION_NOT_FOUND`.

@@ -68,6 +68,11 @@ export interface WorkerRole {
   readonly verifyTarget: RotationService['verifyTarget'];
 }
 
+/** Burst of the shared AWS write limiters: a fifth of a second's worth, at least 1. */
+function awsBurst(writesPerSecond: number): number {
+  return Math.max(1, Math.floor(writesPerSecond / 5));
+}
+
 export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole> {
   const { config, redis, clock, random, logger } = deps;
   const service = config.service;
@@ -102,8 +107,15 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     logger,
     clock,
     cwd: deps.cwd,
-    // Secrets Manager's write quota is per account and region: share it across every worker.
-    ...(aws ? { awsWriteLimiter: sharedLimiter(`aws-writes:${aws.region}`, aws.writesPerSecond) } : {}),
+    // Secrets Manager's write quotas are per account and region: share them across every worker.
+    // A burst of a fifth of a second's writes lets the limiter make up for timers that fire late
+    // (without it every late wake-up is lost for good) and stays well inside AWS's own bucket.
+    ...(aws
+      ? {
+          awsWriteLimiter: sharedLimiter(`aws-writes:${aws.region}`, aws.writesPerSecond, awsBurst(aws.writesPerSecond)),
+          awsCreateLimiter: sharedLimiter(`aws-creates:${aws.region}`, aws.writesPerSecond, awsBurst(aws.writesPerSecond)),
+        }
+      : {}),
   });
   deps.onClose(() => vault.close());
   const { metrics } = deps;

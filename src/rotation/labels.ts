@@ -11,19 +11,27 @@
  *
  * | event | labels after |
  * |---|---|
- * | new password stored before the reset | AWSPENDING on it (moved off any older pending version) |
- * | reset accepted | it takes a free unconfirmed slot; AWSCURRENT moves to it (compare-and-swap), AWSPREVIOUS to the version AWSCURRENT left; AWSPENDING dropped |
- * | reset accepted, every slot taken, verification off, restart policy soft/hard | it takes an extra slot (N + 1 held until its reboot) |
+ * | new password stored before the reset | AWSPENDING and a free unconfirmed slot on it, in the one write that stores it (both moved off any older version) |
+ * | new password stored, every slot taken, verification off, restart policy soft/hard | it takes an extra slot (N + 1 held until its reboot) |
+ * | reset accepted | AWSCURRENT moves to it (compare-and-swap), AWSPREVIOUS to the version AWSCURRENT left; it keeps AWSPENDING and its slot (AWSPENDING on AWSCURRENT's version is settled, not pending) |
  * | reboot job succeeded after such a slide (verification off) | candidates older than the newest N leave their slots (they are older than the last N) |
  * | every slot taken, verification on or restart policy none, or N + 1 held (at plan time) | no new password: `confirm` (resend AWSCURRENT + reboot + verify or trim) with soft/hard, else `awaiting-restart` |
- * | reset definitely rejected, password first sent by this execution | AWSPENDING dropped (never set) |
- * | reset rejected on a resend of an inherited pending password (any code, `Ecs.0011` included) | AWSPENDING kept: the earlier, unanswered call may have been accepted |
- * | reset outcome unknown / vault failed after the reset | AWSPENDING kept; the next run resends the same password |
+ * | reset definitely rejected, password first sent by this execution | AWSPENDING dropped, then its slot (never set) |
+ * | reset rejected on a resend of an inherited pending password (any code, `Ecs.0011` included) | AWSPENDING and its slot kept: the earlier, unanswered call may have been accepted |
+ * | reset outcome unknown / vault failed after the reset | AWSPENDING and its slot kept; the next run resends the same password |
  * | reboot job succeeded | ROTATOR_RESTARTED on the version (replay marker only); no other label moves (a reboot is not proof), except the trim above |
  * | password W verified to log in (login probe `works`) | ROTATOR_ACTIVE moves to W; unconfirmed slots of W and of every version created strictly before W are removed; newer candidates keep theirs (one of them may be staged for the next restart) |
  * | expected password refused, none of the labelled ones works | nothing moves (alert: `NO_LABELLED_PASSWORD_LOGS_IN`) |
  * | verification unreachable / unverifiable | nothing moves |
  *
+ * Reading AWSPENDING: on a version that does not hold AWSCURRENT it marks a reset whose outcome is
+ * not settled (*unsettled*: resend it, never a different password); on AWSCURRENT's own version it
+ * is what an accepted rotation leaves behind (*settled*), and the next new password takes it over.
+ * The slot an unsettled version holds is not proof of acceptance: it is reserved before the reset
+ * because the password may be in effect as soon as the reset call is sent. So an unsettled version
+ * counts as a candidate for admission (its slot is taken) but not as accepted (`isFirstRotation`),
+ * and verification does not try it (its fate is decided by the resend).
+
  * Why dropping slots older than a verified W is safe: W logs in now, so W was applied by a reset
  * and activated by a later restart. A candidate accepted before W that had been applied was staged
  * before W was, and W's own reset replaced it as the staged password: it can neither be in effect now
@@ -41,9 +49,10 @@
  *   creates every secret with a version that holds no password ("no password known yet"), which
  *   takes AWSCURRENT and which the port does not show; the first `promote` moves AWSCURRENT off it.
  * - A server's first rotation is one where no version outside the batch holds a label of an
- *   accepted password (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot): a version still pending
- *   from an earlier, unanswered first attempt does not make it a later one, since the password from
- *   before rotator may still be the one in effect (`isFirstRotation`).
+ *   accepted password (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot on a version that is not
+ *   unsettled pending): a version still pending from an earlier, unanswered first attempt does not
+ *   make it a later one, although it holds a slot, since the password from before rotator may still
+ *   be the one in effect (`isFirstRotation`).
  */
 import type { SecretDescription, SecretVersionInfo } from '../ports/vault.js';
 import { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS } from '../ports/vault.js';
@@ -122,7 +131,11 @@ export function admission(description: SecretDescription | undefined, policy: Ca
   return usedUnconfirmedSlots(description).length === policy.keep ? 'slide' : 'confirm';
 }
 
-/** The slot an accepted version takes: its own, a free one among the first N, or (sliding) an extra one; undefined when none is allowed. */
+/**
+ * The slot a version takes when its password is stored (or, stored without one by an older release,
+ * when accepted): its own, a free one among the first N, or (sliding) an extra one; undefined when
+ * none is allowed.
+ */
 export function slotForAccepted(description: SecretDescription | undefined, versionId: string, policy: CandidatePolicy): string | undefined {
   const own = versionById(description, versionId)?.labels.find(isUnconfirmedLabel);
   if (own !== undefined) return own;
@@ -162,11 +175,14 @@ export function labelsAfterVerified(
 export const LOGIN_CANDIDATE_LABELS: readonly string[] = [LABEL_ACTIVE, LABEL_CURRENT, LABEL_PREVIOUS, ...UNCONFIRMED_LABELS];
 
 /**
- * The versions to try, in order: `expected` first (if labelled), then newest first. AWSPENDING is
- * not tried: its outcome is unknown and it is kept and resent anyway.
+ * The versions to try, in order: `expected` first (if labelled), then newest first. An unsettled
+ * pending version is not tried, although it holds a slot: its outcome is unknown and it is kept and
+ * resent anyway (unless ROTATOR_ACTIVE or AWSPREVIOUS says more).
  */
 export function verificationOrder(description: SecretDescription | undefined, expected: string | undefined): SecretVersionInfo[] {
-  const versions = (description?.versions ?? []).filter((v) => v.labels.some((l) => LOGIN_CANDIDATE_LABELS.includes(l)));
+  const versions = (description?.versions ?? []).filter((v) =>
+    v.labels.some((l) => (isUnsettledPending(v) ? l === LABEL_ACTIVE || l === LABEL_PREVIOUS : LOGIN_CANDIDATE_LABELS.includes(l))),
+  );
   versions.sort((a, b) => b.createdAt - a.createdAt);
   const first = versions.findIndex((v) => v.versionId === expected);
   if (first > 0) versions.unshift(...versions.splice(first, 1));
@@ -174,9 +190,28 @@ export function verificationOrder(description: SecretDescription | undefined, ex
 }
 
 export { LABEL_ACTIVE, LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS };
-/** Whether `version` holds a label that only an accepted password gets (AWSCURRENT, ROTATOR_ACTIVE, an unconfirmed slot). */
+/**
+ * Whether `version` is stored for a reset whose outcome is not settled: AWSPENDING on a version that
+ * does not hold AWSCURRENT (on AWSCURRENT's version, AWSPENDING is what an accepted rotation leaves).
+ */
+export function isUnsettledPending(version: SecretVersionInfo | undefined): boolean {
+  return version !== undefined && version.labels.includes(LABEL_PENDING) && !version.labels.includes(LABEL_CURRENT);
+}
+
+/** The version whose reset outcome is not settled (the one to resend), if any. */
+export function unsettledPendingVersion(description: SecretDescription | undefined): SecretVersionInfo | undefined {
+  const pending = versionWithLabel(description, LABEL_PENDING);
+  return isUnsettledPending(pending) ? pending : undefined;
+}
+
+/**
+ * Whether `version` holds a label that only an accepted password gets (AWSCURRENT, ROTATOR_ACTIVE, an
+ * unconfirmed slot). The slot of an unsettled pending version does not count: it was taken before the
+ * reset, whose answer is unknown.
+ */
 function holdsAcceptedLabel(version: SecretVersionInfo): boolean {
-  return version.labels.some((l) => l === LABEL_CURRENT || l === LABEL_ACTIVE || isUnconfirmedLabel(l));
+  if (version.labels.some((l) => l === LABEL_CURRENT || l === LABEL_ACTIVE)) return true;
+  return !isUnsettledPending(version) && version.labels.some(isUnconfirmedLabel);
 }
 
 /**
@@ -187,16 +222,50 @@ export function isFirstRotation(description: SecretDescription | undefined, ownV
   return !(description?.versions.some((v) => !ownVersionIds.has(v.versionId) && holdsAcceptedLabel(v)) ?? false);
 }
 
+/**
+ * `description` as it is after a write that left `versionId` holding exactly `labels` (each moved off
+ * any other version; the version added, created `createdAt`, if the description did not list it):
+ * what a step knows from a write's answer without reading the secret again.
+ */
+export function withVersionLabels(description: SecretDescription, versionId: string, labels: readonly string[], createdAt: number): SecretDescription {
+  const versions = description.versions.map((v) =>
+    v.versionId === versionId ? { ...v, labels: [...labels] } : { ...v, labels: v.labels.filter((l) => !labels.includes(l)) },
+  );
+  if (!versions.some((v) => v.versionId === versionId)) versions.push({ versionId, labels: [...labels], createdAt });
+  return { ...description, versions: versions.filter((v) => v.labels.length > 0) };
+}
+
+/** `description` after a successful `promote` of `versionId`: AWSCURRENT on it, AWSPREVIOUS on the version AWSCURRENT left (if any). */
+export function afterPromotion(description: SecretDescription, versionId: string): SecretDescription {
+  const left = versionWithLabel(description, LABEL_CURRENT)?.versionId;
+  if (left === versionId) return description;
+  const versions = description.versions.map((v) => {
+    let labels = v.labels.filter((l) => l !== LABEL_CURRENT && (left === undefined || l !== LABEL_PREVIOUS));
+    if (v.versionId === versionId) labels = [...labels, LABEL_CURRENT];
+    if (v.versionId === left) labels = [...labels, LABEL_PREVIOUS];
+    return { ...v, labels };
+  });
+  return { ...description, versions: versions.filter((v) => v.labels.length > 0) };
+}
+
 /*
  * What these rules cost in vault writes (AWS: 50 writes/s per account, shared by every writer), per
  * server and accepted rotation with restart policy `none`, counted by test/e2e/rotation-call-counts.test.ts:
- *   1. PutSecretValue with AWSPENDING: the password must be stored before the reset (invariant 1);
- *   2. an UNCONFIRMED slot label on it: once AWSCURRENT moves on again, nothing else keeps a password
- *      that may be in effect after an out-of-band restart;
- *   3. the AWSCURRENT compare-and-swap (promote);
- *   4. AWSPENDING's removal, or the next run would take it for an unanswered reset and resend it.
- * 4 writes, not the 2 issue 12 aims at: folding 2 into 1 (the slot set with PutSecretValue) and
- * dropping 4 (AWSPENDING left on the AWSCURRENT version, read as settled) change what the labels
- * mean, and belong with the label policy itself. A soft/hard restart adds ROTATOR_ACTIVE and clears
- * the slots it confirms. CreateSecret happens once per server, on the first rotation only.
+ *   1. PutSecretValue with VersionStages [AWSPENDING, ROTATOR_UNCONFIRMED_k]: the password must be
+ *      stored before the reset (invariant 1), and once AWSCURRENT moves on again only its slot keeps a
+ *      password that may be in effect after an out-of-band restart; AWS moves both labels in this one
+ *      call ("If you specify a staging label that's already associated with a different version of
+ *      the same secret, then Secrets Manager removes the label from the other version and attaches it
+ *      to this version", API_PutSecretValue). The slot is one that was free in the plan's read under
+ *      the server's lock: only a rotation holding that lock ever attaches a slot (verification only
+ *      removes them), so this unconditional move never takes a slot off another candidate.
+ *   2. the AWSCURRENT compare-and-swap (promote: UpdateSecretVersionStage with RemoveFromVersionId).
+ * AWSPENDING is not removed: on AWSCURRENT's version it reads as settled (above), and the next
+ * PutSecretValue moves it anyway. CreateSecret once per server, on its first rotation only.
+ * Costs outside the common case, each for a reason above: a definite rejection drops AWSPENDING and
+ * the slot (2 writes; the pending label first, so that a crash in between leaves a spare slot, never
+ * a rejected password to resend forever); `confirm` moves AWSPENDING onto the AWSCURRENT version it
+ * resends when it is not there; a restart policy soft/hard adds ROTATOR_RESTARTED, ROTATOR_ACTIVE and
+ * the slot removals a login or a trim allows; a version stored by an older release without a slot
+ * takes one when accepted.
  */

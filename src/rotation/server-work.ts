@@ -11,14 +11,14 @@ import type { SecretDescription, SecretKey } from '../ports/vault.js';
 /**
  * Where a server stands, as read from the vault at plan time (the "is this step already done?"):
  * - `new`: nothing pending: store a new password, then reset;
- * - `resend`: AWSPENDING holds a password from an earlier attempt: send exactly that one again;
- * - `accepted`: this batch's password holds an unconfirmed slot: Huawei accepted it, promote it;
+ * - `resend`: AWSPENDING holds a password from an earlier attempt whose outcome is not settled (not
+ *   on AWSCURRENT's version): send exactly that one again;
  * - `promoted`: this batch's password is AWSCURRENT already: only the restart/record remain;
  * - `confirm`: every unconfirmed slot is taken and the restart policy reboots: send the AWSCURRENT
  *   password again (no new password, so no new possibly-active one), reboot, and verify it by login
  *   (or, verification off, trim the candidates beyond the last N): see labels.ts.
  */
-export type ServerPhase = 'new' | 'resend' | 'accepted' | 'promoted' | 'confirm';
+export type ServerPhase = 'new' | 'resend' | 'promoted' | 'confirm';
 
 /** The password a server must receive. Lives in memory only, for the duration of the batch. */
 export interface PasswordVersion {
@@ -37,7 +37,7 @@ export interface ServerWork {
   description: SecretDescription | undefined;
   phase: ServerPhase;
   version: PasswordVersion | undefined;
-  /** Version id of this batch's password once accepted (also set for `accepted`/`promoted` phases). */
+  /** Version id of this batch's password once accepted (also set for the `promoted` phase). */
   acceptedVersionId: string | undefined;
   requestId: string | undefined;
   /** No password of this server was in the vault before this batch (the one in effect was never known). */

@@ -277,6 +277,53 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         expect((await vault.getVersion(key, { label: LABEL_PENDING }))?.versionId).toBe(newer);
       });
 
+      // API_PutSecretValue, VersionStages: "If you specify a staging label that's already associated
+      // with a different version of the same secret, then Secrets Manager removes the label from the
+      // other version and attaches it to this version." And its answer's VersionStages: "The list of
+      // staging labels that are currently attached to this version of the secret."
+      it('attaches the custom labels it is given in the same write, moving them off other versions, and answers the labels held', async () => {
+        const key = await freshSecret();
+        const [t1, t2] = [randomToken(), randomToken()];
+        expect((await vault.putPending(key, t1, samplePayload(key), ['ROTATOR_UNCONFIRMED_1'])).labels.sort()).toEqual([LABEL_PENDING, 'ROTATOR_UNCONFIRMED_1'].sort());
+        await vault.promote(key, t1, undefined);
+        expect((await vault.putPending(key, t2, samplePayload(key), ['ROTATOR_UNCONFIRMED_2', 'CONTRACT_MOVED'])).labels.sort()).toEqual(
+          [LABEL_PENDING, 'ROTATOR_UNCONFIRMED_2', 'CONTRACT_MOVED'].sort(),
+        );
+        await vault.moveLabel(key, 'CONTRACT_MOVED', t1);
+        let description = await describeState(key);
+        expect(labelsOf(description, t1)).toEqual([LABEL_CURRENT, 'CONTRACT_MOVED', 'ROTATOR_UNCONFIRMED_1'].sort());
+        expect(labelsOf(description, t2)).toEqual([LABEL_PENDING, 'ROTATOR_UNCONFIRMED_2'].sort());
+
+        // A third version takes CONTRACT_MOVED off t1 and AWSPENDING off t2; their other labels stay.
+        const t3 = randomToken();
+        await vault.putPending(key, t3, samplePayload(key), ['CONTRACT_MOVED']);
+        description = await describeState(key);
+        expect(labelsOf(description, t1)).toEqual([LABEL_CURRENT, 'ROTATOR_UNCONFIRMED_1'].sort());
+        expect(labelsOf(description, t2)).toEqual(['ROTATOR_UNCONFIRMED_2']);
+        expect(labelsOf(description, t3)).toEqual([LABEL_PENDING, 'CONTRACT_MOVED'].sort());
+      });
+
+      it('a replay re-attaches nothing and answers the labels the version holds now', async () => {
+        const key = await freshSecret();
+        const t1 = randomToken();
+        const value = samplePayload(key);
+        await vault.putPending(key, t1, value, ['ROTATOR_UNCONFIRMED_1']);
+        await vault.removeLabel(key, 'ROTATOR_UNCONFIRMED_1', t1);
+        await vault.putPending(key, randomToken(), samplePayload(key));
+        const replay = await vault.putPending(key, t1, value, ['ROTATOR_UNCONFIRMED_1']);
+        expect(replay.labels).toEqual([]);
+        expect(labelsOf(await describeState(key), t1)).toBeUndefined();
+      });
+
+      it('refuses AWSCURRENT, AWSPREVIOUS or AWSPENDING among the extra labels (VAULT_INVALID_REQUEST) and stores nothing', async () => {
+        const key = await freshSecret();
+        for (const label of [LABEL_CURRENT, LABEL_PREVIOUS, LABEL_PENDING]) {
+          const value = samplePayload(key);
+          expectVaultError(await rejection(vault.putPending(key, randomToken(), value, [label])), 'VAULT_INVALID_REQUEST', false, [value.password]);
+        }
+        expect((await describeState(key)).versions).toEqual([]);
+      });
+
       it('does not touch AWSCURRENT, AWSPREVIOUS or custom labels', async () => {
         const key = await freshSecret();
         const [t1, t2, t3] = [randomToken(), randomToken(), randomToken()];
@@ -336,15 +383,15 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         await vault.putPending(key, token, value);
         await vault.promote(key, token, undefined);
         const description = await describeState(key);
-        expect(labelsOf(description, token)).toEqual([LABEL_CURRENT]);
-        expect(await vault.getVersion(key, { label: LABEL_PENDING })).toBeUndefined();
+        // AWSPENDING stays on the promoted version (settled: src/rotation/labels.ts).
+        expect(labelsOf(description, token)).toEqual([LABEL_CURRENT, LABEL_PENDING].sort());
         expect(await vault.getVersion(key, { label: LABEL_PREVIOUS })).toBeUndefined();
         expect((await vault.getVersion(key, { label: LABEL_CURRENT }))?.value).toEqual(value);
       });
 
       // API_UpdateSecretVersionStage: "Whenever you move AWSCURRENT, Secrets Manager automatically
       // moves the label AWSPREVIOUS to the version that AWSCURRENT was removed from."
-      it('moves AWSPREVIOUS to the version AWSCURRENT left and removes AWSPENDING', async () => {
+      it('moves AWSPREVIOUS to the version AWSCURRENT left and leaves AWSPENDING where it is', async () => {
         const key = await freshSecret();
         const [t1, t2, t3] = [randomToken(), randomToken(), randomToken()];
         await vault.putPending(key, t1, samplePayload(key));
@@ -353,15 +400,14 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         await vault.promote(key, t2, t1);
         let description = await describeState(key);
         expect(labelsOf(description, t1)).toEqual([LABEL_PREVIOUS]);
-        expect(labelsOf(description, t2)).toEqual([LABEL_CURRENT]);
+        expect(labelsOf(description, t2)).toEqual([LABEL_CURRENT, LABEL_PENDING].sort());
 
         await vault.putPending(key, t3, samplePayload(key));
         await vault.promote(key, t3, t2);
         description = await describeState(key);
-        expect(labelsOf(description, t3)).toEqual([LABEL_CURRENT]);
+        expect(labelsOf(description, t3)).toEqual([LABEL_CURRENT, LABEL_PENDING].sort());
         expect(labelsOf(description, t2)).toEqual([LABEL_PREVIOUS]);
         expect(labelsOf(description, t1)).toBeUndefined();
-        expect(await vault.getVersion(key, { label: LABEL_PENDING })).toBeUndefined();
       });
 
       it('treats a replay of a completed promotion as a no-op', async () => {
@@ -376,7 +422,7 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         await vault.promote(key, t2, t1);
         const after = await describeState(key);
         expect(labelsOf(after, t1)).toEqual([LABEL_PREVIOUS]);
-        expect(labelsOf(after, t2)).toEqual([LABEL_CURRENT]);
+        expect(labelsOf(after, t2)).toEqual([LABEL_CURRENT, LABEL_PENDING].sort());
         expect(after.versions.length).toBe(before.versions.length);
       });
 
@@ -442,7 +488,7 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         await vault.putPending(key, t1, samplePayload(key));
         await vault.promote(key, t1, undefined);
         expectVaultError(await rejection(vault.promote(key, randomToken(), t1)), 'VAULT_VERSION_NOT_FOUND', false);
-        expect(labelsOf(await describeState(key), t1)).toEqual([LABEL_CURRENT]);
+        expect(labelsOf(await describeState(key), t1)).toEqual([LABEL_CURRENT, LABEL_PENDING].sort());
       });
 
       it('rejects a promotion on a secret that does not exist', async () => {
@@ -482,7 +528,7 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         await vault.promote(key, t1, undefined);
         await vault.moveLabel(key, LABEL_ACTIVE, t1);
         await vault.moveLabel(key, LABEL_ACTIVE, t1); // no-op
-        expect(labelsOf(await describeState(key), t1)).toEqual([LABEL_CURRENT, LABEL_ACTIVE].sort());
+        expect(labelsOf(await describeState(key), t1)).toEqual([LABEL_CURRENT, LABEL_PENDING, LABEL_ACTIVE].sort());
         await vault.putPending(key, t2, samplePayload(key));
         await vault.moveLabel(key, LABEL_ACTIVE, t2);
         const description = await describeState(key);
@@ -524,7 +570,7 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
         const description = await describeState(key);
         expect(labelsOf(description, tokens[0] as string)).toEqual([LABEL_ACTIVE]);
         expect(labelsOf(description, tokens[2] as string)).toEqual([LABEL_PREVIOUS]);
-        expect(labelsOf(description, tokens[3] as string)).toEqual([LABEL_CURRENT]);
+        expect(labelsOf(description, tokens[3] as string)).toEqual([LABEL_CURRENT, LABEL_PENDING].sort());
         expect((await vault.getVersion(key, { label: LABEL_ACTIVE }))?.value).toEqual(values[0]);
         expect((await vault.getVersion(key, { label: LABEL_PREVIOUS }))?.value).toEqual(values[2]);
       });

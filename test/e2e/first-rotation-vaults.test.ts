@@ -145,10 +145,11 @@ for (const [vaultName, openVault] of Object.entries(VAULTS)) {
     function observedVault(): Vault {
       const real = subject.vault;
       const wrap =
-        <A extends unknown[]>(name: string, call: (...args: A) => Promise<void>) =>
-        async (...args: A): Promise<void> => {
-          await call(...args);
+        <A extends unknown[], R>(name: string, call: (...args: A) => Promise<R>) =>
+        async (...args: A): Promise<R> => {
+          const result = await call(...args);
           await observe(name);
+          return result;
         };
       return wrapPort<Vault>(real, {
         ensureSecret: wrap('ensureSecret', (k: SecretKey) => real.ensureSecret(k)),

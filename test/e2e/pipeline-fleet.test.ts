@@ -122,7 +122,8 @@ async function checkFirstRotation(p: Pipeline, run: RunResult, ids: string[], e:
     const current = await password(LABEL_CURRENT);
     expect(current, where).toBeDefined();
     expect(labelled(LABEL_CURRENT)?.versionId, where).toBe(o.versionId);
-    expect(labelled(LABEL_PENDING), where).toBeUndefined();
+    // Settled: AWSPENDING stays on the accepted version, nowhere else (src/rotation/labels.ts).
+    expect(labelled(LABEL_PENDING)?.versionId, where).toBe(o.versionId);
     expect(p.sim.wasReceived(id, current!), where).toBe(true);
     if (e.notApplied.has(id)) {
       // Accepted but the in-guest script failed: Huawei reports success, so must we (accepted, not

@@ -121,14 +121,30 @@ describe('calls per rotation (AWS vault, shared mode, restart policy none, dry-r
     expect(first.ecs).toEqual({ batchResetPasswords: 2 });
   });
 
-  it('a rotation of existing secrets creates none, and writes at most 4 times per server (each justified in labels.ts)', async () => {
+  it('a first rotation writes CreateSecret, then 2 times per server', async () => {
+    // The first test rotated a fresh fleet; the counts of a first rotation, on fresh secrets:
+    const fresh = emulator.requests().filter((r) => r.operation === 'CreateSecret').length;
+    expect(fresh).toBe(SERVERS);
+  });
+
+  it('a rotation of existing secrets creates none, and writes 2 times per server (each justified in labels.ts)', async () => {
     const second = await rotateOnce();
     expect(second.ecs).toEqual({ batchResetPasswords: 2 });
     expect(second.aws.CreateSecret ?? 0).toBe(0);
-    // PutSecretValue (AWSPENDING, before the reset), then for an accepted server: the unconfirmed
-    // slot label, the AWSCURRENT compare-and-swap, and AWSPENDING's removal (src/rotation/labels.ts).
+    // PutSecretValue with AWSPENDING and the unconfirmed slot (before the reset), then for an
+    // accepted server the AWSCURRENT compare-and-swap; AWSPENDING stays, settled (src/rotation/labels.ts).
     expect(second.aws.PutSecretValue).toBe(SERVERS);
-    expect(second.aws.UpdateSecretVersionStage).toBe(3 * SERVERS);
-    expect(writesOf(second.aws) / SERVERS).toBe(4);
+    expect(second.aws.UpdateSecretVersionStage).toBe(SERVERS);
+    expect(writesOf(second.aws) / SERVERS).toBe(2);
+    // Reads: one DescribeSecret and one ListSecretVersionIds per server (the plan's); each write's
+    // answer tells the rest.
+    expect(second.aws.DescribeSecret).toBe(SERVERS);
+    expect(second.aws.ListSecretVersionIds).toBe(SERVERS);
+    expect(second.aws.GetSecretValue ?? 0).toBe(0);
+  });
+
+  it('a third rotation costs the same (AWSPENDING moves off the settled version in the store write)', async () => {
+    const third = await rotateOnce();
+    expect(writesOf(third.aws) / SERVERS).toBe(2);
   });
 });

@@ -51,13 +51,12 @@ const ecs: EcsApi = wrapPort<EcsApi>(real, {
 let stored = 0;
 const crashingVault: Vault = wrapPort<Vault>(vault, {
   putPending: async (...args: Parameters<Vault['putPending']>) => {
-    await vault.putPending(...args);
+    const result = await vault.putPending(...args);
     stored += 1;
+    // The first store already holds its slot label (one write: src/rotation/labels.ts).
+    if (stored === 1 && (args[3] ?? []).some((l) => l.startsWith('ROTATOR_UNCONFIRMED'))) await stopHere('after-slot');
     if (stored === 2) await stopHere('between-stores');
-  },
-  moveLabel: async (...args: Parameters<Vault['moveLabel']>) => {
-    await vault.moveLabel(...args);
-    if (args[1].startsWith('ROTATOR_UNCONFIRMED')) await stopHere('after-slot');
+    return result;
   },
   promote: async (...args: Parameters<Vault['promote']>) => {
     await vault.promote(...args);

@@ -37,7 +37,7 @@ const opened: Vault[] = [];
 
 function makeVault(
   options: Partial<AwsSecretsManagerVaultOptions> = {},
-  deps: { writeLimiter?: RateLimiter; logger?: pino.Logger } = {},
+  deps: { writeLimiter?: RateLimiter; createLimiter?: RateLimiter; logger?: pino.Logger } = {},
 ): Vault {
   const vault = createAwsSecretsManagerVault(
     { region: 'eu-west-1', endpoint: emulator.url, credentials, ...options },
@@ -190,7 +190,8 @@ describe('AWS Secrets Manager vault', () => {
 
   it('passes every write attempt (SDK retries included) through the write limiter, and no read', async () => {
     const limiter = new CountingLimiter();
-    const vault = makeVault({}, { writeLimiter: limiter });
+    const creates = new CountingLimiter();
+    const vault = makeVault({}, { writeLimiter: limiter, createLimiter: creates });
     const k = key();
     const mark = emulator.requests().length;
     await vault.ensureSecret(k);
@@ -202,11 +203,14 @@ describe('AWS Secrets Manager vault', () => {
     await vault.promote(k, t2, t1);
     await vault.getVersion(k, { label: 'AWSCURRENT' });
     await vault.describe(k);
-    const writes = requestsSince(mark).filter((r) => ['CreateSecret', 'PutSecretValue', 'UpdateSecretVersionStage'].includes(r.operation));
-    // Create, 2 puts, 2 × (move AWSCURRENT + drop AWSPENDING), one throttled attempt retried.
-    expect(writes).toHaveLength(8);
+    const writes = requestsSince(mark).filter((r) => ['PutSecretValue', 'UpdateSecretVersionStage'].includes(r.operation));
+    // 2 puts, 2 moves of AWSCURRENT (AWSPENDING stays: settled), one throttled attempt retried.
+    expect(writes).toHaveLength(5);
     expect(requestsSince(mark, 'DescribeSecret').length).toBeGreaterThan(0); // reads happen, unlimited
     expect(limiter.count).toBe(writes.length);
+    // CreateSecret has a quota of its own (Secrets Manager quotas), and its own limiter.
+    expect(creates.count).toBe(requestsSince(mark, 'CreateSecret').length);
+    expect(creates.count).toBe(1);
   });
 
   it('limits writes with its own token bucket at writesPerSecond when none is injected', async () => {
@@ -219,7 +223,8 @@ describe('AWS Secrets Manager vault', () => {
     );
     opened.push(vault);
     const k = key();
-    await vault.ensureSecret(k); // burst of 2: free
+    await vault.ensureSecret(k); // CreateSecret: its own bucket
+    await vault.putPending(k, token(), payload(k)); // burst of 2: free
     await vault.putPending(k, token(), payload(k)); // free
     await vault.putPending(k, token(), payload(k)); // waits 500 ms
     await vault.putPending(k, token(), payload(k)); // waits 1000 ms (the clock stands still)
@@ -412,7 +417,7 @@ describe('AWS Secrets Manager vault', () => {
       // Accepted: the first promotion moves AWSCURRENT onto it; the port shows no AWSPREVIOUS.
       await vault.promote(k, t1, undefined);
       expect(JSON.parse((await defaultRead(name)) ?? '{}').password).toBe(pending.password);
-      expect((await vault.describe(k))?.versions.map((v) => [v.versionId, v.labels])).toEqual([[t1, ['AWSCURRENT']]]);
+      expect((await vault.describe(k))?.versions.map((v) => [v.versionId, [...v.labels].sort()])).toEqual([[t1, ['AWSCURRENT', 'AWSPENDING']]]);
       expect(await vault.getVersion(k, { label: 'AWSPREVIOUS' })).toBeUndefined();
       // The second promotion moves AWSPREVIOUS onto the first accepted password, as AWS does.
       const t2 = token();

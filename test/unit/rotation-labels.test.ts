@@ -4,7 +4,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SecretDescription } from '../../src/ports/vault.js';
-import { admission, candidatesBeyondWindow, labelsAfterVerified, slotForAccepted, verificationOrder, type CandidatePolicy } from '../../src/rotation/labels.js';
+import {
+  admission,
+  afterPromotion,
+  candidatesBeyondWindow,
+  isFirstRotation,
+  labelsAfterVerified,
+  slotForAccepted,
+  unsettledPendingVersion,
+  verificationOrder,
+  withVersionLabels,
+  type CandidatePolicy,
+} from '../../src/rotation/labels.js';
 
 /** Versions v0, v1, … created in that order, with the given labels. */
 function secret(labels: string[][]): SecretDescription {
@@ -82,5 +93,55 @@ describe('verification order', () => {
     expect(verificationOrder(s, 'v3').map((v) => v.versionId)).toEqual(['v3', 'v2', 'v0']);
     expect(verificationOrder(s, 'v0').map((v) => v.versionId)).toEqual(['v0', 'v3', 'v2']);
     expect(verificationOrder(undefined, undefined)).toEqual([]);
+  });
+});
+
+describe('reading AWSPENDING', () => {
+  it('on AWSCURRENT\'s version it is settled; elsewhere it is an unsettled reset to resend', () => {
+    expect(unsettledPendingVersion(secret([[U(1), 'AWSCURRENT', 'AWSPENDING']]))).toBeUndefined();
+    expect(unsettledPendingVersion(secret([[U(1), 'AWSCURRENT'], [U(2), 'AWSPENDING']]))?.versionId).toBe('v1');
+    expect(unsettledPendingVersion(secret([['AWSPENDING']]))?.versionId).toBe('v0');
+  });
+
+  it('the slot of an unsettled pending version is taken (admission) but proves no acceptance (first rotation)', () => {
+    // A first attempt whose reset went unanswered: its slot was reserved before the call.
+    const unanswered = secret([[U(1), 'AWSPENDING']]);
+    expect(isFirstRotation(unanswered, new Set())).toBe(true);
+    expect(admission(unanswered, policy({ keep: 1, restartPolicy: 'none' }))).toBe('awaiting-restart');
+    // Once promoted it is accepted: AWSPENDING stays on it, settled.
+    expect(isFirstRotation(secret([[U(1), 'AWSPENDING', 'AWSCURRENT']]), new Set())).toBe(false);
+    // A kept candidate without AWSPENDING still counts as accepted, as before.
+    expect(isFirstRotation(secret([[U(1)]]), new Set())).toBe(false);
+    // The batch's own versions never count.
+    expect(isFirstRotation(secret([[U(1), 'AWSPENDING', 'AWSCURRENT']]), new Set(['v0']))).toBe(true);
+  });
+
+  it('verification does not try an unsettled pending version, although it holds a slot', () => {
+    const s = secret([[U(1), 'AWSCURRENT'], [U(2), 'AWSPENDING']]);
+    expect(verificationOrder(s, undefined).map((v) => v.versionId)).toEqual(['v0']);
+    const settled = secret([[U(1), 'AWSPREVIOUS'], [U(2), 'AWSPENDING', 'AWSCURRENT']]);
+    expect(verificationOrder(settled, undefined).map((v) => v.versionId)).toEqual(['v1', 'v0']);
+  });
+});
+
+describe('what a write\'s answer tells', () => {
+  it('a store moves its labels off every other version; a promotion moves AWSCURRENT and AWSPREVIOUS follows', () => {
+    const before = secret([[U(1), 'AWSPREVIOUS'], [U(2), 'AWSCURRENT', 'AWSPENDING']]);
+    const stored = withVersionLabels(before, 'v2', ['AWSPENDING', U(3)], 2_000);
+    expect(stored.versions.map((v) => [v.versionId, v.labels])).toEqual([
+      ['v0', [U(1), 'AWSPREVIOUS']],
+      ['v1', [U(2), 'AWSCURRENT']],
+      ['v2', ['AWSPENDING', U(3)]],
+    ]);
+    const promoted = afterPromotion(stored, 'v2');
+    expect(promoted.versions.map((v) => [v.versionId, v.labels])).toEqual([
+      ['v0', [U(1)]],
+      ['v1', [U(2), 'AWSPREVIOUS']],
+      ['v2', ['AWSPENDING', U(3), 'AWSCURRENT']],
+    ]);
+    // A first promotion: nothing was current, AWSPREVIOUS stays where it is (nowhere).
+    expect(afterPromotion(secret([[U(1), 'AWSPENDING']]), 'v0').versions[0]?.labels).toEqual([U(1), 'AWSPENDING', 'AWSCURRENT']);
+    // A replay changes nothing.
+    expect(afterPromotion(promoted, 'v2')).toBe(promoted);
   });
 });

@@ -120,6 +120,39 @@ describe('secrets manager emulator (through the AWS SDK)', () => {
     expect(await stages(name)).toEqual({ [t1]: ['AWSPREVIOUS'], [t2]: ['AWSCURRENT'] });
   });
 
+  // API_PutSecretValue, VersionStages: "If you specify a staging label that's already associated with
+  // a different version of the same secret, then Secrets Manager removes the label from the other
+  // version and attaches it to this version." And "If another version of this secret already exists,
+  // then this operation does not automatically move any staging labels other than those that you
+  // explicitly specify in the VersionStages parameter." Its answer's VersionStages: "The list of
+  // staging labels that are currently attached to this version of the secret." (rotator stores a
+  // password with AWSPENDING and an unconfirmed slot label in this one write: src/rotation/labels.ts.)
+  it('PutSecretValue with several VersionStages moves each off the version holding it, leaves the others, and answers the labels attached', async () => {
+    const name = await newSecret();
+    const [t0, t1, t2] = [token(), token(), token()];
+    await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t0, SecretString: 'zero' }));
+    const one = await client.send(
+      new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t1, SecretString: 'one', VersionStages: ['AWSPENDING', 'SLOT_1'] }),
+    );
+    expect(one.VersionStages?.slice().sort()).toEqual(['AWSPENDING', 'SLOT_1']);
+    await client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: t1, RemoveFromVersionId: t0 }));
+    const two = await client.send(
+      new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t2, SecretString: 'two', VersionStages: ['AWSPENDING', 'SLOT_2'] }),
+    );
+    expect(two.VersionStages?.slice().sort()).toEqual(['AWSPENDING', 'SLOT_2']);
+    const after = await stages(name);
+    expect(after[t0]).toEqual(['AWSPREVIOUS']);
+    expect(after[t1]?.slice().sort()).toEqual(['AWSCURRENT', 'SLOT_1']);
+    expect(after[t2]?.slice().sort()).toEqual(['AWSPENDING', 'SLOT_2']);
+    // A replay changes nothing and answers the labels the version holds now.
+    await client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'SLOT_2', RemoveFromVersionId: t2 }));
+    const replay = await client.send(
+      new PutSecretValueCommand({ SecretId: name, ClientRequestToken: t2, SecretString: 'two', VersionStages: ['AWSPENDING', 'SLOT_2'] }),
+    );
+    expect(replay.VersionStages).toEqual(['AWSPENDING']);
+    expect((await stages(name))[t2]).toEqual(['AWSPENDING']);
+  });
+
   // API_PutSecretValue: "This operation is idempotent. If you call this operation with a
   // ClientRequestToken that matches an existing version's VersionId, and you specify the same secret
   // data, the operation succeeds but does nothing. However, if the secret data is different, then the

@@ -5,10 +5,12 @@
  * `UpdateSecretVersionStage` and the error translation.
  *
  * AWS calls made: CreateSecret (with the "no password known yet" version below; only after
- * DescribeSecret found no such secret, see `existing`), PutSecretValue
- * (always with VersionStages AWSPENDING and our token), UpdateSecretVersionStage (always with
- * RemoveFromVersionId when another version holds the label), GetSecretValue (always naming
- * VersionStage or VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets.
+ * DescribeSecret found no such secret, see `existing`), PutSecretValue (always with our token and
+ * VersionStages AWSPENDING plus the caller's custom labels), UpdateSecretVersionStage (always with
+ * RemoveFromVersionId when another version holds the label; `promote` sends it without reading
+ * first and reads only to explain a refusal), GetSecretValue (always naming VersionStage or
+ * VersionId), DescribeSecret, ListSecretVersionIds, ListSecrets. Writes wait for the write limiter
+ * (CreateSecret for its own), per attempt.
  *
  * The first version of a secret. AWS's PutSecretValue reference: "If this operation creates the
  * first version for the secret, then Secrets Manager automatically attaches the staging label
@@ -54,10 +56,12 @@ import {
   type Vault,
   type VersionSelector,
 } from '../../ports/vault.js';
+import { QueuedRateLimiter } from '../queued-rate-limiter.js';
 import { TokenBucketRateLimiter } from '../token-bucket-rate-limiter.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { awsErrorName, toVaultError, vaultError, type ErrorContext } from './aws-error-mapping.js';
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
+import { ReadGate } from './read-gate.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
 
 // These four are AWS_RESERVED_TAG_KEYS (src/config/aws-secrets-manager-rules.ts); a test keeps them in step.
@@ -67,14 +71,20 @@ const TAG_SERVER_ID = 'server-id';
 const TAG_REGION = 'region';
 const TAG_PROJECT_ID = 'project-id';
 
-/** The calls that share AWS's 50 requests/s per-account quota (and CreateSecret, also a write). */
-const WRITE_COMMANDS = new Set([
-  'PutSecretValueCommand',
-  'UpdateSecretVersionStageCommand',
-  'UpdateSecretCommand',
-  'CreateSecretCommand',
-  'TagResourceCommand',
-]);
+/**
+ * The calls that share AWS's per-account write quota ("Combined rate of PutSecretValue, …,
+ * UpdateSecret, and UpdateSecretVersionStage API requests: 50 per second", Secrets Manager quotas)
+ * and wait for the write limiter. CreateSecret and TagResource have quotas of their own, and wait
+ * for the create limiter.
+ */
+const WRITE_COMMANDS = new Set(['PutSecretValueCommand', 'UpdateSecretVersionStageCommand', 'UpdateSecretCommand']);
+const CREATE_COMMANDS = new Set(['CreateSecretCommand', 'TagResourceCommand']);
+
+/**
+ * Read attempts in flight at once (src/adapters/aws-secrets-manager/read-gate.ts): as many as the
+ * SDK's default HTTP pool has sockets, so the gate orders reads without slowing them.
+ */
+const READS_IN_FLIGHT = 50;
 
 /** ClientRequestToken as AWS takes it; also our version id. */
 const TOKEN_PATTERN = /^[\x21-\x7e]{32,64}$/;
@@ -111,9 +121,10 @@ export interface AwsSecretsManagerVaultOptions {
   /** Extra tags on new secrets (managed-by, server-id, region and project-id are always set). @defaultValue none */
   tags?: Record<string, string> | undefined;
   /**
-   * Client-side limit on writes (PutSecretValue, UpdateSecretVersionStage, CreateSecret, …), per
-   * attempt including SDK retries. AWS allows 50/s per region and account for the first three
-   * together; keep headroom for other writers. Ignored when `deps.writeLimiter` is given.
+   * Client-side limit on writes (PutSecretValue, UpdateSecretVersionStage, UpdateSecret together;
+   * CreateSecret apart, at the same rate), per attempt including SDK retries. AWS allows 50/s per
+   * region and account for each; keep headroom for other writers. Ignored where `deps.writeLimiter`
+   * / `deps.createLimiter` is given.
    * @defaultValue 40
    */
   writesPerSecond?: number | undefined;
@@ -130,8 +141,14 @@ export interface AwsSecretsManagerVaultOptions {
 export interface AwsSecretsManagerVaultDeps {
   /** Time source of the default write limiter. */
   clock: Clock;
-  /** Write limiter (e.g. the Redis-backed one shared by every worker). @defaultValue a token bucket at `writesPerSecond` */
+  /**
+   * Limiter of the shared write quota (PutSecretValue, UpdateSecretVersionStage, UpdateSecret), e.g.
+   * the Redis-backed one shared by every worker; this process's callers queue for it in call order.
+   * @defaultValue a token bucket at `writesPerSecond`
+   */
   writeLimiter?: RateLimiter | undefined;
+  /** Limiter of CreateSecret (and TagResource), which AWS counts apart. @defaultValue a token bucket at `writesPerSecond` */
+  createLimiter?: RateLimiter | undefined;
   /** Log lines name operations, secrets and version ids; never values. @defaultValue silent */
   logger?: Pick<Logger, 'debug' | 'warn'> | undefined;
 }
@@ -199,6 +216,23 @@ function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
   return tags?.find((t) => t.Key === key)?.Value;
 }
 
+/**
+ * Whether AWSCURRENT names no unaccepted password: some version holds it, and it is not the shape an
+ * older release left (one labelled version only, holding exactly AWSCURRENT and AWSPENDING: its
+ * first pending password, which AWS made current, never promoted). Since AWSPENDING stays on an
+ * accepted version, such a version also holds an unconfirmed slot, and the "no password yet"
+ * version keeps AWSPREVIOUS after the first promotion: neither matches this shape.
+ */
+function currentIsSafe(response: DescribeSecretResponse): boolean {
+  const stages = stageMapOf(response);
+  const holder = holderOf(stages, LABEL_CURRENT);
+  if (holder === undefined) return false;
+  const labelled = [...stages].filter(([, labels]) => labels.length > 0);
+  const holderLabels = [...(stages.get(holder) ?? [])].sort();
+  const unsettledFirstVersion = labelled.length === 1 && holderLabels.length === 2 && holderLabels[0] === LABEL_CURRENT && holderLabels[1] === LABEL_PENDING;
+  return !unsettledFirstVersion;
+}
+
 /** Builds the AWS-backed vault. Throws `VAULT_CONFIG_INVALID` for bad options (nothing is sent). */
 export function createAwsSecretsManagerVault(
   options: AwsSecretsManagerVaultOptions,
@@ -210,7 +244,9 @@ export function createAwsSecretsManagerVault(
   const maxAttempts = positiveNumber(options.maxAttempts, 'maxAttempts', 3, true);
   const requestTimeout = positiveNumber(options.requestTimeoutMs, 'requestTimeoutMs', 10_000, true);
   const connectionTimeout = positiveNumber(options.connectionTimeoutMs, 'connectionTimeoutMs', 3_000, true);
-  const limiter = deps.writeLimiter ?? new TokenBucketRateLimiter({ requestsPerSecond: writesPerSecond, clock: deps.clock });
+  const limiter = deps.writeLimiter ? new QueuedRateLimiter(deps.writeLimiter) : new TokenBucketRateLimiter({ requestsPerSecond: writesPerSecond, clock: deps.clock });
+  const readGate = new ReadGate(READS_IN_FLIGHT);
+  const createLimiter = deps.createLimiter ? new QueuedRateLimiter(deps.createLimiter) : new TokenBucketRateLimiter({ requestsPerSecond: writesPerSecond, clock: deps.clock });
   const logger = deps.logger;
   const description = options.description ?? 'Root/Administrator password of a Huawei Cloud ECS server, rotated by rotator';
 
@@ -227,10 +263,14 @@ export function createAwsSecretsManagerVault(
   const client = new SecretsManagerClient(config);
 
   // Each attempt (SDK retries included) of a write waits for the limiter: AWS's quota counts attempts.
+  // Reads take a place at the read gate instead, in call order.
   client.middlewareStack.addRelativeTo(
     (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext): FinalizeHandler<object, MetadataBearer> =>
       async (args) => {
-        if (WRITE_COMMANDS.has(context.commandName ?? '')) await limiter.acquire();
+        const command = context.commandName ?? '';
+        if (WRITE_COMMANDS.has(command)) await limiter.acquire();
+        else if (CREATE_COMMANDS.has(command)) await createLimiter.acquire();
+        else return readGate.run(() => next(args));
         return next(args);
       },
     { relation: 'after', toMiddleware: 'retryMiddleware', name: 'rotatorWriteLimiter', override: true },
@@ -329,6 +369,13 @@ export function createAwsSecretsManagerVault(
   const existing = new Set<string>();
 
   /**
+   * Names of secrets a DescribeSecret found missing, so that `ensureSecret` right after a `describe`
+   * (a plan, then createSecret) goes straight to CreateSecret. Only a hint: CreateSecret answers
+   * ResourceExistsException for a secret created meanwhile, handled as before.
+   */
+  const missing = new Set<string>();
+
+  /**
    * Makes AWSCURRENT name no unaccepted password on a secret that already existed, as an older
    * release left it: with no version at all (the next PutSecretValue would get AWSCURRENT), or with
    * one labelled version only, holding exactly AWSCURRENT and AWSPENDING (its first pending
@@ -342,13 +389,9 @@ export function createAwsSecretsManagerVault(
   async function ensureCurrentIsSafe(name: string, described?: DescribeSecretResponse): Promise<void> {
     const response = described ?? (await describeRaw(name));
     if (!response || response.DeletedDate !== undefined) return; // the next write reports it
+    if (currentIsSafe(response)) return;
     const stages = stageMapOf(response);
     const holder = holderOf(stages, LABEL_CURRENT);
-    const labelled = [...stages].filter(([, labels]) => labels.length > 0);
-    const holderLabels = holder === undefined ? [] : [...(stages.get(holder) ?? [])].sort();
-    const unsettledFirstVersion =
-      labelled.length === 1 && holderLabels.length === 2 && holderLabels[0] === LABEL_CURRENT && holderLabels[1] === LABEL_PENDING;
-    if (holder !== undefined && !unsettledFirstVersion) return;
     const context: ErrorContext = { operation: 'PutSecretValue', secretName: name, versionId: NO_PASSWORD_YET_VERSION_ID };
     try {
       const exists = stages.has(NO_PASSWORD_YET_VERSION_ID) || (await listVersions(name, true)).some((v) => v.versionId === NO_PASSWORD_YET_VERSION_ID);
@@ -381,7 +424,7 @@ export function createAwsSecretsManagerVault(
     async ensureSecret(key) {
       const name = template.render(key);
       if (existing.has(name)) return;
-      const described = await describeRaw(name);
+      const described = missing.has(name) ? undefined : await describeRaw(name);
       if (described !== undefined) {
         if (described.DeletedDate !== undefined) {
           throw vaultError(VaultErrorCode.secretDeleted, { operation: 'CreateSecret', secretName: name }, 'a secret with this name is scheduled for deletion (RestoreSecret it, or delete it for good)');
@@ -404,11 +447,13 @@ export function createAwsSecretsManagerVault(
           }),
         );
         logger?.debug({ op: 'CreateSecret', secret: name }, 'vault secret created');
+        missing.delete(name);
         existing.add(name);
       } catch (error) {
         const errorName = awsErrorName(error);
         if (errorName === 'ResourceExistsException') {
           // Created before, or by a racing worker; perhaps by an older release, without a first version.
+          missing.delete(name);
           await ensureCurrentIsSafe(name);
           existing.add(name);
           return;
@@ -424,21 +469,30 @@ export function createAwsSecretsManagerVault(
       }
     },
 
-    async putPending(key, token, value) {
+    async putPending(key, token, value, alsoLabels = []) {
       const name = template.render(key);
       const secrets = [value.password];
       const context: ErrorContext = { operation: 'PutSecretValue', secretName: name, versionId: token, secrets };
       validateVersionToken(token, context);
+      for (const label of alsoLabels) {
+        if (label === LABEL_CURRENT || label === LABEL_PREVIOUS || label === LABEL_PENDING || typeof label !== 'string' || label.length < 1 || label.length > 256) {
+          throw vaultError(VaultErrorCode.invalidRequest, context, `alsoLabels: expected custom labels of 1 to 256 characters, found ${JSON.stringify(String(label)).slice(0, 80)}`);
+        }
+      }
       const secretString = encodeSecretPayload(value);
       context.secrets = [value.password, secretString];
+      let response;
       try {
-        await client.send(
+        response = await client.send(
           new PutSecretValueCommand({
             SecretId: name,
             ClientRequestToken: token,
             SecretString: secretString,
             // Explicit: without VersionStages AWS would move AWSCURRENT to an unconfirmed password.
-            VersionStages: [LABEL_PENDING],
+            // AWS moves each of these labels off the version holding it ("If you specify a staging
+            // label that's already associated with a different version of the same secret, then
+            // Secrets Manager removes the label from the other version and attaches it to this version.").
+            VersionStages: [LABEL_PENDING, ...alsoLabels],
           }),
         );
       } catch (error) {
@@ -452,7 +506,11 @@ export function createAwsSecretsManagerVault(
         }
         throw toVaultError(error, context);
       }
-      logger?.debug({ op: 'PutSecretValue', secret: name, versionId: token, label: LABEL_PENDING }, 'vault pending version stored');
+      existing.add(name);
+      logger?.debug({ op: 'PutSecretValue', secret: name, versionId: token, labels: response.VersionStages }, 'vault pending version stored');
+      // "The list of staging labels that are currently attached to this version of the secret" (also
+      // on a replay, which changes nothing): what the caller would otherwise read back.
+      return { labels: response.VersionStages ?? [] };
     },
 
     async getVersion(key, selector: VersionSelector): Promise<SecretVersion | undefined> {
@@ -490,33 +548,51 @@ export function createAwsSecretsManagerVault(
       const name = template.render(key);
       const context: ErrorContext = { operation: 'promote', secretName: name, versionId };
       validateVersionToken(versionId, context);
-      const stages = await stagesOf(name, 'promote');
-      const holder = holderOf(stages, LABEL_CURRENT);
-      // Through the port, AWSCURRENT on the "no password yet" version is AWSCURRENT on no version.
-      const current = portVersion(holder);
-      if (current !== versionId) {
-        if (versionId === NO_PASSWORD_YET_VERSION_ID || !(await versionExists(name, stages, versionId))) {
-          throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
+      if (versionId === NO_PASSWORD_YET_VERSION_ID) throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
+      if (expectedCurrent === versionId) {
+        // The caller read it current already (a replay): confirm with a read, write nothing.
+        const stages = await stagesOf(name, 'promote');
+        const holder = portVersion(holderOf(stages, LABEL_CURRENT));
+        if (holder === versionId) return;
+        if (!(await versionExists(name, stages, versionId))) throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version');
+        throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT is on ${holder ?? 'no version'}, expected ${versionId}`);
+      }
+      // The compare-and-swap in one write, without reading first: AWS refuses the move unless
+      // RemoveFromVersionId names the version holding AWSCURRENT. Through the port "no version" is
+      // the "no password yet" version. AWSPREVIOUS follows by itself ("Whenever you move AWSCURRENT,
+      // Secrets Manager automatically moves the label AWSPREVIOUS to the version that AWSCURRENT was
+      // removed from.", API_UpdateSecretVersionStage); AWSPENDING stays (see the port).
+      const expectedHolder = expectedCurrent ?? NO_PASSWORD_YET_VERSION_ID;
+      try {
+        await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: expectedHolder });
+        return;
+      } catch (error) {
+        if (!isStageConflict(error) && awsErrorName(error) !== 'ResourceNotFoundException') {
+          throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
         }
+        // Refused: find out why, in the port's order (an unknown version first).
+        const stages = await stagesOf(name, 'promote');
+        if (!(await versionExists(name, stages, versionId))) throw vaultError(VaultErrorCode.versionNotFound, context, 'no such version', false, error);
+        const holder = holderOf(stages, LABEL_CURRENT);
+        const current = portVersion(holder);
+        // A concurrent replay of this same promotion won: that is success.
+        if (current === versionId) return;
         if (current !== expectedCurrent) {
-          throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`);
+          throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT is on ${current ?? 'no version'}, expected ${expectedCurrent ?? 'no version'}`, false, error);
         }
-        try {
-          // The compare-and-swap: AWS refuses the move unless RemoveFromVersionId names the version
-          // holding AWSCURRENT (or, with none given, unless no version holds it). AWSPREVIOUS follows
-          // by itself (onto the "no password yet" version on a first promotion: hidden by the port).
-          await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: holder });
-        } catch (error) {
-          if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
-          const fresh = await stagesOf(name, 'promote');
-          const now = portVersion(holderOf(fresh, LABEL_CURRENT));
-          // A concurrent replay of this same promotion won: that is success.
-          if (now !== versionId) {
-            throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
-          }
+        // As expected through the port, but not as sent: only a secret left by an older release
+        // with no version holding AWSCURRENT at all (then the move needs no RemoveFromVersionId).
+        if (holder !== undefined) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
+      }
+      try {
+        await updateStage(name, { VersionStage: LABEL_CURRENT, MoveToVersionId: versionId });
+      } catch (error) {
+        if (!isStageConflict(error)) throw toVaultError(error, { ...context, operation: 'UpdateSecretVersionStage' });
+        const now = portVersion(holderOf(await stagesOf(name, 'promote'), LABEL_CURRENT));
+        if (now !== versionId) {
+          throw vaultError(VaultErrorCode.currentChanged, context, `AWSCURRENT moved to ${now ?? 'no version'} meanwhile, expected ${expectedCurrent ?? 'no version'}`, false, error);
         }
       }
-      await removeIfHeld(name, LABEL_PENDING, versionId, stages, 'promote');
     },
 
     async removeLabel(key, label, versionId) {
@@ -598,9 +674,25 @@ export function createAwsSecretsManagerVault(
   };
 
   async function describeByName(name: string, key: SecretKey): Promise<SecretDescription | undefined> {
-    const response = await describeRaw(name);
+    // Both reads at once: one round trip, and a batch's reads queue for the HTTP pool together
+    // rather than each second read behind every other batch's first. The versions of a secret that
+    // does not exist (or is being deleted) are not asked for again.
+    const [response, listed] = await Promise.all([
+      describeRaw(name),
+      listVersions(name, false).catch((error: unknown) => error as Error),
+    ]);
+    // What this read tells `ensureSecret`, which then needs no read of its own.
+    if (response === undefined) missing.add(name);
+    else missing.delete(name);
+    if (response !== undefined && response.DeletedDate === undefined && currentIsSafe(response)) existing.add(name);
     if (!response || response.DeletedDate !== undefined) return undefined;
-    const versions = (await listVersions(name, false)).filter((v) => v.labels.length > 0 && v.versionId !== NO_PASSWORD_YET_VERSION_ID);
+    // A first pending password an older release let AWS make current is shown as ensureSecret will
+    // leave it (AWSCURRENT on no version): its reset is unsettled, and it is resent, not taken as accepted.
+    const unaccepted = currentIsSafe(response) ? undefined : holderOf(stageMapOf(response), LABEL_CURRENT);
+    if (listed instanceof Error) throw listed;
+    const versions = listed
+      .filter((v) => v.labels.length > 0 && v.versionId !== NO_PASSWORD_YET_VERSION_ID)
+      .map((v) => (v.versionId === unaccepted ? { ...v, labels: v.labels.filter((l) => l !== LABEL_CURRENT) } : v));
     return {
       name,
       key: { region: key.region, projectId: key.projectId, serverId: key.serverId },

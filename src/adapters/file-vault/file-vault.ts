@@ -34,6 +34,7 @@ import type {
   SecretKey,
   SecretPayload,
   SecretVersion,
+  StoredPending,
   Vault,
   VersionSelector,
 } from '../../ports/vault.js';
@@ -458,8 +459,10 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       await mutate(secretKey, (d, now) => documents.ensureSecret(d, secretKey, now));
     },
 
-    putPending(secretKey: SecretKey, token: string, value: SecretPayload): Promise<void> {
-      return mutate(secretKey, (d, now) => documents.putPending(d, secretKey, token, value, now));
+    async putPending(secretKey: SecretKey, token: string, value: SecretPayload, alsoLabels: readonly string[] = []): Promise<StoredPending> {
+      let labels: string[] = [];
+      await mutate(secretKey, (d, now) => documents.putPending(d, secretKey, token, value, now, alsoLabels, (held) => (labels = held)));
+      return { labels };
     },
 
     async getVersion(secretKey: SecretKey, selector: VersionSelector): Promise<SecretVersion | undefined> {

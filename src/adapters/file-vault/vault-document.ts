@@ -149,12 +149,19 @@ export function ensureSecret(doc: VaultDocument, key: SecretKey, now: number): b
   return true;
 }
 
+/**
+ * Stores a new version with AWSPENDING and `alsoLabels` (custom labels, each moved off any other
+ * version, as AWS's PutSecretValue VersionStages). `stored` receives the labels the version holds
+ * afterwards (also on a replay, which changes nothing).
+ */
 export function putPending(
   doc: VaultDocument,
   key: SecretKey,
   token: string,
   value: SecretPayload,
   now: number,
+  alsoLabels: readonly string[] = [],
+  stored?: (labels: string[]) => void,
 ): boolean {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
     throw vaultError(
@@ -162,13 +169,22 @@ export function putPending(
       'file vault: the version token must be 32 to 64 printable ASCII characters without spaces',
     );
   }
+  for (const label of alsoLabels) {
+    validateLabel(label);
+    if (label === LABEL_CURRENT || label === LABEL_PREVIOUS || label === LABEL_PENDING) {
+      throw vaultError(VaultErrorCode.invalidRequest, `file vault: putPending takes custom labels only, not ${label}`);
+    }
+  }
   const secret = requireSecret(doc, key);
   const existing = secret.versions.find((v) => v.versionId === token);
   if (existing !== undefined) {
     // A replay after a crash sends the same token with the same value: harmless. Another value
     // under the same token means two different passwords were generated for one batch: a bug
     // that must stop the batch rather than silently overwrite a password that may be in effect.
-    if (isDeepStrictEqual(normalise(existing.value), normalise(value))) return false;
+    if (isDeepStrictEqual(normalise(existing.value), normalise(value))) {
+      stored?.([...existing.labels]);
+      return false;
+    }
     throw vaultError(
       VaultErrorCode.tokenReused,
       `file vault: version ${token} of ${secret.name} already exists with another value`,
@@ -177,8 +193,10 @@ export function putPending(
   const version: StoredVersion = { versionId: token, value: normalise(value), labels: [], createdAt: now };
   secret.versions.push(version);
   attach(secret, LABEL_PENDING, version);
+  for (const label of alsoLabels) attach(secret, label, version);
   secret.lastChangedAt = now;
   prune(secret);
+  stored?.([...version.labels]);
   return true;
 }
 
@@ -205,9 +223,8 @@ export function promote(
     attach(secret, LABEL_CURRENT, target);
     if (current !== undefined) attach(secret, LABEL_PREVIOUS, current);
   }
-  const hadPending = target.labels.includes(LABEL_PENDING);
-  detach(target, LABEL_PENDING);
-  if (current === target && !hadPending) return false;
+  // AWSPENDING stays: on AWSCURRENT's version it reads as settled (src/rotation/labels.ts).
+  if (current === target) return false;
   secret.lastChangedAt = now;
   prune(secret);
   return true;

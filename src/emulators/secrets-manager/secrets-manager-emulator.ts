@@ -61,6 +61,8 @@ export interface RecordedRequest {
   status: number;
   /** The `__type` of an error answer, or the fault applied. */
   error: string | undefined;
+  /** When it arrived, ms since the epoch (the emulator's clock). */
+  at: number;
 }
 
 export interface SecretsManagerEmulator {
@@ -152,13 +154,14 @@ export async function startSecretsManagerEmulator(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const arrived = Date.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const target = req.headers['x-amz-target'];
     const operation =
       typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
     const record = (secretId: string | undefined, status: number, error: string | undefined): void => {
-      recorded.push({ operation, secretId, status, error });
+      recorded.push({ operation, secretId, status, error, at: arrived });
     };
     if (req.method !== 'POST' || operation === '') {
       record(undefined, 400, 'UnknownOperationException');

@@ -3,13 +3,13 @@ import { RotatorError } from '../../domain/rotator-error.js';
 import { usernameFor } from '../../domain/server.js';
 import { generatePassword } from '../../policy/password-generator.js';
 import type { SecretPayload } from '../../ports/vault.js';
-import { audit, flushAudit, type BatchContext } from '../batch-context.js';
+import { audit, candidatePolicy, flushAudit, type BatchContext } from '../batch-context.js';
 import { errorCode } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
-import { LABEL_CURRENT, LABEL_PENDING, versionWithLabel } from '../labels.js';
+import { LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionWithLabel, withVersionLabels } from '../labels.js';
 
 /** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
 const VAULT_CONCURRENCY = 1000;
@@ -27,6 +27,8 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
   const { deps, input } = ctx;
   const candidates = unsettled(works).filter((w) => (w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm') && w.version === undefined);
   let lastRetryable: RotatorError | undefined;
+  /** The labels each server's version to send holds, as this step's write or read answered. */
+  const stored = new Map<ServerWork, string[]>();
   const fail = (work: ServerWork, error: unknown): void => {
     if (error instanceof RotatorError && error.retryable) lastRetryable = error;
     settle(work, 'failed', { code: errorCode(error), reason: 'the password could not be stored in the vault; the server was not reset' });
@@ -46,6 +48,7 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
         return;
       }
       work.version = { versionId: pending.versionId, password: pending.value.password, inherited: true, generation: generationOf(ctx, work.serverId, pending.versionId) };
+      stored.set(work, pending.labels);
       audit(ctx, 'createSecret', work, 'reused-pending', { versionId: pending.versionId });
     } catch (error) {
       fail(work, error);
@@ -87,19 +90,24 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
       createdAt: new Date(deps.clock.now()).toISOString(),
       activation: input.target.restartPolicy === 'none' ? 'next-restart' : 'after-reboot',
     };
+    // The slot it holds in case it is accepted, reserved in the same write (labels.ts): plan
+    // admitted the server with a free slot or a slide.
+    const slot = slotForAccepted(work.description, token, candidatePolicy(ctx, work));
     try {
       await withVaultRetry(ctx, 'createSecret', () => deps.vault.ensureSecret(work.key));
       try {
-        await withVaultRetry(ctx, 'createSecret', () => deps.vault.putPending(work.key, token, payload));
+        const put = await withVaultRetry(ctx, 'createSecret', () => deps.vault.putPending(work.key, token, payload, slot === undefined ? [] : [slot]));
         work.version = { versionId: token, password, inherited: false, generation };
+        stored.set(work, put.labels);
         audit(ctx, 'createSecret', work, 'stored', { versionId: token });
       } catch (error) {
         if (!(error instanceof RotatorError) || error.code !== VaultErrorCode.tokenReused) throw error;
         // This token already holds a password for this server (an earlier attempt stored it with
         // another createdAt, or raced us): that stored password is the one to send, never ours.
-        const stored = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { versionId: token }));
-        if (stored === undefined) throw error;
-        work.version = { versionId: token, password: stored.value.password, inherited: true, generation };
+        const earlier = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { versionId: token }));
+        if (earlier === undefined) throw error;
+        work.version = { versionId: token, password: earlier.value.password, inherited: true, generation };
+        stored.set(work, earlier.labels);
         audit(ctx, 'createSecret', work, 'reused-stored', { versionId: token });
       }
     } catch (error) {
@@ -108,16 +116,26 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
   });
 
   // Verify rather than trust: the version to send must hold AWSPENDING now (a replayed putPending on
-  // an existing version is a no-op and does not re-attach the label).
-  await mapLimit(unsettled(works).filter((w) => w.version !== undefined), VAULT_CONCURRENCY, async (work) => {
+  // an existing version is a no-op and does not re-attach the label). The write or read above says
+  // which labels it holds; only where AWSPENDING is missing is the secret read again and the label
+  // moved. A confirmation resends AWSCURRENT's password: that version needs no AWSPENDING (plan finds
+  // it current and decides again), and no other version holds it unsettled (plan would resend that).
+  await mapLimit(unsettled(works).filter((w) => w.version !== undefined && w.phase !== 'confirm'), VAULT_CONCURRENCY, async (work) => {
     const version = work.version;
     if (version === undefined) return;
     try {
+      const labels = stored.get(work);
+      if (labels?.includes(LABEL_PENDING) && work.description !== undefined) {
+        work.description = withVersionLabels(work.description, version.versionId, labels, deps.clock.now());
+        return;
+      }
       const description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
       if (versionWithLabel(description, LABEL_PENDING)?.versionId !== version.versionId) {
         await withVaultRetry(ctx, 'createSecret', () => deps.vault.moveLabel(work.key, LABEL_PENDING, version.versionId));
+        work.description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
+      } else {
+        work.description = description;
       }
-      work.description = description;
     } catch (error) {
       work.version = undefined;
       fail(work, error);

@@ -5,7 +5,18 @@ import { errorCode } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
-import { freeUnconfirmedSlot, usedUnconfirmedSlots, LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionById, versionWithLabel } from '../labels.js';
+import {
+  afterPromotion,
+  freeUnconfirmedSlot,
+  isUnconfirmedLabel,
+  usedUnconfirmedSlots,
+  LABEL_CURRENT,
+  LABEL_PENDING,
+  slotForAccepted,
+  versionById,
+  versionWithLabel,
+  withVersionLabels,
+} from '../labels.js';
 
 /** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
 const VAULT_CONCURRENCY = 1000;
@@ -46,10 +57,6 @@ export async function finishSecret(ctx: BatchContext, works: readonly ServerWork
 }
 
 async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {
-  if (work.phase === 'accepted' && work.acceptedVersionId !== undefined) {
-    await acceptVersion(ctx, work, work.acceptedVersionId);
-    return;
-  }
   const version = work.version;
   if (work.phase === 'promoted' || version === undefined) return;
   const result = work.reset ?? { serverId: work.serverId, kind: 'unknown', code: OutcomeCode.noResult, message: 'no classification for this server' };
@@ -70,7 +77,7 @@ async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {
       return;
     }
     const keep = version.inherited;
-    if (!keep) await withVaultRetry(ctx, 'finishSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
+    if (!keep) await dropRejected(ctx, work, version.versionId);
     settle(work, 'failed', {
       code: result.code,
       reason: keep ? `${result.message} (pending password kept: an earlier attempt sent it without a definite answer)` : result.message,
@@ -90,6 +97,23 @@ async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {
 }
 
 /**
+ * A password first sent by this execution and definitely rejected was never set: AWSPENDING leaves
+ * it, then the slot it reserved. In that order: a crash in between leaves a spare candidate slot on
+ * a password that never logs in (kept until a login or a trim frees it), never an unsettled pending
+ * password that the next runs would resend.
+ */
+export async function dropRejected(ctx: BatchContext, work: ServerWork, versionId: string): Promise<void> {
+  const { vault } = ctx.deps;
+  await withVaultRetry(ctx, 'finishSecret', () => vault.removeLabel(work.key, LABEL_PENDING, versionId));
+  const slot = versionById(work.description, versionId)?.labels.find(isUnconfirmedLabel);
+  if (slot !== undefined) await withVaultRetry(ctx, 'finishSecret', () => vault.removeLabel(work.key, slot, versionId));
+  if (work.description !== undefined) {
+    const left = versionById(work.description, versionId)?.labels.filter((l) => l !== LABEL_PENDING && l !== slot) ?? [];
+    work.description = withVersionLabels(work.description, versionId, left, ctx.deps.clock.now());
+  }
+}
+
+/**
  * A resent inherited password answered `Ecs.0011`: it may still be in effect (the first call may have
  * been accepted), so it is never dropped on this answer. With a free slot it becomes a candidate (kept
  * like any accepted, unverified password) and leaves AWSPENDING, so that `regenerateOnce` can give the
@@ -99,9 +123,11 @@ export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, 
   const { vault } = ctx.deps;
   const description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
   const keep = candidatePolicy(ctx, work).keep;
-  const slot = freeUnconfirmedSlot(description, keep);
-  // Two free slots: one for the kept password, one for the new password that replaces it.
-  if (slot === undefined || usedUnconfirmedSlots(description).length + 2 > keep) {
+  // Its own slot, if it reserved one when stored (labels.ts), else a free one.
+  const own = versionById(description, versionId)?.labels.find(isUnconfirmedLabel);
+  const slot = own ?? freeUnconfirmedSlot(description, keep);
+  // Room for two: the kept password, and the new password that replaces it.
+  if (slot === undefined || usedUnconfirmedSlots(description).length + (own === undefined ? 2 : 1) > keep) {
     settle(work, 'failed', {
       code: PASSWORD_RULES_CODE,
       versionId,
@@ -111,7 +137,7 @@ export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, 
     audit(ctx, 'finishSecret', work, 'pending-kept', { code: PASSWORD_RULES_CODE, versionId });
     return;
   }
-  await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
+  if (own === undefined) await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
   await withVaultRetry(ctx, 'finishSecret', () => vault.removeLabel(work.key, LABEL_PENDING, versionId));
   work.description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
   audit(ctx, 'finishSecret', work, 'kept-as-candidate', { code: PASSWORD_RULES_CODE, versionId, detail: `moved to ${slot}` });
@@ -120,6 +146,8 @@ export async function keepRefusedInherited(ctx: BatchContext, work: ServerWork, 
 async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: string): Promise<void> {
   const { vault } = ctx.deps;
   let description = work.description ?? (await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key)));
+  // Normally its own, reserved when it was stored (labels.ts); a version stored by an older release
+  // takes one now.
   const slot = slotForAccepted(description, versionId, candidatePolicy(ctx, work));
   if (slot === undefined) {
     // plan admitted the server with a free slot or a slide; none now means another writer, and the
@@ -127,12 +155,14 @@ async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: str
     ctx.logger.warn({ step: 'finishSecret', serverId: work.serverId, versionId }, 'no unconfirmed slot for the accepted version');
   } else if (!(versionById(description, versionId)?.labels.includes(slot) ?? false)) {
     await withVaultRetry(ctx, 'finishSecret', () => vault.moveLabel(work.key, slot, versionId));
+    description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
   }
   for (let attempt = 1; ; attempt++) {
     const current = versionWithLabel(description, LABEL_CURRENT)?.versionId;
     try {
-      // promote is a no-op for AWSCURRENT when versionId holds it already (a replay), and drops AWSPENDING.
-      await withVaultRetry(ctx, 'finishSecret', () => vault.promote(work.key, versionId, current === versionId ? versionId : current));
+      // A no-op when versionId holds AWSCURRENT already (a replay). AWSPENDING stays: on AWSCURRENT's
+      // version it reads as settled (labels.ts), and the next new password takes it over.
+      await withVaultRetry(ctx, 'finishSecret', () => vault.promote(work.key, versionId, current));
       break;
     } catch (error) {
       if (!(error instanceof RotatorError) || error.code !== VaultErrorCode.currentChanged || attempt >= 2) throw error;
@@ -142,6 +172,7 @@ async function acceptVersion(ctx: BatchContext, work: ServerWork, versionId: str
     }
   }
   work.acceptedVersionId = versionId;
-  work.description = await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key));
+  // What the compare-and-swap left, known without reading it back.
+  work.description = description === undefined ? await withVaultRetry(ctx, 'finishSecret', () => vault.describe(work.key)) : afterPromotion(description, versionId);
   audit(ctx, 'finishSecret', work, 'promoted', { versionId, requestId: work.requestId });
 }

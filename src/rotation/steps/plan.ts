@@ -6,7 +6,7 @@ import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
-import { admission, holdsUnconfirmedSlot, isFirstRotation, LABEL_CURRENT, LABEL_PENDING, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
+import { admission, holdsUnconfirmedSlot, isFirstRotation, isUnsettledPending, LABEL_CURRENT, unsettledPendingVersion, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
 import { verifyServer } from '../verify-server.js';
 
 /** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
@@ -74,14 +74,13 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     const ours = tokensOfBatch(ctx, work.serverId);
     work.firstRotation = isFirstRotation(work.description, ours);
     const current = versionWithLabel(work.description, LABEL_CURRENT);
-    const acceptedHere = work.description?.versions.find((v) => ours.has(v.versionId) && holdsUnconfirmedSlot(v));
+    // Acceptance and promotion are one write (labels.ts): this batch's password is accepted exactly
+    // when it holds AWSCURRENT. An unsettled pending version, ours or not, is resent as it is (a
+    // slot on it was reserved before its reset and proves nothing).
     if (current !== undefined && ours.has(current.versionId)) {
       work.phase = 'promoted';
       work.acceptedVersionId = current.versionId;
-    } else if (acceptedHere !== undefined) {
-      work.phase = 'accepted';
-      work.acceptedVersionId = acceptedHere.versionId;
-    } else if (versionWithLabel(work.description, LABEL_PENDING) !== undefined) {
+    } else if (unsettledPendingVersion(work.description) !== undefined) {
       work.phase = 'resend';
     } else {
       work.phase = 'new';
@@ -94,7 +93,7 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   const verifier = deps.verifier;
   if (settings !== undefined && verifier !== undefined) {
     await mapLimit(
-      unsettled(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && usedUnconfirmedSlots(w.description).length > 0),
+      unsettled(works).filter((w) => (w.phase === 'new' || w.phase === 'resend') && usedUnconfirmedSlots(w.description).some((s) => !isUnsettledPending(s.version))),
       settings.concurrency,
       async (work) => {
         if (work.server === undefined) return;
@@ -142,14 +141,15 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         settle(work, 'skipped', { code: eligibility.code, reason: eligibility.reason });
         return;
       }
+      // A resend whose version reserved its slot before its reset needs no other.
+      if (work.phase === 'resend' && holdsUnconfirmedSlot(unsettledPendingVersion(work.description))) return;
       const decision = admission(work.description, candidatePolicy(ctx, work));
       if (decision === 'slot' || decision === 'slide') return;
       // No slot to keep one more possibly-active password in. With a reboot to come, settle the
       // backlog instead of adding to it: resend AWSCURRENT's password, reboot, then verify or trim (phase `confirm`).
+      // (AWSPENDING on AWSCURRENT's own version, e.g. a confirmation cut short by a crash, is settled: phase `new`.)
       const current = versionWithLabel(work.description, LABEL_CURRENT);
-      // A pending label on AWSCURRENT's own version is a confirmation cut short by a crash.
-      const confirming = work.phase === 'resend' && versionWithLabel(work.description, LABEL_PENDING)?.versionId === current?.versionId;
-      if (decision === 'confirm' && (work.phase === 'new' || confirming) && current !== undefined) {
+      if (decision === 'confirm' && work.phase === 'new' && current !== undefined) {
         work.phase = 'confirm';
         return;
       }

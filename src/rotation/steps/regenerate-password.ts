@@ -1,17 +1,15 @@
 import { HuaweiCode } from '../../domain/error-codes.js';
 import { audit, flushAudit, type BatchContext } from '../batch-context.js';
 import { MAX_GENERATION, REGENERATED_GENERATION } from '../batch-token.js';
-import { LABEL_PENDING } from '../labels.js';
 import { unsettled, type ServerWork } from '../server-work.js';
-import { withVaultRetry } from '../vault-retry.js';
 import { createSecret } from './create-secret.js';
 import { setSecret } from './set-secret.js';
-import { keepRefusedInherited } from './finish-secret.js';
+import { dropRejected, keepRefusedInherited } from './finish-secret.js';
 
 /**
  * Part of step 3 (setSecret): a definite `Ecs.0011` (the password broke Huawei's rules) gets one
  * new password: the regenerated generation, with its own token, stored and sent like the first. A
- * password first sent by this execution was never set: its AWSPENDING is dropped. An inherited
+ * password first sent by this execution was never set: its AWSPENDING and its slot are dropped. An inherited
  * pending password (sent before without a definite answer) may be in effect whatever this answer
  * says (a proxy may answer it, Huawei's rules may have changed): it is kept as a candidate
  * (finish-secret.ts `keepRefusedInherited`), or stays pending and gets no successor when there is no
@@ -32,7 +30,7 @@ export async function regenerateRejectedPasswords(ctx: BatchContext, works: Serv
       await keepRefusedInherited(ctx, work, version.versionId, work.reset.message);
       if (work.outcome !== undefined) continue;
     } else {
-      await withVaultRetry(ctx, 'createSecret', () => ctx.deps.vault.removeLabel(work.key, LABEL_PENDING, version.versionId));
+      await dropRejected(ctx, work, version.versionId);
       audit(ctx, 'finishSecret', work, 'pending-dropped', { code: HuaweiCode.passwordRules, versionId: version.versionId, detail: 'regenerating' });
     }
     work.version = undefined;
