@@ -70,7 +70,8 @@ describe('file vault document in memory', () => {
     expect(promote(draft, key(0), token(1), undefined, 3_000)).toBe(true);
     expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_PENDING]);
     installSecret(doc, draft.secrets.get(secretName(key(0)))!);
-    expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_CURRENT]);
+    // promote leaves AWSPENDING where it was: on the version that now holds AWSCURRENT it reads as settled (labels.ts).
+    expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_PENDING, LABEL_CURRENT]);
   });
 
   it('hands out copies of payloads, and a replay with the same fields in another order is a no-op', () => {
