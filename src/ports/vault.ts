@@ -69,11 +69,27 @@ export interface SecretDescription {
 
 export type VersionSelector = { label: string } | { versionId: string };
 
-/**
 /** What `putPending` acknowledged: the labels the stored version holds once the write is durable. */
 export interface StoredPending {
   labels: string[];
 }
+
+/**
+ * One write of a {@link Vault.writeMany} call: the arguments of the single-secret method of the
+ * same name, which says what it does and how it fails.
+ */
+export type VaultWrite =
+  | { kind: 'ensureSecret'; key: SecretKey }
+  | { kind: 'putPending'; key: SecretKey; token: string; value: SecretPayload; alsoLabels?: readonly string[] | undefined }
+  | { kind: 'promote'; key: SecretKey; versionId: string; expectedCurrent: string | undefined }
+  | { kind: 'removeLabel'; key: SecretKey; label: string; versionId: string }
+  | { kind: 'moveLabel'; key: SecretKey; label: string; versionId: string };
+
+/**
+ * The result of one write of a {@link Vault.writeMany} call. `error` is what the single method would
+ * have thrown; `labels` (putPending only) what `putPending` answers: the labels the version holds.
+ */
+export type VaultWriteResult = { ok: true; labels?: string[] } | { ok: false; error: unknown };
 
 /**
  * Every operation either completes durably before it resolves or rejects with a `RotatorError`
@@ -149,6 +165,22 @@ export interface Vault {
    * - `label` is AWSCURRENT: `RotatorError` code `VAULT_INVALID_REQUEST`.
    */
   moveLabel(key: SecretKey, label: string, versionId: string): Promise<void>;
+
+  /**
+   * Many writes at once, for a whole batch of servers: the batch-level form of the methods above.
+   * Each write does exactly what its single method does and succeeds or fails on its own; the
+   * answer holds one result per write, in the order given (the call itself rejects only when it
+   * could not be attempted at all, e.g. a closed vault). Writes to the same secret apply in the
+   * order given, and once one of them fails the later ones to that secret are not attempted: they
+   * fail with the same error (so "store, then label" never labels what was not stored). Writes to
+   * different secrets are independent. A write is acknowledged (durable) when its result is ok.
+   * File vault: one group commit for the call (one lock, one journal record, one fsync). AWS: the
+   * secrets concurrently, under the adapter's write limiter, each secret's writes in order.
+   */
+  writeMany(writes: readonly VaultWrite[]): Promise<VaultWriteResult[]>;
+
+  /** `describe` for many secrets: one answer per key, in the order given (undefined for a missing secret). */
+  describeMany(keys: readonly SecretKey[]): Promise<(SecretDescription | undefined)[]>;
 
   /** Every secret this vault manages (optionally in one region/project), without values. */
   list(filter?: { region?: string; projectId?: string }): AsyncIterable<SecretDescription>;

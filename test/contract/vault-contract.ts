@@ -638,6 +638,84 @@ export function describeVaultContract(name: string, setup: () => Promise<VaultCo
       });
     });
 
+    describe('writeMany and describeMany (the batch-level forms)', () => {
+      it('does each write as its single method would, and answers one result per write, in order', async () => {
+        const keys = [randomSecretKey(), randomSecretKey(), randomSecretKey()];
+        const tokens = keys.map(() => randomToken());
+        const payloads = keys.map((key) => samplePayload(key));
+        const results = await vault.writeMany([
+          ...keys.map((key) => ({ kind: 'ensureSecret' as const, key })),
+          ...keys.map((key, i) => ({ kind: 'putPending' as const, key, token: tokens[i]!, value: payloads[i]! })),
+          ...keys.map((key, i) => ({ kind: 'promote' as const, key, versionId: tokens[i]!, expectedCurrent: undefined })),
+        ]);
+        expect(results.map((r) => r.ok)).toEqual(Array.from({ length: 9 }, () => true));
+        // A putPending's result says which labels its version holds, as putPending's answer does.
+        for (const r of results.slice(3, 6)) expect(r).toEqual({ ok: true, labels: [LABEL_PENDING] });
+        const described = await vault.describeMany(keys);
+        expect(described.map((d) => d?.key.serverId)).toEqual(keys.map((k) => k.serverId));
+        described.forEach((d, i) => {
+          expectLabelsUnique(d);
+          expect(d?.versions.find((v) => v.labels.includes(LABEL_CURRENT))?.versionId).toBe(tokens[i]);
+          // AWSPENDING, if still there, is on the promoted version: settled (see promote).
+          expect(d?.versions.filter((v) => v.labels.includes(LABEL_PENDING)).every((v) => v.labels.includes(LABEL_CURRENT))).toBe(true);
+        });
+        for (const [i, key] of keys.entries()) expect(await subject.defaultRead(key)).toBe(payloads[i]!.password);
+      });
+
+      it('fails a write on its own: the other secrets\' writes still happen', async () => {
+        const good = await freshSecret();
+        const missing = randomSecretKey(); // never ensured
+        const token = randomToken();
+        const results = await vault.writeMany([
+          { kind: 'putPending', key: missing, token: randomToken(), value: samplePayload(missing) },
+          { kind: 'putPending', key: good, token, value: samplePayload(good) },
+        ]);
+        expect(results[0]).toMatchObject({ ok: false, error: expect.objectContaining({ code: 'VAULT_SECRET_NOT_FOUND' }) });
+        expect(results[1]).toEqual({ ok: true, labels: [LABEL_PENDING] });
+        expect((await vault.getVersion(good, { label: LABEL_PENDING }))?.versionId).toBe(token);
+      });
+
+      it('does not attempt a secret\'s later writes once one of its writes failed (never labels what was not stored)', async () => {
+        const key = await freshSecret();
+        const first = randomToken();
+        await vault.putPending(key, first, samplePayload(key));
+        const stale = randomToken(); // not the current version: the compare-and-swap fails
+        const results = await vault.writeMany([
+          { kind: 'promote', key, versionId: first, expectedCurrent: stale },
+          { kind: 'moveLabel', key, label: LABEL_ACTIVE, versionId: first },
+        ]);
+        expect(results[0]).toMatchObject({ ok: false, error: expect.objectContaining({ code: 'VAULT_CURRENT_CHANGED' }) });
+        expect(results[1]).toMatchObject({ ok: false, error: expect.objectContaining({ code: 'VAULT_CURRENT_CHANGED' }) });
+        const state = await describeState(key);
+        expect(state.versions.find((v) => v.versionId === first)?.labels).toEqual([LABEL_PENDING]);
+      });
+
+      it('applies a secret\'s writes in the order given', async () => {
+        const key = await freshSecret();
+        const [a, b] = [randomToken(), randomToken()];
+        const results = await vault.writeMany([
+          { kind: 'putPending', key, token: a, value: samplePayload(key) },
+          { kind: 'moveLabel', key, label: LABEL_ACTIVE, versionId: a },
+          { kind: 'putPending', key, token: b, value: { ...samplePayload(key), password: 'Other-Pa55word!' } },
+        ]);
+        expect(results.every((r) => r.ok)).toBe(true);
+        const state = await describeState(key);
+        expect(state.versions.find((v) => v.versionId === a)?.labels).toEqual([LABEL_ACTIVE]);
+        expect(state.versions.find((v) => v.versionId === b)?.labels).toEqual([LABEL_PENDING]);
+      });
+
+      it('describeMany answers undefined for a secret that does not exist, in place', async () => {
+        const key = await freshSecret();
+        const missing = randomSecretKey();
+        const described = await vault.describeMany([missing, key, missing]);
+        expect(described[0]).toBeUndefined();
+        expect(described[1]?.key.serverId).toBe(key.serverId);
+        expect(described[2]).toBeUndefined();
+        expect(await vault.describeMany([])).toEqual([]);
+        expect(await vault.writeMany([])).toEqual([]);
+      });
+    });
+
     describe('values', () => {
       it('round-trip exactly: unicode server names and every special character in passwords', async () => {
         const key = await freshSecret();

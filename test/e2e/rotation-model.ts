@@ -49,6 +49,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/simul
 import { lockoutProblem, labelledPasswords } from '../helpers/login-invariant.js';
 import { createRedis, deleteUnder, uniquePrefix } from '../helpers/redis.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { batchThroughSingles } from '../helpers/wrap-port.js';
 
 const SERVERS = [
   { id: 'cccccccc-0000-4000-8000-000000000001', osType: 'Linux' as const },
@@ -317,8 +318,11 @@ function intercept<T extends object>(port: T, before: (name: string, args: unkno
 /** Vault writes fail (retryably, as a full disk or a throttled service would) while `failing()` says so. */
 function interceptVault(vault: Vault, failing: () => boolean): Vault {
   const writes = new Set(['putPending', 'promote', 'moveLabel', 'removeLabel', 'ensureSecret']);
-  return new Proxy(vault, {
+  const proxy: Vault = new Proxy(vault, {
     get(target, prop, receiver) {
+      // Batched writes fail write by write, as the single methods do.
+      const batched = batchThroughSingles(prop, proxy);
+      if (batched !== undefined) return batched;
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
@@ -329,6 +333,7 @@ function interceptVault(vault: Vault, failing: () => boolean): Vault {
       };
     },
   });
+  return proxy;
 }
 
 /**
@@ -339,9 +344,13 @@ function interceptVault(vault: Vault, failing: () => boolean): Vault {
 function crashingPorts(deps: BatchDeps, atCall: number, afterCall: boolean): BatchDeps {
   let calls = 0;
   let dead = false;
-  const wrap = <T extends object>(port: T): T =>
-    new Proxy(port, {
+  const wrap = <T extends object>(port: T): T => {
+    const proxy: T = new Proxy(port, {
       get(target, prop, receiver) {
+        // A vault's batch calls count (and crash) write by write: a crash may fall between two
+        // writes of one batch, as it can with the AWS adapter.
+        const batched = 'writeMany' in target ? batchThroughSingles(prop, proxy) : undefined;
+        if (batched !== undefined) return batched;
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
@@ -355,6 +364,8 @@ function crashingPorts(deps: BatchDeps, atCall: number, afterCall: boolean): Bat
         };
       },
     });
+    return proxy;
+  };
   return { ...deps, ecs: wrap(deps.ecs), vault: wrap(deps.vault), locks: wrap(deps.locks), outcomes: wrap(deps.outcomes), audit: wrap(deps.audit), verifier: deps.verifier && wrap(deps.verifier) };
 }
 

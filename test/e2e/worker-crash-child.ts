@@ -39,6 +39,7 @@ import { SshPasswordVerifier } from '../../src/adapters/ssh/ssh-password-verifie
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { createRedis } from '../helpers/redis.js';
 import type { ChildTarget, CrashSpec } from './worker-crash-protocol.js';
+import { writeManyBySecret } from '../../src/adapters/vault-batch.js';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -122,7 +123,10 @@ const outcomes = new RedisOutcomeStore({ redis, keyPrefix: prefix });
 const audit = new RedisAuditLog({ redis, keyPrefix: prefix });
 
 function crashingVault(): Vault {
-  return {
+  const wrapped: Vault = {
+    // Batched writes go through the crashing single methods above, one by one: every write is a crash point.
+    writeMany: (writes) => writeManyBySecret(wrapped, writes),
+    describeMany: (keys) => vault.describeMany(keys),
     ensureSecret: (key) => sideEffect('ensureSecret', () => vault.ensureSecret(key)),
     putPending: (key, token, value) => sideEffect('putPending', () => vault.putPending(key, token, value)),
     promote: (key, versionId, expected) => sideEffect('promote', () => vault.promote(key, versionId, expected)),
@@ -133,6 +137,7 @@ function crashingVault(): Vault {
     list: (filter) => vault.list(filter),
     close: () => vault.close(),
   };
+  return wrapped;
 }
 
 function crashingEcs(): EcsApi {

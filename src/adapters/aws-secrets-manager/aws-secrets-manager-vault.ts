@@ -63,6 +63,7 @@ import { awsErrorName, toVaultError, vaultError, type ErrorContext } from './aws
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
 import { ReadGate } from './read-gate.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
+import { describeManyByKey, writeManyBySecret } from '../vault-batch.js';
 
 // These four are AWS_RESERVED_TAG_KEYS (src/config/aws-secrets-manager-rules.ts); a test keeps them in step.
 /** Tag that marks a secret as ours; `list` only yields secrets that carry it. */
@@ -666,6 +667,15 @@ export function createAwsSecretsManagerVault(
         }
         nextToken = page.NextToken;
       } while (nextToken);
+    },
+
+    // Secrets Manager has no batch write: the batch's secrets concurrently, under the write limiter.
+    writeMany(writes) {
+      return writeManyBySecret(vault, writes);
+    },
+
+    describeMany(keys) {
+      return describeManyByKey(vault, keys);
     },
 
     async close() {

@@ -36,6 +36,8 @@ import type {
   SecretVersion,
   StoredPending,
   Vault,
+  VaultWrite,
+  VaultWriteResult,
   VersionSelector,
 } from '../../ports/vault.js';
 import { removeOrphanTempFiles, writeFileAtomic, writeFileAtomicWith } from './atomic-write.js';
@@ -380,6 +382,9 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
   }
 
   function drain(): Promise<void> {
+    // Never on an empty queue: the loop below would end before `draining` is assigned, which would
+    // then hold a settled promise and no later mutation would ever be committed.
+    if (draining === undefined && queue.length === 0) return Promise.resolve();
     draining ??= (async () => {
       try {
         while (queue.length > 0) await commit(queue.splice(0));
@@ -391,11 +396,15 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     return draining;
   }
 
-  function mutate(secretKey: SecretKey, apply: Mutation): Promise<void> {
+  /**
+   * Queues a mutation; `drainNow` false leaves starting the commit to the caller, so that a batch of
+   * mutations queued in one go is taken by one commit (the drain splices the queue when it starts).
+   */
+  function mutate(secretKey: SecretKey, apply: Mutation, drainNow = true): Promise<void> {
     if (closed) return Promise.reject(vaultError(VaultErrorCode.closed, `file vault: ${path} is closed`));
     return new Promise<void>((resolve, reject) => {
       queue.push({ key: secretKey, apply, resolve, reject });
-      void drain();
+      if (drainNow) void drain();
     });
   }
 
@@ -483,6 +492,68 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
 
     moveLabel(secretKey: SecretKey, label: string, versionId: string): Promise<void> {
       return mutate(secretKey, (d, now) => documents.moveLabel(d, secretKey, label, versionId, now));
+    },
+
+    async writeMany(writes: readonly VaultWrite[]): Promise<VaultWriteResult[]> {
+      if (closed) throw vaultError(VaultErrorCode.closed, `file vault: ${path} is closed`);
+      // ensureSecret of a secret already committed is durable as it is: no lock, no write (as the single method).
+      const doc = writes.some((w) => w.kind === 'ensureSecret') ? await read() : undefined;
+      // Every mutation is queued synchronously here, so that one commit takes them all (one lock,
+      // one record, one fsync). Within a secret, a write after a failed one fails with its error:
+      // its `apply` runs after the earlier one's in the same commit and sees the failure.
+      const failed = new Map<string, { error: unknown }>();
+      const secretOf = (key: SecretKey): string => `${key.region}\n${key.projectId}\n${key.serverId}`;
+      const labelsOf = new Map<VaultWrite, string[]>();
+      const applyOf = (write: VaultWrite): Mutation => {
+        switch (write.kind) {
+          case 'ensureSecret':
+            return (d, now) => documents.ensureSecret(d, write.key, now);
+          case 'putPending':
+            return (d, now) => documents.putPending(d, write.key, write.token, write.value, now, write.alsoLabels ?? [], (held) => labelsOf.set(write, held));
+          case 'promote':
+            return (d, now) => documents.promote(d, write.key, write.versionId, write.expectedCurrent, now);
+          case 'removeLabel':
+            return (d, now) => documents.removeLabel(d, write.key, write.label, write.versionId, now);
+          case 'moveLabel':
+            return (d, now) => documents.moveLabel(d, write.key, write.label, write.versionId, now);
+        }
+      };
+      const settled = writes.map((write) => {
+        if (write.kind === 'ensureSecret' && doc !== undefined && documents.describe(doc, write.key) !== undefined) {
+          return Promise.resolve<VaultWriteResult>({ ok: true });
+        }
+        const secret = secretOf(write.key);
+        const apply = applyOf(write);
+        return mutate(write.key, (d, now) => {
+          const earlier = failed.get(secret);
+          if (earlier !== undefined) throw earlier.error;
+          try {
+            return apply(d, now);
+          } catch (error) {
+            failed.set(secret, { error });
+            throw error;
+          }
+        }, false).then(
+          (): VaultWriteResult => {
+            const labels = labelsOf.get(write);
+            return labels === undefined ? { ok: true } : { ok: true, labels };
+          },
+          (error: unknown): VaultWriteResult => {
+            // A commit that failed as a whole (lock, I/O) fails every write of it, in order.
+            if (!failed.has(secret)) failed.set(secret, { error });
+            return { ok: false, error };
+          },
+        );
+      });
+      // Only with something queued: a drain started on an empty queue would finish synchronously
+      // and leave `draining` set to its settled promise (see `drain`).
+      if (queue.length > 0) void drain();
+      return Promise.all(settled);
+    },
+
+    async describeMany(keys: readonly SecretKey[]): Promise<(SecretDescription | undefined)[]> {
+      const doc = await read();
+      return keys.map((k) => documents.describe(doc, k));
     },
 
     async *list(filter?: { region?: string; projectId?: string }): AsyncIterable<SecretDescription> {

@@ -2,12 +2,12 @@ import { OutcomeCode, VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import { usernameFor } from '../../domain/server.js';
 import { generatePassword } from '../../policy/password-generator.js';
-import type { SecretPayload } from '../../ports/vault.js';
+import type { SecretPayload, VaultWrite } from '../../ports/vault.js';
 import { audit, candidatePolicy, flushAudit, type BatchContext } from '../batch-context.js';
 import { errorCode } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
-import { withVaultRetry } from '../vault-retry.js';
+import { withVaultRetry, writeManyWithRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionWithLabel, withVersionLabels } from '../labels.js';
 
@@ -73,9 +73,13 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
   const fresh = candidates.filter((w) => w.phase === 'new' && w.outcome === undefined);
   const shared = input.target.uniquePerServer ? undefined : await sharedPassword(ctx, works, generation);
 
-  await mapLimit(fresh, VAULT_CONCURRENCY, async (work) => {
+  // Fresh passwords, for the whole batch in one batch-level call (the file vault: one group commit):
+  // each secret ensured, then its password stored. writeMany stops a secret at its first failure, so
+  // a secret that could not be ensured gets no putPending.
+  const stores: { work: ServerWork; token: string; password: string; payload: SecretPayload; slot: string | undefined }[] = [];
+  for (const work of fresh) {
     const server = work.server;
-    if (server === undefined || server.osType === undefined) return; // plan settled these
+    if (server === undefined || server.osType === undefined) continue; // plan settled these
     const token = batchToken({ runId: input.runId, batchIndex: input.batchIndex, generation, serverId: input.target.uniquePerServer ? work.serverId : undefined });
     const password = shared ?? generatePassword(input.target.passwordPolicy, deps.random);
     const payload: SecretPayload = {
@@ -93,25 +97,40 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
     // The slot it holds in case it is accepted, reserved in the same write (labels.ts): plan
     // admitted the server with a free slot or a slide.
     const slot = slotForAccepted(work.description, token, candidatePolicy(ctx, work));
+    stores.push({ work, token, password, payload, slot });
+  }
+  const results = await writeManyWithRetry(
+    ctx,
+    'createSecret',
+    stores.flatMap(({ work, token, payload, slot }): VaultWrite[] => [
+      { kind: 'ensureSecret', key: work.key },
+      { kind: 'putPending', key: work.key, token, value: payload, alsoLabels: slot === undefined ? [] : [slot] },
+    ]),
+  );
+  const reused: { work: ServerWork; token: string; error: RotatorError }[] = [];
+  stores.forEach(({ work, token, password }, i) => {
+    const put = results[2 * i + 1]!;
+    if (put.ok) {
+      work.version = { versionId: token, password, inherited: false, generation };
+      stored.set(work, put.labels ?? []);
+      audit(ctx, 'createSecret', work, 'stored', { versionId: token });
+    } else if (put.error instanceof RotatorError && put.error.code === VaultErrorCode.tokenReused && results[2 * i]!.ok) {
+      reused.push({ work, token, error: put.error });
+    } else {
+      fail(work, put.error);
+    }
+  });
+  // This token already holds a password for this server (an earlier attempt stored it with another
+  // createdAt, or raced us): that stored password is the one to send, never ours.
+  await mapLimit(reused, VAULT_CONCURRENCY, async ({ work, token, error }) => {
     try {
-      await withVaultRetry(ctx, 'createSecret', () => deps.vault.ensureSecret(work.key));
-      try {
-        const put = await withVaultRetry(ctx, 'createSecret', () => deps.vault.putPending(work.key, token, payload, slot === undefined ? [] : [slot]));
-        work.version = { versionId: token, password, inherited: false, generation };
-        stored.set(work, put.labels);
-        audit(ctx, 'createSecret', work, 'stored', { versionId: token });
-      } catch (error) {
-        if (!(error instanceof RotatorError) || error.code !== VaultErrorCode.tokenReused) throw error;
-        // This token already holds a password for this server (an earlier attempt stored it with
-        // another createdAt, or raced us): that stored password is the one to send, never ours.
-        const earlier = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { versionId: token }));
-        if (earlier === undefined) throw error;
-        work.version = { versionId: token, password: earlier.value.password, inherited: true, generation };
-        stored.set(work, earlier.labels);
-        audit(ctx, 'createSecret', work, 'reused-stored', { versionId: token });
-      }
-    } catch (error) {
-      fail(work, error);
+      const earlier = await withVaultRetry(ctx, 'createSecret', () => deps.vault.getVersion(work.key, { versionId: token }));
+      if (earlier === undefined) throw error;
+      work.version = { versionId: token, password: earlier.value.password, inherited: true, generation };
+      stored.set(work, earlier.labels);
+      audit(ctx, 'createSecret', work, 'reused-stored', { versionId: token });
+    } catch (readError) {
+      fail(work, readError);
     }
   });
 

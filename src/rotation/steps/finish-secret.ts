@@ -4,7 +4,7 @@ import { audit, candidatePolicy, flushAudit, type BatchContext } from '../batch-
 import { errorCode } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
-import { withVaultRetry } from '../vault-retry.js';
+import { withVaultRetry, writeManyWithRetry } from '../vault-retry.js';
 import {
   afterPromotion,
   freeUnconfirmedSlot,
@@ -17,6 +17,7 @@ import {
   versionWithLabel,
   withVersionLabels,
 } from '../labels.js';
+import type { SecretDescription, VaultWrite, VaultWriteResult } from '../../ports/vault.js';
 
 /** Vault calls in flight per batch: all of them, so that the file vault groups a step of a batch into one or two commits (one fsync each); the AWS adapter queues them behind its write limiter and HTTP pool. */
 const VAULT_CONCURRENCY = 1000;
@@ -35,25 +36,86 @@ const PASSWORD_RULES_CODE = HuaweiCode.passwordRules;
  * Accepted servers are not settled here: step 5 decides between verified, rotated-unverified and pending-restart.
  */
 export async function finishSecret(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
-  await mapLimit(unsettled(works), VAULT_CONCURRENCY, async (work) => {
+  // The common case for the whole batch in one batch-level call: an accepted version that already
+  // holds its slot (reserved when it was stored) is promoted. Everything else, one server at a time.
+  const promoted = await promoteMany(ctx, unsettled(works));
+  await mapLimit(unsettled(works).filter((w) => !promoted.has(w)), VAULT_CONCURRENCY, async (work) => {
     try {
       await finishOne(ctx, work);
     } catch (error) {
       if (ctx.deps.signal?.aborted) throw error;
-      const versionId = work.version?.versionId ?? work.acceptedVersionId;
-      const code = errorCode(error);
-      settle(work, 'unknown', {
-        code,
-        versionId,
-        requestId: work.requestId,
-        reason:
-          `the vault could not record this server's reset answer (${code}); its password stays pending (AWSPENDING) and the next run ` +
-          'resends it (a server that accepted it takes it again)',
-      });
-      audit(ctx, 'finishSecret', work, 'vault-failed', { code, versionId });
+      vaultFailed(ctx, work, error);
     }
   });
   await flushAudit(ctx);
+}
+
+/** The vault failed (after retries) once Huawei answered: `unknown`, the password stays pending for the next run. */
+function vaultFailed(ctx: BatchContext, work: ServerWork, error: unknown): void {
+  const versionId = work.version?.versionId ?? work.acceptedVersionId;
+  const code = errorCode(error);
+  settle(work, 'unknown', {
+    code,
+    versionId,
+    requestId: work.requestId,
+    reason:
+      `the vault could not record this server's reset answer (${code}); its password stays pending (AWSPENDING) and the next run ` +
+      'resends it (a server that accepted it takes it again)',
+  });
+  audit(ctx, 'finishSecret', work, 'vault-failed', { code, versionId });
+}
+
+/**
+ * `acceptVersion` for the servers whose accepted version already holds its slot and whose secret was
+ * read: one compare-and-swap each, all in one `writeMany`. Returns the servers it finished; a
+ * promotion refused for any reason (another writer moved AWSCURRENT, a vault failure) is left to
+ * `finishOne`, which re-reads and decides for that server as before.
+ */
+async function promoteMany(ctx: BatchContext, works: readonly ServerWork[]): Promise<Set<ServerWork>> {
+  const ready = works.flatMap((work) => {
+    const version = work.version;
+    const description = work.description;
+    if (work.phase === 'promoted' || version === undefined || description === undefined || work.reset?.kind !== 'accepted') return [];
+    const slot = slotForAccepted(description, version.versionId, candidatePolicy(ctx, work));
+    if (slot === undefined || !(versionById(description, version.versionId)?.labels.includes(slot) ?? false)) return [];
+    return [{ work, versionId: version.versionId, description }];
+  });
+  const done = new Set<ServerWork>();
+  if (ready.length === 0) return done;
+  let results: VaultWriteResult[];
+  try {
+    // Retryable failures are retried as withVaultRetry would for one server.
+    results = await writeManyWithRetry(ctx, 'finishSecret', writesOf(ready));
+  } catch (error) {
+    if (ctx.deps.signal?.aborted) throw error;
+    for (const { work } of ready) vaultFailed(ctx, work, error);
+    return done;
+  }
+  ready.forEach(({ work, versionId, description }, i) => {
+    const result = results[i]!;
+    if (!result.ok) {
+      // Another writer moved AWSCURRENT since it was read: finishOne re-reads and promotes over the
+      // new holder once (acceptVersion). Any other failure is final for this run, as with one call.
+      if (!(result.error instanceof RotatorError && result.error.code === VaultErrorCode.currentChanged)) vaultFailed(ctx, work, result.error);
+      return;
+    }
+    work.acceptedVersionId = versionId;
+    // What the compare-and-swap left, known without reading it back.
+    work.description = afterPromotion(description, versionId);
+    audit(ctx, 'finishSecret', work, 'promoted', { versionId, requestId: work.requestId });
+    done.add(work);
+  });
+  return done;
+}
+
+function writesOf(ready: readonly { work: ServerWork; versionId: string; description: SecretDescription }[]): VaultWrite[] {
+  return ready.map(({ work, versionId, description }): VaultWrite => ({
+      kind: 'promote',
+      key: work.key,
+      versionId,
+      // A no-op when versionId holds AWSCURRENT already (a replay).
+      expectedCurrent: versionWithLabel(description, LABEL_CURRENT)?.versionId,
+  }));
 }
 
 async function finishOne(ctx: BatchContext, work: ServerWork): Promise<void> {

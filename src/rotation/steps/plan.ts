@@ -4,15 +4,13 @@ import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext }
 import { errorCode, mustStopBatch } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
-import { withVaultRetry } from '../vault-retry.js';
+import { describeManyWithRetry, withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { admission, holdsUnconfirmedSlot, isFirstRotation, isUnsettledPending, LABEL_CURRENT, unsettledPendingVersion, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
 import { verifyServer } from '../verify-server.js';
 
 /** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
 const READ_CONCURRENCY = 16;
-/** Vault describes in flight per batch: all of them (the file vault answers them from one catch-up of its files). */
-const VAULT_READ_CONCURRENCY = 1000;
 
 /** The tokens this batch may have used for `serverId` (every generation). */
 export function tokensOfBatch(ctx: BatchContext, serverId: string): Set<string> {
@@ -69,8 +67,11 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     if (work.server === undefined) settle(work, 'skipped', { code: OutcomeCode.notFound, reason: 'ECS reports no such server' });
   });
 
-  await mapLimit(unsettled(works), VAULT_READ_CONCURRENCY, async (work) => {
-    work.description = await withVaultRetry(ctx, 'plan', () => deps.vault.describe(work.key));
+  // One batch-level read of every open server's secret (the file vault: one catch-up, no per-server call).
+  const open = unsettled(works);
+  const descriptions = await describeManyWithRetry(ctx, 'plan', open.map((w) => w.key));
+  open.forEach((work, i) => {
+    work.description = descriptions[i];
     const ours = tokensOfBatch(ctx, work.serverId);
     work.firstRotation = isFirstRotation(work.description, ours);
     const current = versionWithLabel(work.description, LABEL_CURRENT);
