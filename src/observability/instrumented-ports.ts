@@ -82,10 +82,46 @@ export function instrumentVault(vault: Vault, metrics: ServiceMetrics): Vault {
   // Label-bound children, made once per operation: prom-client hashes a label object on every call otherwise.
   const ok = new Map(VAULT_OPERATIONS.map((operation) => [operation as string, metrics.vaultOperations.labels({ operation, result: 'ok' })]));
   const duration = new Map(VAULT_OPERATIONS.map((operation) => [operation as string, metrics.vaultDuration.labels({ operation })]));
-  return instrument(vault, VAULT_OPERATIONS, (operation, error, s) => {
+  const observe = (operation: string, error: unknown, s: number): void => {
     if (error === undefined) ok.get(operation)?.inc();
     else metrics.vaultOperations.inc({ operation, result: boundedCode(error) });
     duration.get(operation)?.observe(s);
+  };
+  const single = instrument(vault, VAULT_OPERATIONS, observe);
+  // Batch-level calls count as the operations they hold: each write under its kind, each key read as
+  // a `describe`, with the call's duration (the time until that write was acknowledged).
+  const writeMany: Vault['writeMany'] = async (writes) => {
+    const start = process.hrtime.bigint();
+    try {
+      const results = await vault.writeMany(writes);
+      const s = seconds(start);
+      results.forEach((result, i) => observe(writes[i]!.kind, result.ok ? undefined : result.error, s));
+      return results;
+    } catch (error) {
+      const s = seconds(start);
+      for (const write of writes) observe(write.kind, error, s);
+      throw error;
+    }
+  };
+  const describeMany: Vault['describeMany'] = async (keys) => {
+    const start = process.hrtime.bigint();
+    try {
+      const answers = await vault.describeMany(keys);
+      const s = seconds(start);
+      for (let i = 0; i < keys.length; i++) observe('describe', undefined, s);
+      return answers;
+    } catch (error) {
+      const s = seconds(start);
+      for (let i = 0; i < keys.length; i++) observe('describe', error, s);
+      throw error;
+    }
+  };
+  return new Proxy(single, {
+    get(target, property, receiver) {
+      if (property === 'writeMany') return writeMany;
+      if (property === 'describeMany') return describeMany;
+      return Reflect.get(target, property, receiver) as unknown;
+    },
   });
 }
 

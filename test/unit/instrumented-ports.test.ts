@@ -57,6 +57,30 @@ describe('instrumented ports', () => {
     }
   });
 
+  it('vault: a batch-level call counts each write under its kind and each key read as a describe', async () => {
+    const temp = await tempDir('instrumented-vault-batch-');
+    const vault = await openFileVault({ path: join(temp.dir, 'v.json.enc'), key: randomKey(), clock: systemClock, logger: captureLogger().logger });
+    try {
+      const metrics = createServiceMetrics();
+      const metered = instrumentVault(vault, metrics);
+      const keys = [1, 2, 3].map((i) => ({ region: 'r-1', projectId: 'p', serverId: `s${i}` }));
+      const results = await metered.writeMany([
+        ...keys.map((key) => ({ kind: 'ensureSecret' as const, key })),
+        { kind: 'promote', key: keys[0]!, versionId: 'no-such-version', expectedCurrent: undefined },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([true, true, true, false]);
+      expect((await metered.describeMany(keys)).map((d) => d?.key.serverId)).toEqual(['s1', 's2', 's3']);
+      const refused = results[3]!.ok ? undefined : (results[3] as { error: RotatorError }).error;
+      expect(await value(metrics, 'rotator_vault_operations_total', { operation: 'ensureSecret', result: 'ok' })).toBe(3);
+      expect(await value(metrics, 'rotator_vault_operations_total', { operation: 'promote', result: refused!.code })).toBe(1);
+      expect(await value(metrics, 'rotator_vault_operations_total', { operation: 'describe', result: 'ok' })).toBe(3);
+      expect(await value(metrics, 'rotator_vault_operation_duration_seconds_count', { operation: 'ensureSecret' })).toBe(3);
+    } finally {
+      await vault.close();
+      await temp.remove();
+    }
+  });
+
   it('ECS: counts calls by operation and code (a refused signature included), listServers once per listing', async () => {
     const metrics = createServiceMetrics();
     const client = (secretKey: string) =>
