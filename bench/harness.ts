@@ -100,7 +100,9 @@ export async function startSimulatorProcess(settings: SimulatorSettings): Promis
     '--reboot-ms', '10', '--latency-ms', String(settings.latencyMs),
     ...(settings.throttleRps === undefined ? ['--no-throttle'] : ['--throttle-rps', String(settings.throttleRps)]),
   ];
-  const c = startChild(args, { ROTATOR_FROM_SOURCE: '1' });
+  // BENCH_SIM_CPU_PROF=<dir>: the simulator's V8 CPU profile (it shares the machine's two cores with the service).
+  const profile = process.env.BENCH_SIM_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SIM_CPU_PROF] : [];
+  const c = startChild([...profile, ...args], { ROTATOR_FROM_SOURCE: '1' });
   const url = (await waitForLine(c, /listening on (http:\/\/\S+)/, 'the simulator'))[1]!;
   return {
     url,

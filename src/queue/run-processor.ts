@@ -49,8 +49,8 @@ export function createRunProcessor(deps: RunProcessorDeps) {
 
   async function fanOut(job: Job, data: RunJobData, signal: AbortSignal | undefined): Promise<RunJobData['fanOut']> {
     // batchSize comes from the validated config (1 to MAX_SERVERS_PER_CALL); the job schema checks each batch again.
-    const plan = await deps.planRun({ target: data.target, serverIds: data.serverIds, dryRun: data.dryRun }, signal);
     const runId = job.id as string;
+    const plan = await deps.planRun({ target: data.target, runId, serverIds: data.serverIds, dryRun: data.dryRun }, signal);
     const seen = new Set<string>();
     let current: string[] = [];
     // Aligned with `current`: the listing's details of each id, null where the planner gave a bare id.

@@ -124,8 +124,11 @@ export interface BatchAdmissionDeps {
   /** The run job's data, or undefined when the job does not exist or is not a run. */
   loadRun(runId: string): Promise<RunRecord | undefined>;
   target(name: string): AdmissionTarget | undefined;
-  /** Every server id of the target now (the selector resolved as the planner resolves it). */
-  targetMembers(targetName: string, signal: AbortSignal | undefined): Promise<ReadonlySet<string>>;
+  /**
+   * Every server id of the target now (the selector resolved as the planner resolves it). Given the
+   * run id, it may answer with what that run's own listing found in this process (rotation-service.ts).
+   */
+  targetMembers(targetName: string, signal: AbortSignal | undefined, runId: string): Promise<ReadonlySet<string>>;
   /** `Queue.qualifiedName` of the runs queue. */
   runQueue: string;
   /** `<runId>|b<index>`: src/domain/job-ids.ts `batchJobId`. */
@@ -145,7 +148,7 @@ export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
     const key = `${runId}\n${target}`;
     let entry = members.get(key);
     if (entry === undefined) {
-      entry = deps.targetMembers(target, signal);
+      entry = deps.targetMembers(target, signal, runId);
       // A failed resolution (network) must not stay cached: the retry resolves again.
       entry.catch(() => members.delete(key));
       members.set(key, entry);

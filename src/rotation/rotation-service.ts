@@ -81,6 +81,12 @@ export interface RotationServiceDeps {
 /** What `planRun` is asked: a run of `target`, of all its servers or of the operator's list. */
 export interface PlanRunInput {
   target: string;
+  /**
+   * The run's id, when the queue plans one: the target's members this listing finds are then kept in
+   * this process for the run's batch admission (`targetMembers` with the same run id), which would
+   * otherwise list the whole target again moments later.
+   */
+  runId?: string | undefined;
   /** The operator's list; undefined for the whole target. */
   serverIds: readonly string[] | undefined;
   dryRun: boolean;
@@ -125,7 +131,7 @@ export type RotateBatch = (request: BatchRequest, context: { signal: AbortSignal
 /** Verification by login on its own, of a target's servers (all of them, or the operator's list). */
 export type VerifyTargetUseCase = (target: string, serverIds: readonly string[] | undefined) => Promise<ServerVerificationReport[]>;
 /** Every server id of a target now: its selector resolved as `planRun` resolves it (batch admission). */
-export type TargetMembers = (targetName: string, signal: AbortSignal | undefined) => Promise<ReadonlySet<string>>;
+export type TargetMembers = (targetName: string, signal: AbortSignal | undefined, runId?: string) => Promise<ReadonlySet<string>>;
 
 export interface RotationService {
   readonly planRun: PlanRun;
@@ -135,6 +141,7 @@ export interface RotationService {
 }
 
 export function createRotationService(deps: RotationServiceDeps): RotationService {
+  const listedMembers = new RunMembers();
   const targetNamed = (name: string): RotationTarget => {
     const target = deps.target(name);
     if (!target) throw serviceError(ServiceErrorCode.unknownTarget, `target ${JSON.stringify(name)} is not configured (jobs/*.yaml)`);
@@ -147,7 +154,8 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     // Pages of 1000 (Huawei's maximum): the listing is the run's only per-server ECS read.
     const resolved = resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal, pageSize: MAX_SERVERS_PER_CALL });
     if (input.serverIds === undefined) {
-      return { serverIds: serversOf(resolved), batchSize: target.batchSize };
+      const serverIds = input.runId === undefined ? serversOf(resolved) : listedMembers.collect(input.runId, target.name, serversOf(resolved));
+      return { serverIds, batchSize: target.batchSize };
     }
     // An operator's list must stay inside the target: its policy and restart rules were
     // configured for those servers, not for any id typed on a command line.
@@ -158,6 +166,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
       members.add(r.kind === 'found' ? r.server.id : r.serverId);
       if (r.kind === 'found' && requested.has(r.server.id)) described.set(r.server.id, r.server);
     }
+    if (input.runId !== undefined) listedMembers.put(input.runId, target.name, members);
     const foreign = input.serverIds.filter((id) => !members.has(id));
     if (foreign.length > 0) {
       throw serviceError(
@@ -230,8 +239,11 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     );
   };
 
-  const targetMembers: TargetMembers = async (name, signal) => {
+  const targetMembers: TargetMembers = async (name, signal, runId) => {
     const target = targetNamed(name);
+    // The run's own listing, when this process planned the run and it listed the whole target.
+    const listed = runId === undefined ? undefined : await listedMembers.take(runId, target.name);
+    if (listed !== undefined) return listed;
     // Pages of 1000 as in planRun: a worker resolves every run's target once (batch admission), and
     // pages of 100 made that ten times the requests (1,000 for a 100k fleet).
     return membersOf(resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal, pageSize: MAX_SERVERS_PER_CALL }));
@@ -245,6 +257,61 @@ async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<s
   const members = new Set<string>();
   for await (const r of resolved) members.add(r.kind === 'found' ? r.server.id : r.serverId);
   return members;
+}
+
+/**
+ * The target members the last few runs planned in this process found, by run: a run's listing is a
+ * resolution of its target like any other (same selector, same pages), made moments before its
+ * batches ask for one. Kept only in memory, so a batch job written into Redis by anyone cannot
+ * influence it, and a worker that did not plan the run lists the target itself. While the listing is
+ * still streaming (a large run's first batches are queued before its last page), an admission waits
+ * for it; a listing that fails or is abandoned yields nothing, and the admission lists on its own.
+ */
+class RunMembers {
+  readonly #runs = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+  /** Runs kept: a worker plans a handful at once; an entry is dropped once taken. */
+  static readonly capacity = 8;
+
+  put(runId: string, target: string, members: ReadonlySet<string>): void {
+    this.#keep(runId, target, Promise.resolve(members));
+  }
+
+  /**
+   * Passes `servers` through, and records their ids as the run's members if the stream is read to
+   * its end. The run is registered when reading starts: a stream nobody reads leaves nothing to wait for.
+   */
+  collect(runId: string, target: string, servers: AsyncIterable<string | EcsServer>): AsyncGenerator<string | EcsServer> {
+    const keep = (members: Promise<ReadonlySet<string> | undefined>): void => this.#keep(runId, target, members);
+    return (async function* () {
+      let settle!: (members: ReadonlySet<string> | undefined) => void;
+      keep(new Promise((resolve) => (settle = resolve)));
+      const members = new Set<string>();
+      let complete = false;
+      try {
+        for await (const s of servers) {
+          members.add(typeof s === 'string' ? s : s.id);
+          yield s;
+        }
+        complete = true;
+      } finally {
+        settle(complete ? members : undefined);
+      }
+    })();
+  }
+
+  async take(runId: string, target: string): Promise<ReadonlySet<string> | undefined> {
+    const key = `${runId}\n${target}`;
+    const entry = this.#runs.get(key);
+    if (entry === undefined) return undefined;
+    const members = await entry;
+    this.#runs.delete(key);
+    return members;
+  }
+
+  #keep(runId: string, target: string, members: Promise<ReadonlySet<string> | undefined>): void {
+    this.#runs.set(`${runId}\n${target}`, members);
+    while (this.#runs.size > RunMembers.capacity) this.#runs.delete(this.#runs.keys().next().value as string);
+  }
 }
 
 async function* serversOf(resolved: AsyncIterable<ResolvedServer>): AsyncGenerator<string | EcsServer> {

@@ -153,7 +153,7 @@ describe('run jobs fan out batch jobs', () => {
     });
     const { runId } = await h.queues.enqueueManualRun('web', { serverIds: ['srv-a', 'srv-b', 'srv-a'], dryRun: true });
     const summary = await h.runToEnd(runId);
-    expect(seen).toEqual({ target: 'web', serverIds: ['srv-a', 'srv-b', 'srv-a'], dryRun: true });
+    expect(seen).toEqual({ target: 'web', runId, serverIds: ['srv-a', 'srv-b', 'srv-a'], dryRun: true });
     expect(summary.servers).toBe(2); // duplicates dropped
     expect(summary.dryRun).toBe(true);
   });
