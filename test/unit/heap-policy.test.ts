@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { setFlagsFromString } from 'node:v8';
-import { afterEach, describe, expect, it } from 'vitest';
+import { runInNewContext } from 'node:vm';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { growthPercentFor, MAX_GROWTH_PERCENT, MIN_FORCED_INTERVAL_MS, MIN_GROWTH_PERCENT, startHeapPolicy } from '../../src/heap-policy.js';
 
@@ -109,6 +110,19 @@ describe('startHeapPolicy', () => {
     } finally {
       policy.stop();
       setFlagsFromString('--heap-growing-percent=0'); // V8's own again, for the other tests in this process
+    }
+  });
+
+  it('hears of full collections V8 runs (through perf_hooks) and sets the growth after them', async () => {
+    const policy = startHeapPolicy({ targetMb: 1, logger });
+    try {
+      setFlagsFromString('--expose-gc');
+      (runInNewContext('gc') as () => void)();
+      await vi.waitFor(() => expect(policy.growthPercent).toBe(MIN_GROWTH_PERCENT));
+      expect(policy.forcedCollections).toBe(0);
+    } finally {
+      policy.stop();
+      setFlagsFromString('--heap-growing-percent=0');
     }
   });
 
