@@ -13,7 +13,11 @@ RUN npm run build
 
 # ---- runtime stage: production dependencies and compiled code only --------------------------------
 FROM node:22-bookworm-slim AS runtime
+# MALLOC_MMAP_THRESHOLD_: buffers of 256 KiB and more (HTTP bodies, vault journal records) are mapped
+# and unmapped by glibc instead of coming from its main heap, which gives memory back only from its
+# top: a 100k-server run peaked about 50 MB lower (README "Memory").
 ENV NODE_ENV=production \
+    MALLOC_MMAP_THRESHOLD_=262144 \
     ROTATOR_CONFIG=/etc/rotator/config.yaml \
     ROTATOR_JOBS_DIR=/etc/rotator/jobs
 WORKDIR /app

@@ -27,7 +27,6 @@ import type { Vault } from './ports/vault.js';
 import { closeRedisConnection, connectRedis } from './queue/redis-connection.js';
 import { RotationQueues } from './queue/rotation-queues.js';
 import type { RotationWorkers } from './queue/rotation-workers.js';
-import { startDashboardRole } from './roles/dashboard-role.js';
 import { startSchedulerRole } from './roles/scheduler-role.js';
 import { checkBeforeStart } from './roles/start-checks.js';
 import { startWorkerRole } from './roles/worker-role.js';
@@ -161,6 +160,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
     let http: RunningHttpServer | undefined;
     if (has('dashboard')) {
+      // Loaded only for this role: express and the job dashboard cost a worker-only process about 20 MB.
+      const { startDashboardRole } = await import('./roles/dashboard-role.js');
       const started = await startDashboardRole({ config, queues, outcomes, redis, logger, httpToken, port: options.httpPort, runHistory, audit, metricsRegistry: metrics.registry, clock, verifyTarget: worker?.verifyTarget });
       onClose(() => started.close());
       http = started;

@@ -11,7 +11,6 @@ import { RotatorError } from '../domain/rotator-error.js';
 import type { Clock } from '../ports/clock.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { Vault } from '../ports/vault.js';
-import { createAwsSecretsManagerVault } from './aws-secrets-manager/aws-secrets-manager-vault.js';
 import { openFileVault } from './file-vault/file-vault.js';
 import { resolveVaultKey } from './file-vault/vault-key.js';
 
@@ -66,6 +65,8 @@ export async function createVault(config: VaultConfig, deps: CreateVaultDeps): P
     return openFileVault({ path, key, clock: deps.clock, logger: deps.logger, lockTimeoutMs: deps.fileLockTimeoutMs });
   }
   const aws = config.awsSecretsManager;
+  // Loaded only for this vault: the AWS SDK costs a file-vault worker about 15 MB it never uses.
+  const { createAwsSecretsManagerVault } = await import('./aws-secrets-manager/aws-secrets-manager-vault.js');
   return createAwsSecretsManagerVault(
     {
       region: aws.region,

@@ -11,6 +11,8 @@ import { z } from 'zod';
 import { AWS_REGION_PATTERN, awsEndpointProblem, awsTagProblem } from './aws-secrets-manager-rules.js';
 import { booleanField, enumField, filePath, intRange, nonEmptyString, positiveNumber, resourceName } from './schema-helpers.js';
 
+const HEAP_TARGET_EXPECTED = "a whole number of MiB from 0 (off: V8's own defaults) to 1048576";
+
 /** The `endpoint` value that points an account at the ECS simulator (`simulator.host`/`port`). */
 export const SIMULATOR_ENDPOINT = 'simulator';
 
@@ -193,6 +195,7 @@ export const serviceConfigSchema = z.strictObject({
     auditStreamMaxLen: intRange(100, 100_000_000),
     shutdownGraceMs: intRange(0, 600_000),
     maxStalledCount: intRange(1, 100),
+    heapTargetMb: z.int({ error: HEAP_TARGET_EXPECTED }).min(0, { error: HEAP_TARGET_EXPECTED }).max(1_048_576, { error: HEAP_TARGET_EXPECTED }),
   }),
   scheduler: z.strictObject({ catchUp: booleanField }),
   simulator: z.strictObject({
@@ -314,6 +317,11 @@ export interface ServiceConfig {
     readonly auditStreamMaxLen: number;
     readonly shutdownGraceMs: number;
     readonly maxStalledCount: number;
+    /**
+     * Soft heap target of a service process, in MiB (src/heap-policy.ts): V8 collects garbage more
+     * eagerly as the heap nears it, but the process never stops because of it. 0: V8's defaults.
+     */
+    readonly heapTargetMb: number;
   };
   readonly scheduler: { readonly catchUp: boolean };
   readonly simulator: {

@@ -1,8 +1,16 @@
 import type { AddressInfo } from 'node:net';
-import ssh2 from 'ssh2';
+import type ssh2Module from 'ssh2';
 import type { Connection } from 'ssh2';
 
-const { Server, utils } = ssh2;
+type Ssh2 = typeof ssh2Module;
+
+/**
+ * ssh2 is loaded when SSH endpoints start, not when this module is imported: the worker imports the
+ * simulator (for `simulator.enabled`), and ssh2 costs a service that never starts it about 13 MB.
+ */
+async function loadSsh2(): Promise<Ssh2> {
+  return (await import('ssh2')).default;
+}
 
 /**
  * The simulated servers' SSH endpoints, so that verification by login can be exercised end to end.
@@ -58,7 +66,7 @@ export const SIM_SSH_USER = 'root';
  * A fresh ed25519 host key in OpenSSH format. ssh2 1.17's own generator makes, about once in 500
  * keys, one that its parser then rejects ("Malformed OpenSSH private key"): such a key is made again.
  */
-function newHostKey(): string {
+function newHostKey(utils: Ssh2['utils']): string {
   for (let attempt = 1; ; attempt++) {
     const key = utils.generateKeyPairSync('ed25519').private;
     if (!(utils.parseKey(key) instanceof Error)) return key;
@@ -67,6 +75,7 @@ function newHostKey(): string {
 }
 
 export async function startSshEndpoints(options: SshEndpointsOptions): Promise<SshEndpoints> {
+  const { Server, utils } = await loadSsh2();
   const listeners = new Map<string, InstanceType<typeof Server>>();
   const addresses = new Map(options.servers.map((s) => [s.id, simAddressOf(s.index)] as const));
   const attempts = new Map<string, number>();
@@ -75,7 +84,7 @@ export async function startSshEndpoints(options: SshEndpointsOptions): Promise<S
   let port = options.port ?? 0;
 
   const listen = (serverId: string): Promise<InstanceType<typeof Server>> => {
-    const hostKey = newHostKey();
+    const hostKey = newHostKey(utils);
     const server = new Server({ hostKeys: [hostKey] }, (client) => {
       connections.add(client);
       client.on('close', () => connections.delete(client));

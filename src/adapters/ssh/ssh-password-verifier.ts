@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Client } from 'ssh2';
+import type { Client as SshClient } from 'ssh2';
 import type { AnyAuthMethod, ClientErrorExtensions, ConnectConfig, KeyboardInteractiveAuthMethod, PasswordAuthMethod } from 'ssh2';
 import { VerificationCode } from '../../domain/error-codes.js';
 import type { Clock } from '../../ports/clock.js';
@@ -13,6 +13,16 @@ export interface SshPasswordVerifierOptions {
 }
 
 export const DEFAULT_SSH_TIMEOUT_MS = 10_000;
+
+/**
+ * ssh2 is loaded at the first login, not when this module is imported: every worker builds a
+ * verifier, and ssh2 costs a process that never verifies by login about 13 MB.
+ */
+let ssh2Client: Promise<typeof SshClient> | undefined;
+function loadClient(): Promise<typeof SshClient> {
+  ssh2Client ??= import('ssh2').then((m) => m.Client);
+  return ssh2Client;
+}
 
 /**
  * Logs in over SSH with a password (method `password`, and `keyboard-interactive` answering every
@@ -38,7 +48,8 @@ export class SshPasswordVerifier implements PasswordVerifier {
     this.#timeoutMs = timeoutMs;
   }
 
-  tryLogin(target: LoginTarget, password: string, options?: LoginOptions): Promise<LoginResult> {
+  async tryLogin(target: LoginTarget, password: string, options?: LoginOptions): Promise<LoginResult> {
+    const Client = await loadClient();
     const where = `${target.username}@${target.address}:${target.port}`;
     const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
     return new Promise<LoginResult>((resolve) => {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { SIMULATOR_ENDPOINT } from '../../config/index.js';
 import type { LoadedConfig } from '../../config/index.js';
 import { ROLES, startService } from '../../main.js';
+import { startHeapPolicy } from '../../heap-policy.js';
 import { installShutdownSignals } from '../../shutdown-signals.js';
 import type { Role } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
@@ -47,6 +48,8 @@ export function register(program: Command): void {
       const roles = options.role ?? [...ROLES];
       const logger = serviceLogger(config, `rotator-${roles.join('+')}`);
       logWarnings(config, logger);
+      // Process-wide (V8 flags): set here, where this process is the service, not in startService.
+      startHeapPolicy({ targetMb: config.service.limits.heapTargetMb, logger });
       const service = await startService({ config, roles, logger, env: process.env, cwd: process.cwd() });
       installShutdownSignals(() => service.stop(), logger);
       logger.info(
@@ -71,6 +74,7 @@ export function register(program: Command): void {
         command.error('demo: no enabled target uses an account with endpoint: simulator (see jobs/demo.yaml)');
       }
       if (!config.service.simulator.enabled) command.error('demo: simulator.enabled is false in the service config');
+      startHeapPolicy({ targetMb: config.service.limits.heapTargetMb, logger });
       // The demo starts its own run; a catch-up run at the same time would only find the servers busy.
       const service = await startService({ config, logger, env: process.env, cwd: process.cwd(), catchUp: false });
       const stopSignals = installShutdownSignals(() => service.stop(), logger);
