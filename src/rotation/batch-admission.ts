@@ -135,6 +135,8 @@ export interface BatchAdmissionDeps {
   batchJobId(runId: string, batchIndex: number): string;
   /** Runs whose member sets are kept (one target resolution per run and worker). @defaultValue 8 */
   cachedRuns?: number;
+  /** A run's member set is dropped when no batch of it was admitted for this long. @defaultValue 120000 */
+  idleMs?: number;
 }
 
 /** Throws `RotatorError` `BATCH_NOT_ADMITTED` (not retryable) when the batch is refused. */
@@ -142,19 +144,34 @@ export type AdmitBatch = (batch: BatchClaim, signal: AbortSignal | undefined) =>
 
 export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
   const capacity = deps.cachedRuns ?? 8;
-  // Resolving a target lists its servers: once per run in this worker, not once per batch.
-  const members = new Map<string, Promise<ReadonlySet<string>>>();
+  const idleMs = deps.idleMs ?? 120_000;
+  // Resolving a target lists its servers: once per run in this worker, not once per batch. A 100k
+  // fleet's set is about 8 MB, so a run's entry goes once its batches stop coming (idleMs), not only
+  // when newer runs push it out: a long-lived worker does not keep the last 8 runs' sets for good.
+  const members = new Map<string, { set: Promise<ReadonlySet<string>>; expiry?: ReturnType<typeof setTimeout> }>();
+  const forget = (key: string): void => {
+    const entry = members.get(key);
+    if (entry === undefined) return;
+    clearTimeout(entry.expiry);
+    members.delete(key);
+  };
   const membersOf = (runId: string, target: string, signal: AbortSignal | undefined): Promise<ReadonlySet<string>> => {
     const key = `${runId}\n${target}`;
     let entry = members.get(key);
     if (entry === undefined) {
-      entry = deps.targetMembers(target, signal, runId);
+      const set = deps.targetMembers(target, signal, runId);
       // A failed resolution (network) must not stay cached: the retry resolves again.
-      entry.catch(() => members.delete(key));
+      set.catch(() => {
+        if (members.get(key)?.set === set) forget(key);
+      });
+      entry = { set };
       members.set(key, entry);
-      while (members.size > capacity) members.delete(members.keys().next().value as string);
+      while (members.size > capacity) forget(members.keys().next().value as string);
     }
-    return entry;
+    clearTimeout(entry.expiry);
+    entry.expiry = setTimeout(() => forget(key), idleMs);
+    entry.expiry.unref();
+    return entry.set;
   };
 
   return async (batch, signal) => {

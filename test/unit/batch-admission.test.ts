@@ -3,7 +3,7 @@
  * the factory with stand-in lookups (its Redis and ECS lookups are exercised end to end in
  * test/e2e/service-hardening.test.ts).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { checkBatchAdmission, createBatchAdmission } from '../../src/rotation/batch-admission.js';
 import type { AdmissionFacts, BatchClaim, RunRecord } from '../../src/rotation/batch-admission.js';
 import { isRotatorError } from '../../src/domain/rotator-error.js';
@@ -147,5 +147,41 @@ describe('createBatchAdmission', () => {
     await expect(admit(claim(), undefined)).rejects.toThrow('ECS unavailable');
     await expect(admit(claim(), undefined)).rejects.toThrow('ECS unavailable');
     expect(resolutions.count).toBe(2);
+  });
+});
+
+describe('createBatchAdmission: what it keeps', () => {
+  const run: RunRecord = { target: 'web', trigger: 'manual', dryRun: false };
+  const counting = (resolutions: { count: number }, idleMs?: number) =>
+    createBatchAdmission({
+      loadRun: async (id: string) => (id === RUN_ID ? run : undefined),
+      target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
+      targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
+        resolutions.count++;
+        expect(runId).toBe(RUN_ID); // the run is named, so the run's own listing can answer
+        return MEMBERS;
+      },
+      runQueue: RUN_QUEUE,
+      batchJobId,
+      ...(idleMs === undefined ? {} : { idleMs }),
+    });
+
+  it('drops a run’s members once its batches stop coming, and resolves again for a later one', async () => {
+    vi.useFakeTimers();
+    try {
+      const resolutions = { count: 0 };
+      const admit = counting(resolutions, 1_000);
+      await admit(claim(), undefined);
+      await vi.advanceTimersByTimeAsync(900);
+      await admit(claim({ batchIndex: 1, jobId: batchJobId(RUN_ID, 1), serverIds: ['s3'] }), undefined);
+      await vi.advanceTimersByTimeAsync(900); // 1.8 s after the first, 0.9 s after the last: kept
+      await admit(claim({ batchIndex: 2, jobId: batchJobId(RUN_ID, 2), serverIds: ['s2'] }), undefined);
+      expect(resolutions.count).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_001);
+      await admit(claim(), undefined);
+      expect(resolutions.count).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
