@@ -70,9 +70,11 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   // One batch-level read of every open server's secret (the file vault: one catch-up, no per-server call).
   const open = unsettled(works);
   const descriptions = await describeManyWithRetry(ctx, 'plan', open.map((w) => w.key));
+  // Shared mode: one set of tokens for the whole batch.
+  const sharedTokens = input.target.uniquePerServer ? undefined : tokensOfBatch(ctx, '');
   open.forEach((work, i) => {
     work.description = descriptions[i];
-    const ours = tokensOfBatch(ctx, work.serverId);
+    const ours = sharedTokens ?? tokensOfBatch(ctx, work.serverId);
     work.firstRotation = isFirstRotation(work.description, ours);
     const current = versionWithLabel(work.description, LABEL_CURRENT);
     // Acceptance and promotion are one write (labels.ts): this batch's password is accepted exactly
