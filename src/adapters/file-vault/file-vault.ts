@@ -25,8 +25,8 @@
  * authentication tag) and size tell whether it changed; if not, only the journal's bytes past the
  * ones already applied are read and decrypted.
  */
-import { mkdir, open, stat } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { statSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
@@ -117,10 +117,15 @@ const identityOf = (s: BigIntStats): FileIdentity => ({ ino: s.ino, size: s.size
 const sameIdentity = (a: FileIdentity | undefined, b: FileIdentity): boolean =>
   a !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 
-/** The file's identity now; undefined when it cannot be had (the caller then reads the file as before). */
-async function identityAt(path: string): Promise<FileIdentity | undefined> {
+/**
+ * The file's identity now; undefined when it cannot be had (the caller then reads the file as before).
+ * Synchronous: one stat of a local file is a single short system call, while the promise form costs
+ * a thread-pool round trip, many times that on the event loop, for every read and commit.
+ */
+function identityAt(path: string): FileIdentity | undefined {
   try {
-    return identityOf(await stat(path, { bigint: true }));
+    const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return stats === undefined ? undefined : identityOf(stats);
   } catch {
     return undefined;
   }
@@ -189,7 +194,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     // Unchanged since this process read it whole (same inode, size and times): no need to open it.
     const known = previous?.snapshot?.identity;
     if (known !== undefined) {
-      const now = await identityAt(path);
+      const now = identityAt(path);
       if (now !== undefined && sameIdentity(known, now)) return previous!;
     }
     let handle;
@@ -242,7 +247,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     // Unchanged since this process last read or wrote it: nothing to apply, no need to open it.
     const known = loaded.journal?.identity;
     if (known !== undefined) {
-      const now = await identityAt(journalPath);
+      const now = identityAt(journalPath);
       if (now !== undefined && sameIdentity(known, now)) return 'ok';
     }
     let handle;
