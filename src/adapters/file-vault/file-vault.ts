@@ -66,8 +66,11 @@ export interface FileVaultOptions {
   lockTimeoutMs?: number;
   /**
    * The journal is folded into a new snapshot once it is larger than this and than the snapshot
-   * (so compaction stays a constant factor of the bytes journalled).
-   * @defaultValue 4 MiB
+   * (so compaction stays a constant factor of the bytes journalled). A compaction rewrites the
+   * whole vault while commits wait; at 4 MiB a first rotation of 20,000 servers compacted four
+   * times (0.56 s of stalled commits), at 16 MiB once. Bounded at start-up too: a process replays
+   * at most the larger of this and the snapshot.
+   * @defaultValue 16 MiB
    */
   journalCompactBytes?: number;
   clock: Clock;
@@ -82,7 +85,7 @@ export interface FileVault extends Vault {
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
-export const DEFAULT_JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_JOURNAL_COMPACT_BYTES = 16 * 1024 * 1024;
 /** Catch-up attempts while other processes keep compacting under a lock-free reader. */
 const REFRESH_ATTEMPTS = 10;
 
