@@ -75,12 +75,11 @@ export class RedisAuditLog implements AuditLog {
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const entry of auditEntries(events)) {
-      pipeline.xadd(this.#key, 'MAXLEN', '~', String(this.#maxLen), '*', ...entry);
-    }
-    const results = await pipeline.exec();
-    for (const [error] of results ?? []) if (error) throw error;
+    // One command per entry (a step of a batch is one or a few), sent in order on the connection:
+    // not a pipeline, whose construction copies every script defined on the client (BullMQ defines
+    // dozens on the connection it shares), which cost more than the entries themselves.
+    const maxLen = String(this.#maxLen);
+    await Promise.all(auditEntries(events).map((entry) => this.#redis.xadd(this.#key, 'MAXLEN', '~', maxLen, '*', ...entry)));
   }
 
   async readServerHistory(serverId: string, limit: number): Promise<StoredAuditEvent[]> {
