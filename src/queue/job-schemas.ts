@@ -131,12 +131,52 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+const RUN_ID = /^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/;
+const TARGET_NAME = /^[a-z0-9][a-z0-9-]*$/;
+const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const BATCH_JOB_KEYS: ReadonlySet<string> = new Set(['runId', 'target', 'batchIndex', 'serverIds', 'listing', 'servers', 'dryRun', 'restartPolicy']);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isIpv4List = (v: unknown): boolean => Array.isArray(v) && v.length <= 32 && v.every((a) => typeof a === 'string' && a.length <= 45);
+
+/**
+ * {@link BatchJobDataSchema} without zod for the jobs this release writes (`listing`, no `servers`):
+ * true only for data the schema accepts as it is. Every batch job is parsed when it starts, and a
+ * job of 1000 servers with their listing is thousands of values; anything else goes through zod,
+ * which names each field.
+ */
+function quickBatchJobData(data: unknown): boolean {
+  if (!isRecord(data)) return false;
+  for (const key in data) if (!BATCH_JOB_KEYS.has(key)) return false;
+  const { runId, target, batchIndex, serverIds, listing, servers, dryRun, restartPolicy } = data;
+  if (typeof runId !== 'string' || !RUN_ID.test(runId) || typeof target !== 'string' || !TARGET_NAME.test(target)) return false;
+  if (typeof batchIndex !== 'number' || !Number.isSafeInteger(batchIndex) || batchIndex < 0 || typeof dryRun !== 'boolean') return false;
+  if (restartPolicy !== undefined && restartPolicy !== 'none' && restartPolicy !== 'soft' && restartPolicy !== 'hard') return false;
+  if (servers !== undefined) return false; // a job of an earlier release: zod reads it
+  if (!Array.isArray(serverIds) || serverIds.length < 1 || serverIds.length > MAX_SERVERS_PER_CALL) return false;
+  for (const id of serverIds) if (typeof id !== 'string' || !SERVER_ID.test(id)) return false;
+  if (listing === undefined) return true;
+  if (!Array.isArray(listing) || listing.length !== serverIds.length) return false;
+  for (const entry of listing) {
+    if (entry === null) continue;
+    if (!Array.isArray(entry) || entry.length !== 6) return false;
+    const [name, osType, status, locked, fixed, floating] = entry as unknown[];
+    if (typeof name !== 'string' || name.length > 255 || (osType !== 'Linux' && osType !== 'Windows' && osType !== '')) return false;
+    if (typeof status !== 'string' || status.length < 1 || status.length > 64 || typeof locked !== 'boolean') return false;
+    if (!isIpv4List(fixed) || !isIpv4List(floating)) return false;
+  }
+  return true;
+}
+
+/** Quick exact checks of the schemas parsed for every job (see {@link quickBatchJobData}). */
+const QUICK_CHECKS = new Map<z.ZodType, (data: unknown) => boolean>([[BatchJobDataSchema, quickBatchJobData]]);
+
 /**
  * Parses job data; a bad payload can never succeed on retry, so it fails the job once with
  * `UnrecoverableError` whose message names each field. The message repeats field names and zod's
  * expectation only, never the received values (they are ids, but a hand-written job could hold anything).
  */
 export function parseJobData<S extends z.ZodType>(schema: S, data: unknown, what: string): z.infer<S> {
+  if (QUICK_CHECKS.get(schema)?.(data) === true) return data as z.infer<S>;
   const result = schema.safeParse(data);
   if (!result.success) {
     throw new UnrecoverableError(`invalid ${what} payload: ${describeIssues(result.error)}`);

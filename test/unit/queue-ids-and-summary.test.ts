@@ -67,6 +67,45 @@ describe('payload parsing', () => {
   });
 });
 
+describe('batch job payloads read without zod (the common case)', () => {
+  const entry = ['web-1', 'Linux', 'ACTIVE', false, ['10.0.0.1'], []];
+  const good = { runId: 'run|web|manual-1', target: 'web', batchIndex: 2, serverIds: ['srv-1', 'srv-2'], listing: [entry, null], dryRun: false, restartPolicy: 'soft' };
+  const variants: Record<string, unknown>[] = [
+    good,
+    { ...good, listing: undefined },
+    { ...good, restartPolicy: undefined },
+    { ...good, extra: 1 },
+    { ...good, runId: 'run|Web|x' },
+    { ...good, target: 'Web' },
+    { ...good, batchIndex: -1 },
+    { ...good, batchIndex: 1.5 },
+    { ...good, batchIndex: '1' },
+    { ...good, dryRun: 'no' },
+    { ...good, restartPolicy: 'reboot' },
+    { ...good, serverIds: [] },
+    { ...good, serverIds: ['srv 1', 'srv-2'] },
+    { ...good, serverIds: Array.from({ length: 1001 }, (_, i) => `s${i}`), listing: undefined },
+    { ...good, listing: [entry] },
+    { ...good, listing: [[...entry, 'more'], null] },
+    { ...good, listing: [entry.slice(0, 5), null] },
+    { ...good, listing: [['web-1', 'BeOS', 'ACTIVE', false, [], []], null] },
+    { ...good, listing: [['web-1', 'Linux', '', false, [], []], null] },
+    { ...good, listing: [['web-1', 'Linux', 'ACTIVE', 'no', [], []], null] },
+    { ...good, listing: [['x'.repeat(256), 'Linux', 'ACTIVE', false, [], []], null] },
+    { ...good, listing: [['web-1', 'Linux', 'ACTIVE', false, ['x'.repeat(46)], []], null] },
+    { ...good, listing: [['web-1', 'Linux', 'ACTIVE', false, [], Array.from({ length: 33 }, () => '10.0.0.1')], null] },
+    { ...good, listing: [['web-1', 'Linux', 'ACTIVE', false, [], [7]], null] },
+    { ...good, listing: undefined, servers: [['srv-1', 'web-1', 'Linux', 'ACTIVE', false]] },
+  ];
+
+  it.each(variants.map((v, i) => [i, v] as const))('variant %i: accepted exactly when the schema accepts it, and read as the schema reads it', (_i, variant) => {
+    const data = JSON.parse(JSON.stringify(variant)) as unknown;
+    const expected = BatchJobDataSchema.safeParse(data);
+    if (expected.success) expect(parseJobData(BatchJobDataSchema, data, 'batch job')).toEqual(expected.data);
+    else expect(() => parseJobData(BatchJobDataSchema, data, 'batch job')).toThrow(UnrecoverableError);
+  });
+});
+
 describe('job failure classification', () => {
   it('maps errors to BullMQ control flow', () => {
     expect(classifyJobFailure(new RotatorError({ code: 'APIGW.0301', message: 'bad signature', retryable: false })).kind).toBe('unrecoverable');

@@ -14,6 +14,10 @@
  * stale, and only then unlinks it. The break lock is held for a few microseconds; one older than
  * BREAK_LOCK_STALE_MS can only be left by a process killed inside that window and is removed.
  *
+ * The file operations are synchronous: each is one short system call on a local file system (the
+ * only kind this lock supports), while the promise forms cost a thread-pool round trip each, many
+ * times that on the event loop, and a commit takes and releases the lock (about ten of them).
+ *
  * Limits (documented in the README): same host only. Different hosts (NFS, shared volumes across
  * machines) are NOT supported: O_EXCL is unreliable on old NFS and a remote pid cannot be checked;
  * a lock held by another host name is never broken, and waiters time out with VAULT_LOCK_TIMEOUT.
@@ -22,8 +26,8 @@
  * stale lock look alive: waiters time out with a clear error naming the lock file to remove.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { link, open, stat, unlink } from 'node:fs/promises';
-import { FileTooLargeError, readFileBounded } from '../../config/bounded-read.js';
+import { closeSync, linkSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { FileTooLargeError, readFileBoundedSync } from '../../config/bounded-read.js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../../ports/clock.js';
@@ -57,11 +61,20 @@ export interface HeldLock {
 }
 
 
-async function readOwner(path: string): Promise<LockOwner | undefined | 'unreadable'> {
+/** Removes `path`, ignoring every failure (a temp file already gone, or left for start-up to clear). */
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // see above
+  }
+}
+
+function readOwner(path: string): LockOwner | undefined | 'unreadable' {
   let text: string;
   try {
-    // A lock file holds a small JSON owner; anything bigger is not ours (read at most 64 KiB of it).
-    text = (await readFileBounded(path, 64 * 1024)).toString('utf8');
+    // A lock file holds a small JSON owner (about 120 bytes); anything bigger is not ours (read at most 4 KiB of it).
+    text = readFileBoundedSync(path, 4 * 1024).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (error instanceof FileTooLargeError) return 'unreadable';
@@ -83,22 +96,23 @@ async function readOwner(path: string): Promise<LockOwner | undefined | 'unreada
  * EEXIST like O_EXCL, but the lock never exists empty, so a holder killed at any instant leaves a
  * lock naming its pid (which the next waiter can judge) rather than an anonymous empty file.
  */
-async function createExclusive(path: string, content: string): Promise<boolean> {
+function createExclusive(path: string, content: string): boolean {
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(temp, 'wx', 0o600);
+    const fd = openSync(temp, 'wx', 0o600);
     try {
-      await handle.writeFile(content);
+      const bytes = Buffer.from(content, 'utf8');
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await link(temp, path);
+    linkSync(temp, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw ioError('creating lock', path, error);
   } finally {
-    await unlink(temp).catch(() => undefined);
+    unlinkQuietly(temp);
   }
 }
 
@@ -110,7 +124,7 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
   let backoff = FIRST_BACKOFF_MS;
   let lastOwner: LockOwner | 'unreadable' | undefined;
   for (;;) {
-    if (await createExclusive(path, content)) {
+    if (createExclusive(path, content)) {
       let released = false;
       return {
         async release() {
@@ -118,21 +132,23 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
           released = true;
           // Only remove the lock if it is still ours (it cannot be otherwise unless someone
           // deleted it by hand; then deleting another holder's lock would be worse).
-          const owner = await readOwner(path);
+          const owner = readOwner(path);
           if (owner !== undefined && owner !== 'unreadable' && owner.nonce === me.nonce) {
-            await unlink(path).catch((error: unknown) => {
+            try {
+              unlinkSync(path);
+            } catch (error) {
               if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('removing lock', path, error);
-            });
+            }
           }
         },
       };
     }
-    lastOwner = await readOwner(path);
+    lastOwner = readOwner(path);
     if (lastOwner !== undefined && lastOwner !== 'unreadable' && lastOwner.host === me.host && !isProcessAlive(lastOwner.pid)) {
       await breakStaleLock(path, lastOwner, clock, logger);
       continue;
     }
-    if (lastOwner === 'unreadable' && (await isOld(path, clock))) {
+    if (lastOwner === 'unreadable' && isOld(path, clock)) {
       // Not written by this code (which never leaves an empty or partial lock): judge it by age.
       await breakStaleLock(path, 'unreadable', clock, logger);
       continue;
@@ -154,9 +170,9 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
   }
 }
 
-async function isOld(path: string, clock: Clock): Promise<boolean> {
+function isOld(path: string, clock: Clock): boolean {
   try {
-    return clock.now() - (await stat(path)).mtimeMs > BREAK_LOCK_STALE_MS;
+    return clock.now() - statSync(path).mtimeMs > BREAK_LOCK_STALE_MS;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw ioError('checking lock', path, error);
@@ -167,20 +183,20 @@ async function isOld(path: string, clock: Clock): Promise<boolean> {
 async function breakStaleLock(path: string, stale: LockOwner | 'unreadable', clock: Clock, logger: Logger): Promise<void> {
   const breakPath = `${path}.break`;
   const breaker = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), acquiredAt: clock.now() });
-  if (!(await createExclusive(breakPath, breaker))) {
+  if (!createExclusive(breakPath, breaker)) {
     // Someone else is breaking it. Their break lock is only ever held for microseconds; if it
     // is old, its holder died inside that window.
-    if (await isOld(breakPath, clock)) await unlink(breakPath).catch(() => undefined);
+    if (isOld(breakPath, clock)) unlinkQuietly(breakPath);
     return;
   }
   try {
-    const owner = await readOwner(path);
+    const owner = readOwner(path);
     const stillStale =
       stale === 'unreadable'
-        ? owner === 'unreadable' && (await isOld(path, clock))
+        ? owner === 'unreadable' && isOld(path, clock)
         : owner !== undefined && owner !== 'unreadable' && owner.nonce === stale.nonce;
     if (stillStale) {
-      await unlink(path);
+      unlinkSync(path);
       logger.warn(
         { lock: path, deadPid: stale === 'unreadable' ? undefined : stale.pid },
         'file vault: removed a stale lock left by a process that died',
@@ -189,6 +205,6 @@ async function breakStaleLock(path: string, stale: LockOwner | 'unreadable', clo
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('breaking stale lock', path, error);
   } finally {
-    await unlink(breakPath).catch(() => undefined);
+    unlinkQuietly(breakPath);
   }
 }

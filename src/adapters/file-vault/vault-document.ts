@@ -299,8 +299,28 @@ export function describe(doc: VaultDocument, key: SecretKey): SecretDescription 
   return secret === undefined ? undefined : describeSecret(secret);
 }
 
-/** A plain JSON copy: what will be read back from the file is exactly what is compared and stored. */
+/**
+ * A plain JSON copy: what will be read back from the file is exactly what is compared and stored.
+ * A plain object of strings (the payload the rotation writes) is copied field by field, which is
+ * what the JSON round trip gives for it; anything else takes the round trip.
+ */
 function normalise(value: SecretPayload): SecretPayload {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto === Object.prototype || proto === null) {
+    const source = value as unknown as Record<string, unknown>;
+    const copy: Record<string, string> = {};
+    let strings = true;
+    for (const key of Object.keys(source)) {
+      const field = source[key];
+      // `__proto__` would set the copy's prototype rather than a field.
+      if (typeof field !== 'string' || key === '__proto__') {
+        strings = false;
+        break;
+      }
+      copy[key] = field;
+    }
+    if (strings) return copy as unknown as SecretPayload;
+  }
   return JSON.parse(JSON.stringify(value)) as SecretPayload;
 }
 

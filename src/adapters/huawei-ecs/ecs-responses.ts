@@ -61,6 +61,50 @@ export const jobSchema = z.object({
     .nullish(),
 });
 
+/*
+ * Quick checks of the common answers: true only for a value the schema above accepts as it is (what
+ * it would strip or replace, unknown fields, is never read), so that the many servers of a list page
+ * are not each taken through zod's general machinery. Anything else is parsed by the schema, which
+ * names the field and what was expected.
+ */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNullish = (v: unknown): v is null | undefined => v === null || v === undefined;
+
+function quickServer(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const { id, name, status, metadata, tags, locked, enterprise_project_id: ep, addresses } = value;
+  if (typeof id !== 'string' || id.length === 0 || typeof name !== 'string' || typeof status !== 'string' || status.length === 0) return false;
+  if (!isNullish(metadata) && !isRecord(metadata)) return false;
+  if (!isNullish(tags)) {
+    if (!Array.isArray(tags)) return false;
+    for (const tag of tags) if (typeof tag !== 'string') return false;
+  }
+  if (!isNullish(locked) && typeof locked !== 'boolean') return false;
+  if (!isNullish(ep) && typeof ep !== 'string') return false;
+  if (!isNullish(addresses)) {
+    // The schema replaces an address map it does not understand by undefined: left to it.
+    if (!isRecord(addresses)) return false;
+    for (const key in addresses) if (!isNullish(addresses[key]) && !Array.isArray(addresses[key])) return false;
+  }
+  return true;
+}
+
+/** {@link listServersSchema}'s quick check. */
+export function quickListServers(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const { count, servers } = value;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || !Array.isArray(servers)) return false;
+  for (const server of servers) if (!quickServer(server)) return false;
+  return true;
+}
+
+/** {@link batchResetSuccessSchema}'s quick check. */
+export function quickBatchResetSuccess(value: unknown): boolean {
+  if (!isRecord(value) || !Array.isArray(value.response)) return false;
+  for (const entry of value.response) if (!isRecord(entry) || typeof entry.id !== 'string' || entry.id.length === 0) return false;
+  return true;
+}
+
 /** `servers[3].id: Invalid input: expected string, received number` for the first problem found. */
 export function describeSchemaProblem(error: z.ZodError): string {
   const issue = error.issues[0];

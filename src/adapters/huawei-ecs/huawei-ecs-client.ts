@@ -31,6 +31,8 @@ import {
   jobIdSchema,
   jobSchema,
   listServersSchema,
+  quickBatchResetSuccess,
+  quickListServers,
   resetFlagSchema,
   toEcsJob,
   toEcsServer,
@@ -201,7 +203,7 @@ export class HuaweiEcsClient implements EcsApi {
       });
       // A 2xx answer may also carry `internalError` (a partial failure in the 200 mode).
       const json = parseJsonOrThrow(operation, res);
-      const parsed = validate(operation, res, batchResetSuccessSchema, json);
+      const parsed = validate(operation, res, batchResetSuccessSchema, json, quickBatchResetSuccess);
       const extra = readErrorBody(json, input.password ? [input.password] : []);
       answer = {
         kind: 'answered',
@@ -246,7 +248,7 @@ export class HuaweiEcsClient implements EcsApi {
         query: [['limit', String(limit)], ['offset', String(page)], ...filters],
         signal: options?.signal,
       });
-      return validate(operation, res, listServersSchema, parseJsonOrThrow(operation, res));
+      return validate(operation, res, listServersSchema, parseJsonOrThrow(operation, res), quickListServers);
     };
     // Read-ahead: once the first page gives `count`, up to LIST_READ_AHEAD further pages are in
     // flight while this one is consumed. A 100k fleet is 100 pages of 1000: one after another at
@@ -558,7 +560,12 @@ function parseJsonOrThrow(operation: string, res: HttpExchangeResponse): unknown
   }
 }
 
-function validate<T extends z.ZodType>(operation: string, res: HttpExchangeResponse, schema: T, json: unknown): z.infer<T> {
+/**
+ * The answer as `schema` reads it; a BAD_RESPONSE naming the field otherwise. `quick`, when given,
+ * accepts the common case without zod (ecs-responses.ts): only values the schema accepts as they are.
+ */
+function validate<T extends z.ZodType>(operation: string, res: HttpExchangeResponse, schema: T, json: unknown, quick?: (json: unknown) => boolean): z.infer<T> {
+  if (quick?.(json) === true) return json as z.infer<T>;
   const result = schema.safeParse(json);
   if (!result.success) throw badResponse(operation, res, `field ${describeSchemaProblem(result.error)}`);
   return result.data;

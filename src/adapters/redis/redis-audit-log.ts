@@ -75,12 +75,11 @@ export class RedisAuditLog implements AuditLog {
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const entry of auditEntries(events)) {
-      pipeline.xadd(this.#key, 'MAXLEN', '~', String(this.#maxLen), '*', ...entry);
-    }
-    const results = await pipeline.exec();
-    for (const [error] of results ?? []) if (error) throw error;
+    // One command per entry (a step of a batch is one or a few), sent in order on the connection:
+    // not a pipeline, whose construction copies every script defined on the client (BullMQ defines
+    // dozens on the connection it shares), which cost more than the entries themselves.
+    const maxLen = String(this.#maxLen);
+    await Promise.all(auditEntries(events).map((entry) => this.#redis.xadd(this.#key, 'MAXLEN', '~', maxLen, '*', ...entry)));
   }
 
   async readServerHistory(serverId: string, limit: number): Promise<StoredAuditEvent[]> {
@@ -110,63 +109,96 @@ export class RedisAuditLog implements AuditLog {
  * first-seen order, servers grouped by what the step concluded, at most MAX_EVENTS_PER_ENTRY each
  * and about MAX_ENTRY_BYTES. A server names at most one event per entry (a second one of the same
  * step starts a new entry), so the order of one server's events is the order of the entries.
+ *
+ * One pass, with the keys built only when an event differs from the one before it (a batch's events
+ * of one step mostly share everything but the server): this runs for every event of every batch.
  */
 function auditEntries(events: readonly AuditEvent[]): string[][] {
+  interface Group {
+    first: AuditEvent;
+    servers: string[];
+  }
   interface Chunk {
-    events: AuditEvent[];
-    groups: Set<string>;
+    first: AuditEvent;
+    ts: number;
+    servers: Set<string>;
+    groups: Map<string, Group>;
     bytes: number;
   }
   const byStep = new Map<string, Chunk[]>();
+  let previous: AuditEvent | undefined;
+  let chunks: Chunk[] = [];
+  let group = '';
+  let groupCost = 0;
   for (const e of events) {
-    const key = JSON.stringify([e.runId, e.target, e.batchIndex, e.step]);
-    const chunks = byStep.get(key) ?? [];
-    byStep.set(key, chunks);
-    const group = groupKey(e);
-    // An over-estimate of what the event adds to the entry's JSON: its id, and its group's fields if new.
-    const cost = (chunk: Chunk): number => e.serverId.length + 3 + (chunk.groups.has(group) ? 0 : group.length + 30);
-    let last = chunks[chunks.length - 1];
-    if (last === undefined || last.events.length >= MAX_EVENTS_PER_ENTRY || last.bytes + cost(last) > MAX_ENTRY_BYTES || last.events.some((o) => o.serverId === e.serverId)) {
-      last = { events: [], groups: new Set(), bytes: 0 };
-      chunks.push(last);
+    if (previous === undefined || e.step !== previous.step || e.runId !== previous.runId || e.target !== previous.target || e.batchIndex !== previous.batchIndex) {
+      const key = `${e.step}\u0000${e.batchIndex}\u0000${e.runId}\u0000${e.target}`;
+      const known = byStep.get(key);
+      if (known === undefined) byStep.set(key, (chunks = []));
+      else chunks = known;
     }
-    last.bytes += cost(last);
-    last.groups.add(group);
-    last.events.push(e);
+    if (previous === undefined || !sameGroup(e, previous)) {
+      group = groupKey(e);
+      // An over-estimate of the group's JSON without its servers: field names, quotes and commas
+      // (50), the time in full (an entry holds it relative), and escapes of the free-text detail.
+      groupCost = group.length + 50 + (e.detail?.length ?? 0);
+    }
+    previous = e;
+    let last = chunks[chunks.length - 1];
+    // What the event adds to the entry's JSON: its id, and its group's fields if new.
+    let cost = e.serverId.length + 3 + (last?.groups.has(group) === true ? 0 : groupCost);
+    if (last === undefined || last.servers.size >= MAX_EVENTS_PER_ENTRY || last.bytes + cost > MAX_ENTRY_BYTES || last.servers.has(e.serverId)) {
+      last = { first: e, ts: e.ts, servers: new Set(), groups: new Map(), bytes: 0 };
+      chunks.push(last);
+      cost = e.serverId.length + 3 + groupCost;
+    }
+    last.bytes += cost;
+    last.servers.add(e.serverId);
+    if (e.ts < last.ts) last.ts = e.ts;
+    const members = last.groups.get(group);
+    if (members === undefined) last.groups.set(group, { first: e, servers: [e.serverId] });
+    else members.servers.push(e.serverId);
   }
   const entries: string[][] = [];
-  for (const { events: chunk } of [...byStep.values()].flat()) {
-    const first = chunk[0] as AuditEvent;
-    const ts = Math.min(...chunk.map((e) => e.ts));
-    entries.push([
-      'ts', String(ts), 'runId', first.runId, 'target', first.target,
-      'batch', String(first.batchIndex), 'step', first.step, 'events', JSON.stringify(groupEvents(chunk, ts)),
-    ]);
+  for (const stepChunks of byStep.values()) {
+    for (const { first, ts, groups } of stepChunks) {
+      entries.push([
+        'ts', String(ts), 'runId', first.runId, 'target', first.target,
+        'batch', String(first.batchIndex), 'step', first.step, 'events', JSON.stringify(groupsOf(groups.values(), ts)),
+      ]);
+    }
   }
   return entries;
 }
 
-/** What makes two events of one step fall in one group: everything but the server id. */
-function groupKey(e: AuditEvent): string {
-  return JSON.stringify([e.ts, e.outcome, e.code, e.versionId, e.requestId, e.detail]);
+/** Whether two events of one step fall in one group: everything but the server id alike (an absent field and an empty one are alike: neither is written). */
+function sameGroup(a: AuditEvent, b: AuditEvent): boolean {
+  return (
+    a.ts === b.ts &&
+    a.outcome === b.outcome &&
+    (a.code || '') === (b.code || '') &&
+    (a.versionId || '') === (b.versionId || '') &&
+    (a.requestId || '') === (b.requestId || '') &&
+    (a.detail || '') === (b.detail || '')
+  );
 }
 
-function groupEvents(events: readonly AuditEvent[], ts: number): EventGroup[] {
-  const groups = new Map<string, EventGroup>();
-  for (const e of events) {
-    const key = groupKey(e);
-    let group = groups.get(key);
-    if (group === undefined) {
-      group = e.ts === ts ? { o: e.outcome, s: [] } : { t: e.ts - ts, o: e.outcome, s: [] };
-      if (e.code) group.c = e.code;
-      if (e.versionId) group.v = e.versionId;
-      if (e.requestId) group.r = e.requestId;
-      if (e.detail) group.d = e.detail;
-      groups.set(key, group);
-    }
-    group.s.push(e.serverId);
+/** The key of {@link sameGroup}'s relation (the fields cannot hold U+0001 in practice; a clash would only merge two groups' servers). */
+function groupKey(e: AuditEvent): string {
+  return `${e.ts}\u0001${e.outcome}\u0001${e.code || ''}\u0001${e.versionId || ''}\u0001${e.requestId || ''}\u0001${e.detail || ''}`;
+}
+
+function groupsOf(groups: Iterable<{ first: AuditEvent; servers: string[] }>, ts: number): EventGroup[] {
+  const out: EventGroup[] = [];
+  for (const { first: e, servers } of groups) {
+    const group: EventGroup = e.ts === ts ? { o: e.outcome, s: servers } : { t: e.ts - ts, o: e.outcome, s: servers };
+    if (e.code) group.c = e.code;
+    if (e.versionId) group.v = e.versionId;
+    if (e.requestId) group.r = e.requestId;
+    if (e.detail) group.d = e.detail;
+    out.push(group);
   }
-  return [...groups.values()];
+  return out;
 }
 
 /**

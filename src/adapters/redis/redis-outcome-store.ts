@@ -5,43 +5,60 @@ import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outco
 import { targetOfRunId } from '../../domain/job-ids.js';
 
 /**
- * Writes one server's state hash atomically: consecutive failures and last success depend on the
- * previous state, and two workers must not interleave a read and a write. Short field names
- * ({@link FIELDS}): the names are stored in every server's hash, and a fleet of 100k servers pays
- * for each byte 100k times. A hash of the previous release (long names) is carried over and
- * rewritten with short names on its first new record.
- * ARGV: status, at, target ('' when the run id names it), runId, versionId, errorCode, reason, requestId ('' = none).
+ * Writes the state hashes of a run of servers of one target, each atomically: consecutive failures
+ * and last success depend on the previous state, and two workers must not interleave a read and a
+ * write. One call per batch (not one per server): a server's record cost a command, a reply and a
+ * socket write of its own. Short field names ({@link FIELDS}): the names are stored in every
+ * server's hash, and a fleet of 100k servers pays for each byte 100k times. A hash of the previous
+ * release (long names) is carried over and rewritten with short names on its first new record.
+ * KEYS: the targets set, the target's index set, then one state hash per server.
+ * ARGV: the target's name, then per server: status, at, target ('' when the run id names it), runId,
+ * versionId, errorCode, reason, requestId ('' = none), serverId.
+ * Returns each state hash as HGETALL does, in order.
  */
-const RECORD = `
-local key = KEYS[1]
-local status = ARGV[1]
-if redis.call('HEXISTS', key, 'status') == 1 then
-  local old = redis.call('HMGET', key, 'lastSuccessAt', 'failingSince', 'consecutiveFailures')
-  redis.call('HDEL', key, 'status', 'lastAttemptAt', 'lastSuccessAt', 'target', 'runId', 'consecutiveFailures',
-    'failingSince', 'versionId', 'errorCode', 'reason', 'requestId')
-  if old[1] then redis.call('HSET', key, 'ok', old[1]) end
-  if old[2] then redis.call('HSET', key, 'since', old[2]) end
-  if old[3] and old[3] ~= '0' then redis.call('HSET', key, 'f', old[3]) end
+const RECORD_MANY = `
+local function record(key, status, at, target, runId, versionId, code, reason, requestId)
+  if redis.call('HEXISTS', key, 'status') == 1 then
+    local old = redis.call('HMGET', key, 'lastSuccessAt', 'failingSince', 'consecutiveFailures')
+    redis.call('HDEL', key, 'status', 'lastAttemptAt', 'lastSuccessAt', 'target', 'runId', 'consecutiveFailures',
+      'failingSince', 'versionId', 'errorCode', 'reason', 'requestId')
+    if old[1] then redis.call('HSET', key, 'ok', old[1]) end
+    if old[2] then redis.call('HSET', key, 'since', old[2]) end
+    if old[3] and old[3] ~= '0' then redis.call('HSET', key, 'f', old[3]) end
+  end
+  local failures = tonumber(redis.call('HGET', key, 'f') or '0')
+  if status == 'failed' or status == 'unknown' then
+    failures = failures + 1
+    if failures == 1 then redis.call('HSET', key, 'since', at) end
+  elseif status == 'verified' or status == 'rotated-unverified' or status == 'pending-restart' then
+    failures = 0
+    redis.call('HSET', key, 'ok', at)
+    redis.call('HDEL', key, 'since')
+  end
+  redis.call('HSET', key, 's', status, 'at', at, 'run', runId)
+  -- Optional fields (a failure count of 0, and a target the run id names, included): absent rather than stored empty.
+  if failures == 0 then redis.call('HDEL', key, 'f') else redis.call('HSET', key, 'f', tostring(failures)) end
+  if target == '' then redis.call('HDEL', key, 't') else redis.call('HSET', key, 't', target) end
+  local optional = { v = versionId, code = code, why = reason, req = requestId }
+  for _, field in ipairs({ 'v', 'code', 'why', 'req' }) do
+    local value = optional[field]
+    if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
+  end
+  return redis.call('HGETALL', key)
 end
-local failures = tonumber(redis.call('HGET', key, 'f') or '0')
-if status == 'failed' or status == 'unknown' then
-  failures = failures + 1
-  if failures == 1 then redis.call('HSET', key, 'since', ARGV[2]) end
-elseif status == 'verified' or status == 'rotated-unverified' or status == 'pending-restart' then
-  failures = 0
-  redis.call('HSET', key, 'ok', ARGV[2])
-  redis.call('HDEL', key, 'since')
+local n = #KEYS - 2
+-- The index first: a listed id without a state hash is skipped by readers.
+redis.call('SADD', KEYS[1], ARGV[1])
+for i = 1, n do redis.call('SADD', KEYS[2], ARGV[1 + i * 9]) end
+local out = {}
+for i = 1, n do
+  local a = 1 + (i - 1) * 9
+  out[i] = record(KEYS[2 + i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
 end
-redis.call('HSET', key, 's', status, 'at', ARGV[2], 'run', ARGV[4])
--- Optional fields (a failure count of 0, and a target the run id names, included): absent rather than stored empty.
-if failures == 0 then redis.call('HDEL', key, 'f') else redis.call('HSET', key, 'f', tostring(failures)) end
-if ARGV[3] == '' then redis.call('HDEL', key, 't') else redis.call('HSET', key, 't', ARGV[3]) end
-local optional = { 'v', 'code', 'why', 'req' }
-for i, field in ipairs(optional) do
-  local value = ARGV[4 + i]
-  if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
-end
-return redis.call('HGETALL', key)`;
+return out`;
+
+/** Servers per script call: bounds the time one call holds Redis (a batch has at most 1000 servers). */
+const RECORDS_PER_CALL = 1000;
 
 /**
  * The fields of a server's state hash, and the names the previous release wrote (still read).
@@ -81,9 +98,10 @@ export interface RedisOutcomeStoreOptions {
 }
 
 /**
- * Per-server rotation state in Redis hashes, indexed by target with a set. Only single-key writes
- * (the index and the state are separate keys), so it runs on Redis Cluster too; the index is written
- * first, and a listed id without a state hash is skipped, so a crash between the two is harmless.
+ * Per-server rotation state in Redis hashes, indexed by target with a set; the index is written
+ * first, and a listed id without a state hash is skipped. A batch's records are one script call
+ * over several keys, so on Redis Cluster they must share a slot: the key prefix must hold a hash
+ * tag (`{rotator}`), as for the server locks and BullMQ.
  */
 export class RedisOutcomeStore implements OutcomeStore {
   readonly #redis: Redis;
@@ -95,7 +113,7 @@ export class RedisOutcomeStore implements OutcomeStore {
     this.#redis = options.redis;
     this.#prefix = options.keyPrefix;
     this.#pageSize = options.pageSize ?? 500;
-    this.#record = loadScript(options.redis, 'rotatorOutcomeRecord', RECORD);
+    this.#record = loadScript(options.redis, 'rotatorOutcomeRecordMany', RECORD_MANY);
   }
 
   #serverKey(id: string): string {
@@ -106,23 +124,28 @@ export class RedisOutcomeStore implements OutcomeStore {
   }
 
   async recordMany(records: readonly OutcomeRecord[]): Promise<ServerState[]> {
-    const targets = [...new Set(records.map((r) => r.target))];
-    await Promise.all([
-      ...(targets.length > 0 ? [this.#redis.sadd(`${this.#prefix}:targets`, ...targets)] : []),
-      ...targets.map((t) =>
-        this.#redis.sadd(this.#targetKey(t), ...records.filter((r) => r.target === t).map((r) => r.outcome.serverId)),
-      ),
-    ]);
-    return Promise.all(
-      records.map(async (r) => {
+    const states: ServerState[] = [];
+    // Consecutive records of one target go in one call, in order (a server named twice is recorded twice, in order).
+    for (let start = 0; start < records.length; ) {
+      const target = records[start]!.target;
+      let end = start + 1;
+      while (end < records.length && end - start < RECORDS_PER_CALL && records[end]!.target === target) end += 1;
+      const keys = [`${this.#prefix}:targets`, this.#targetKey(target)];
+      const args: string[] = [target];
+      for (let i = start; i < end; i++) {
+        const r = records[i]!;
         const o = r.outcome;
-        const flat = (await this.#record(
-          [this.#serverKey(o.serverId)],
-          [o.outcome, String(r.at), targetOfRunId(r.runId) === r.target ? '' : r.target, r.runId, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? ''],
-        )) as string[];
-        return parseState(o.serverId, pairs(flat));
-      }),
-    );
+        keys.push(this.#serverKey(o.serverId));
+        args.push(
+          o.outcome, String(r.at), targetOfRunId(r.runId) === r.target ? '' : r.target, r.runId, o.versionId ?? '', o.code ?? '',
+          REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? '', o.serverId,
+        );
+      }
+      const answers = (await this.#record(keys, args)) as string[][];
+      for (let i = start; i < end; i++) states.push(parseState(records[i]!.outcome.serverId, pairs(answers[i - start] ?? [])));
+      start = end;
+    }
+    return states;
   }
 
   async getServer(serverId: string): Promise<ServerState | undefined> {

@@ -77,6 +77,8 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
   // each secret ensured, then its password stored. writeMany stops a secret at its first failure, so
   // a secret that could not be ensured gets no putPending.
   const stores: { work: ServerWork; token: string; password: string; payload: SecretPayload; slot: string | undefined }[] = [];
+  // One time for the batch's passwords, generated together here.
+  const createdAt = new Date(deps.clock.now()).toISOString();
   for (const work of fresh) {
     const server = work.server;
     if (server === undefined || server.osType === undefined) continue; // plan settled these
@@ -91,7 +93,7 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
       region: input.target.region,
       projectId: input.target.projectId,
       runId: input.runId,
-      createdAt: new Date(deps.clock.now()).toISOString(),
+      createdAt,
       activation: input.target.restartPolicy === 'none' ? 'next-restart' : 'after-reboot',
     };
     // The slot it holds in case it is accepted, reserved in the same write (labels.ts): plan
@@ -139,15 +141,27 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
   // which labels it holds; only where AWSPENDING is missing is the secret read again and the label
   // moved. A confirmation resends AWSCURRENT's password: that version needs no AWSPENDING (plan finds
   // it current and decides again), and no other version holds it unsettled (plan would resend that).
-  await mapLimit(unsettled(works).filter((w) => w.version !== undefined && w.phase !== 'confirm'), VAULT_CONCURRENCY, async (work) => {
+  // The common case (the write answered with AWSPENDING held) synchronously, without a promise per server.
+  const reread: ServerWork[] = [];
+  for (const work of unsettled(works)) {
+    const version = work.version;
+    if (version === undefined || work.phase === 'confirm') continue;
+    const labels = stored.get(work);
+    if (!labels?.includes(LABEL_PENDING) || work.description === undefined) {
+      reread.push(work);
+      continue;
+    }
+    try {
+      work.description = withVersionLabels(work.description, version.versionId, labels, deps.clock.now());
+    } catch (error) {
+      work.version = undefined;
+      fail(work, error);
+    }
+  }
+  await mapLimit(reread, VAULT_CONCURRENCY, async (work) => {
     const version = work.version;
     if (version === undefined) return;
     try {
-      const labels = stored.get(work);
-      if (labels?.includes(LABEL_PENDING) && work.description !== undefined) {
-        work.description = withVersionLabels(work.description, version.versionId, labels, deps.clock.now());
-        return;
-      }
       const description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
       if (versionWithLabel(description, LABEL_PENDING)?.versionId !== version.versionId) {
         await withVaultRetry(ctx, 'createSecret', () => deps.vault.moveLabel(work.key, LABEL_PENDING, version.versionId));

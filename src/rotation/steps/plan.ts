@@ -49,14 +49,16 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
     if (busy.has(work.serverId)) settle(work, 'busy', { code: OutcomeCode.busy, reason: 'another in-flight run holds this server' });
   }
 
-  // The run's listing already described most servers (input.servers): only the others cost a GET.
+  // The run's listing already described most servers (input.servers): only the others cost a GET
+  // (and a promise: the listed ones are taken synchronously).
   const listed = new Map((input.servers ?? []).map((server) => [server.id, server]));
-  await mapLimit(unsettled(works), READ_CONCURRENCY, async (work) => {
+  const unlisted: ServerWork[] = [];
+  for (const work of unsettled(works)) {
     const known = listed.get(work.serverId);
-    if (known !== undefined) {
-      work.server = known;
-      return;
-    }
+    if (known === undefined) unlisted.push(work);
+    else work.server = known;
+  }
+  await mapLimit(unlisted, READ_CONCURRENCY, async (work) => {
     try {
       work.server = await deps.ecs.getServer(work.serverId, { signal: deps.signal });
     } catch (error) {
@@ -70,9 +72,11 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   // One batch-level read of every open server's secret (the file vault: one catch-up, no per-server call).
   const open = unsettled(works);
   const descriptions = await describeManyWithRetry(ctx, 'plan', open.map((w) => w.key));
+  // Shared mode: one set of tokens for the whole batch.
+  const sharedTokens = input.target.uniquePerServer ? undefined : tokensOfBatch(ctx, '');
   open.forEach((work, i) => {
     work.description = descriptions[i];
-    const ours = tokensOfBatch(ctx, work.serverId);
+    const ours = sharedTokens ?? tokensOfBatch(ctx, work.serverId);
     work.firstRotation = isFirstRotation(work.description, ours);
     const current = versionWithLabel(work.description, LABEL_CURRENT);
     // Acceptance and promotion are one write (labels.ts): this batch's password is accepted exactly
@@ -120,14 +124,16 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   // when the dry_run preflight runs it answers the same question for the whole batch in one call
   // (Ecs.0613/Ecs.0612 per server, see `preflight`), so the GET is only made without it.
   const preflightRuns = input.target.dryRunPreflight || input.dryRun;
-  await mapLimit(
-    unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend'),
-    READ_CONCURRENCY,
-    async (work) => {
+  const toAdmit = unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend');
+  if (preflightRuns) {
+    // No flag to read: decided synchronously, without a promise per server.
+    for (const work of toAdmit) if (work.server !== undefined) admit(ctx, work, checkEligibility(work.server, undefined));
+  } else {
+    await mapLimit(toAdmit, READ_CONCURRENCY, async (work) => {
       const server = work.server;
       if (server === undefined) return;
       let eligibility = checkEligibility(server, undefined);
-      if (eligibility.eligible && !preflightRuns) {
+      if (eligibility.eligible) {
         let flag: boolean;
         try {
           flag = await deps.ecs.getResetPasswordFlag(work.serverId, { signal: deps.signal });
@@ -138,33 +144,9 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
         }
         eligibility = checkEligibility(server, flag);
       }
-      if (!eligibility.eligible) {
-        settle(work, 'skipped', { code: eligibility.code, reason: eligibility.reason });
-        return;
-      }
-      // A resend whose version reserved its slot before its reset needs no other.
-      if (work.phase === 'resend' && holdsUnconfirmedSlot(unsettledPendingVersion(work.description))) return;
-      const decision = admission(work.description, candidatePolicy(ctx, work));
-      if (decision === 'slot' || decision === 'slide') return;
-      // No slot to keep one more possibly-active password in. With a reboot to come, settle the
-      // backlog instead of adding to it: resend AWSCURRENT's password, reboot, then verify or trim (phase `confirm`).
-      // (AWSPENDING on AWSCURRENT's own version, e.g. a confirmation cut short by a crash, is settled: phase `new`.)
-      const current = versionWithLabel(work.description, LABEL_CURRENT);
-      if (decision === 'confirm' && work.phase === 'new' && current !== undefined) {
-        work.phase = 'confirm';
-        return;
-      }
-      const policy = candidatePolicy(ctx, work);
-      settle(work, 'skipped', {
-        code: OutcomeCode.awaitingRestart,
-        reason: !policy.verification
-          ? `${policy.keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
-            'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
-          : `${policy.keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +
-            '(`rotator verify <target> --servers <id>`), or restart it, before rotating it again',
-      });
-    },
-  );
+      admit(ctx, work, eligibility);
+    });
+  }
 
   if (preflightRuns) await preflight(ctx, works);
 
@@ -176,6 +158,38 @@ export async function plan(ctx: BatchContext, ids: readonly string[], busy: Read
   }
   await flushAudit(ctx);
   return works;
+}
+
+/**
+ * Settles a server that is not eligible, or that has no slot for one more possibly-active password;
+ * leaves the others to go on (possibly in phase `confirm`).
+ */
+function admit(ctx: BatchContext, work: ServerWork, eligibility: ReturnType<typeof checkEligibility>): void {
+  if (!eligibility.eligible) {
+    settle(work, 'skipped', { code: eligibility.code, reason: eligibility.reason });
+    return;
+  }
+  // A resend whose version reserved its slot before its reset needs no other.
+  if (work.phase === 'resend' && holdsUnconfirmedSlot(unsettledPendingVersion(work.description))) return;
+  const decision = admission(work.description, candidatePolicy(ctx, work));
+  if (decision === 'slot' || decision === 'slide') return;
+  // No slot to keep one more possibly-active password in. With a reboot to come, settle the
+  // backlog instead of adding to it: resend AWSCURRENT's password, reboot, then verify or trim (phase `confirm`).
+  // (AWSPENDING on AWSCURRENT's own version, e.g. a confirmation cut short by a crash, is settled: phase `new`.)
+  const current = versionWithLabel(work.description, LABEL_CURRENT);
+  if (decision === 'confirm' && work.phase === 'new' && current !== undefined) {
+    work.phase = 'confirm';
+    return;
+  }
+  const policy = candidatePolicy(ctx, work);
+  settle(work, 'skipped', {
+    code: OutcomeCode.awaitingRestart,
+    reason: !policy.verification
+      ? `${policy.keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
+        'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
+      : `${policy.keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +
+        '(`rotator verify <target> --servers <id>`), or restart it, before rotating it again',
+  });
 }
 
 /** Huawei's per-server codes for "the one-click reset plug-in is missing or unusable" (huawei-ecs-api.md). */
