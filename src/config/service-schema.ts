@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { AWS_REGION_PATTERN, awsEndpointProblem, awsTagProblem } from './aws-secrets-manager-rules.js';
 import { booleanField, enumField, filePath, intRange, nonEmptyString, positiveNumber, resourceName } from './schema-helpers.js';
 
+const WORKER_CONCURRENCY_EXPECTED = 'auto, or an integer from 1 to 256';
 const HEAP_TARGET_EXPECTED = "a whole number of MiB from 0 (off: V8's own defaults) to 1048576";
 
 /** The `endpoint` value that points an account at the ECS simulator (`simulator.host`/`port`). */
@@ -188,7 +189,10 @@ export const serviceConfigSchema = z.strictObject({
     allowUnauthenticatedNetwork: booleanField,
   }),
   limits: z.strictObject({
-    workerConcurrency: intRange(1, 256),
+    workerConcurrency: z.union(
+      [z.literal('auto'), z.int({ error: WORKER_CONCURRENCY_EXPECTED }).min(1, { error: WORKER_CONCURRENCY_EXPECTED }).max(256, { error: WORKER_CONCURRENCY_EXPECTED })],
+      { error: WORKER_CONCURRENCY_EXPECTED },
+    ),
     lockTtlMs: intRange(1_000, 3_600_000),
     keepCompletedJobs: keepJobsSchema,
     keepFailedJobs: keepJobsSchema,
@@ -310,7 +314,8 @@ export interface ServiceConfig {
     readonly allowUnauthenticatedNetwork: boolean;
   };
   readonly limits: {
-    readonly workerConcurrency: number;
+    /** Batch jobs per worker process; `auto`: see `src/config/worker-concurrency.ts`. */
+    readonly workerConcurrency: number | 'auto';
     readonly lockTtlMs: number;
     readonly keepCompletedJobs: KeepJobs;
     readonly keepFailedJobs: KeepJobs;

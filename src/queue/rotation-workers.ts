@@ -26,7 +26,7 @@ export interface RotationWorkersOptions extends JobFailureOptions {
   /** The worker-side check of every batch job against its run and target (src/rotation/batch-admission.ts). */
   admitBatch: AdmitBatch;
   logger: Logger;
-  /** Batches processed at once by this process (config `limits.workerConcurrency`). @defaultValue 8 */
+  /** Batches processed at once by this process (config `limits.workerConcurrency`, `auto` resolved by src/config/worker-concurrency.ts). @defaultValue 8 */
   concurrency?: number;
   /** Runs planned at once by this process. @defaultValue 2 */
   runConcurrency?: number;

@@ -28,6 +28,7 @@ import { createRotationService, type RotationService } from '../rotation/rotatio
 import { batchJobId } from '../domain/job-ids.js';
 import { RunJobDataSchema } from '../queue/job-schemas.js';
 import { createBatchAdmission } from '../rotation/batch-admission.js';
+import { effectiveWorkerConcurrency } from '../config/worker-concurrency.js';
 import { startSimulator } from '../simulator/simulator.js';
 import type { RunningSimulator } from '../simulator/simulator.js';
 
@@ -170,6 +171,8 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     runQueue: deps.queues.runs.qualifiedName,
     batchJobId,
   });
+  // auto: about 8,000 servers in flight, by the largest batch of an enabled target (worker-concurrency.ts).
+  const concurrency = effectiveWorkerConcurrency(service.limits.workerConcurrency, config.targets);
   const workers = startRotationWorkers({
     queues: deps.queues,
     connection: redis,
@@ -177,7 +180,7 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     rotateBatch: instrumentRotateBatch(rotation.rotateBatch, metrics),
     admitBatch,
     logger,
-    concurrency: service.limits.workerConcurrency,
+    concurrency,
     maxStalledCount: service.limits.maxStalledCount,
   });
   const notifications = startNotifications({
@@ -206,6 +209,6 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
   deps.onClose(async () => stopObserving());
   deps.onClose(() => workers.close(service.limits.shutdownGraceMs));
   await workers.waitUntilReady();
-  logger.info({ concurrency: service.limits.workerConcurrency }, 'worker: listening for runs and batches');
+  logger.info({ concurrency, ...(service.limits.workerConcurrency === 'auto' ? { concurrencyFrom: 'auto' } : {}) }, 'worker: listening for runs and batches');
   return { simulator, vault, workers, notifications, verifyTarget: rotation.verifyTarget };
 }
