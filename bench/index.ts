@@ -13,11 +13,14 @@
  *   npm run bench -- --no-write                     print only, no bench/results file
  *   npm run bench -- --worker-concurrency 32        the service's limits.workerConcurrency (default: its own)
  *   BENCH_CPU_PROF=/tmp/prof npm run bench -- …      also write the rotator service's V8 CPU profile there
+ *   BENCH_SIM_CPU_PROF=/tmp/prof npm run bench -- …  and the simulator's
  *   BENCH_HEAP_PROF=/tmp/prof npm run bench -- …     also its V8 sampling heap profile
  *   BENCH_MEM_LOG=/tmp/mem.jsonl npm run bench -- …  its memory every 250 ms and its live heap after the run
  *                                                   (bench/memory-sampler.mjs: heap snapshots, allocation profile)
  *   BENCH_SERVICE_NODE_FLAGS="--max-old-space-size=384"   Node/V8 flags for the service only
  *   BENCH_SERVICE_FROM_SOURCE=0                      run the service from dist/ (`npm run build` first), as the image does
+ *
+ * The report ends with issue 12's goals, each judged from what this run measured.
  *
  * The machine is shared (2 cores, other work running): figures are noisy; compare the lines of
  * one run side by side rather than across runs.
@@ -151,6 +154,16 @@ function benchMicro(): void {
   ]);
 }
 
+/**
+ * Issue 12's goals, judged from what this run measured (a goal measured at another size than its
+ * own says so, and is not judged).
+ */
+const goals: { goal: string; measured: string; met: boolean | undefined }[] = [];
+function judge(goal: string, measured: string, met: boolean, atGoalSize = true): void {
+  goals.push({ goal, measured: atGoalSize ? measured : `${measured} (not at the goal's size)`, met: atGoalSize ? met : undefined });
+}
+const MB = 1_000_000;
+
 interface RotatorFigures extends RotatorRunResult {
   servers: number;
   simulatorPeakRss: number;
@@ -216,6 +229,14 @@ async function benchNaive(): Promise<void> {
       await naiveSim.stop();
     }
     const ours = await rotatorRun(sim, { uniquePerServer: mode === 'unique', batchSize: 100, ecsRequestsPerSecond: 200, workerConcurrency: options.workerConcurrency });
+    const ratio = naive.seconds / ours.seconds;
+    const goal = mode === 'shared' ? { times: 5, servers: 20_000 } : { times: 8, servers: 1_000 };
+    judge(
+      `${mode} mode, ${goal.servers} servers: ≥ ${goal.times}× the naive loop`,
+      `${ratio.toFixed(2)}× at ${servers} (${ours.seconds.toFixed(2)} s vs ${naive.seconds.toFixed(2)} s)`,
+      ratio >= goal.times,
+      servers === goal.servers,
+    );
     rows.push([
       mode, servers,
       `${naive.seconds.toFixed(2)} s (${naive.accepted} accepted, ${naive.calls} calls, ${naive.failedCalls} failed)`,
@@ -243,6 +264,12 @@ async function benchScale(): Promise<void> {
       2,
     );
     const second = f.runs[1];
+    if (servers === 100_000) {
+      judge('100k servers ≤ 60 s end to end', `${f.seconds.toFixed(1)} s (${perSecond(servers, f.seconds)} servers/s)`, f.seconds <= 60);
+      judge('worker RSS ≤ 300 MB at 100k', `${mib(f.workerPeakRss)} (${(f.workerPeakRss / MB).toFixed(0)} MB) peak`, f.workerPeakRss <= 300 * MB);
+      judge('simulator ≤ 500 MB at 100k', `${mib(f.simulatorPeakRss)} (${(f.simulatorPeakRss / MB).toFixed(0)} MB) peak`, f.simulatorPeakRss <= 500 * MB);
+    }
+    judge(`Redis ≤ 1 KB per server after a run (${servers})`, `${Math.round(f.redisBytes / servers)} B`, f.redisBytes / servers <= 1024);
     rates.first.push(servers / f.seconds);
     if (second) rates.second.push(servers / second.seconds);
     rows.push([
@@ -257,6 +284,14 @@ async function benchScale(): Promise<void> {
   const spread = (r: number[]): string => `${(((Math.max(...r) - Math.min(...r)) / Math.max(...r)) * 100).toFixed(0)} %`;
   if (options.scale.length > 1) {
     out(`servers/s spread across sizes (goal: within 30 %): first runs ${spread(rates.first)}, second runs ${spread(rates.second)}`);
+    const spreadOf = (r: number[]): number => (Math.max(...r) - Math.min(...r)) / Math.max(...r);
+    const sizes = options.scale.join(', ');
+    judge(
+      'servers/s within 30 % at 1k, 10k and 100k',
+      `${(spreadOf(rates.first) * 100).toFixed(0)} % (${rates.first.map((r) => r.toFixed(0)).join(' / ')} servers/s at ${sizes})`,
+      spreadOf(rates.first) <= 0.3,
+      sizes === '1000, 10000, 100000',
+    );
     out();
   }
 }
@@ -324,6 +359,7 @@ async function benchRate(): Promise<void> {
     const timeline = mine.length > 1
       ? `first write +${((mine[0]! - run.startedAt) / 1000).toFixed(1)} s, ${span.toFixed(1)} s of writes at ${((mine.length - 1) / span).toFixed(1)}/s, last +${((mine[mine.length - 1]! - run.startedAt) / 1000).toFixed(1)} s`
       : 'n/a';
+    judge(`rate-bound: ≥ 90 % of the bound (${i === 0 ? 'first rotation' : 'common case'})`, `${((achieved / bound.rate) * 100).toFixed(0)} % of ${bound.rate.toFixed(1)}/s`, achieved / bound.rate >= 0.9);
     const figures = { ...result, summary: run.summary, seconds: run.seconds, servers, simulatorPeakRss: Number.NaN, ecsRequests: ecs };
     rows.push([
       i === 0 ? 'first rotation' : 'second (common case)', servers, accepted(figures), run.seconds.toFixed(1), achieved.toFixed(1),
@@ -344,6 +380,10 @@ if (options.only.has('micro')) benchMicro();
 if (options.only.has('naive')) await benchNaive();
 if (options.only.has('scale')) await benchScale();
 if (options.only.has('rate')) await benchRate();
+if (goals.length > 0) {
+  out("## Against issue 12's goals");
+  table(['goal', 'measured', 'met?'], goals.map((g) => [g.goal, g.measured, g.met === undefined ? 'not judged' : g.met ? 'yes' : 'no']));
+}
 out(`Finished in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`);
 
 if (options.write) {
