@@ -1,15 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import { configWithLimits, PACKAGE_ROOT as ROOT } from '../helpers/config-with-limits.js';
 import { growthPercentFor, MAX_GROWTH_PERCENT, MIN_FORCED_INTERVAL_MS, MIN_GROWTH_PERCENT, startHeapPolicy } from '../../src/heap-policy.js';
 
 const MiB = 1024 * 1024;
-const ROOT = resolve(import.meta.dirname, '../..');
 const logger = pino({ level: 'silent' });
 
 describe('growthPercentFor', () => {
@@ -138,17 +135,9 @@ describe('startHeapPolicy', () => {
 });
 
 describe('limits.heapTargetMb in the config', () => {
-  const temps: string[] = [];
-  afterEach(async () => {
-    await Promise.all(temps.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-
-  async function withLimits(limits: string) {
-    const dir = await mkdtemp(join(tmpdir(), 'rotator-heap-'));
-    temps.push(dir);
-    await writeFile(join(dir, 'c.yaml'), `limits:\n${limits}\n`);
-    return loadConfig({ env: {}, cwd: ROOT, configPath: join(dir, 'c.yaml'), jobsDir: join(ROOT, 'jobs') });
-  }
+  const limits = configWithLimits();
+  afterEach(() => limits.cleanup());
+  const withLimits = (lines: string) => limits.load(lines);
 
   it('defaults to 256 MiB and takes 0 (off)', async () => {
     const shipped = await loadConfig({ env: {}, cwd: ROOT });

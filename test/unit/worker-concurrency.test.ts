@@ -3,15 +3,11 @@
  * count of batches, so that small batches do not leave the rate limits idle and large ones do not
  * hold a fleet's worth of work in memory.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { effectiveWorkerConcurrency, MAX_AUTO, MIN_AUTO } from '../../src/config/worker-concurrency.js';
-import { packageRoot } from '../../src/config/package-root.js';
+import { configWithLimits, PACKAGE_ROOT as ROOT } from '../helpers/config-with-limits.js';
 
-const ROOT = packageRoot();
 const target = (batchSize: number, enabled = true) => ({ batchSize, enabled });
 
 describe('effectiveWorkerConcurrency', () => {
@@ -33,17 +29,9 @@ describe('effectiveWorkerConcurrency', () => {
 });
 
 describe('limits.workerConcurrency in the config', () => {
-  const temps: string[] = [];
-  afterEach(async () => {
-    await Promise.all(temps.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-
-  async function withLimits(limits: string) {
-    const dir = await mkdtemp(join(tmpdir(), 'rotator-concurrency-'));
-    temps.push(dir);
-    await writeFile(join(dir, 'c.yaml'), `limits:\n${limits}\n`);
-    return loadConfig({ env: {}, cwd: ROOT, configPath: join(dir, 'c.yaml'), jobsDir: join(ROOT, 'jobs') });
-  }
+  const limits = configWithLimits();
+  afterEach(() => limits.cleanup());
+  const withLimits = (lines: string) => limits.load(lines);
 
   it('defaults to auto and takes a number', async () => {
     const shipped = await loadConfig({ env: {}, cwd: ROOT });
