@@ -42,6 +42,8 @@ describe('rotator config check', () => {
     expect(stdout).toContain('account demo secret key: ***  (the simulator demo credentials');
     expect(stdout).toContain("policy:    maximum password age 30m: 2 × the schedule's interval (15m, \"*/15 * * * *\" Europe/Berlin)");
     expect(stdout).toContain('notify:    (no channel)');
+    // The demo target's batches of 100: auto gives the most, 32.
+    expect(stdout).toContain('Worker concurrency: auto, 32 batches at once per worker with these targets');
   });
 
   it('shows where credentials come from, never their values', async () => {

@@ -3,6 +3,7 @@
  * then prints the effective configuration (every secret as ***, with where it came from) and each
  * target's next fire times; or lists every problem found and exits 1.
  */
+import { effectiveWorkerConcurrency, SERVERS_IN_FLIGHT } from '../../config/worker-concurrency.js';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import {
@@ -82,6 +83,8 @@ interface CheckReport {
   service: unknown;
   secrets: { name: string; value: '***'; source: string }[];
   targets: TargetReport[];
+  /** `limits.workerConcurrency` as set, and the batches a worker runs at once with these targets. */
+  workerConcurrency: { setting: number | 'auto'; effective: number };
   warnings: string[];
 }
 
@@ -116,6 +119,7 @@ function buildReport(config: LoadedConfig, fromMs: number, count: number): Check
     service: printable,
     secrets,
     targets: config.targets.map((target) => targetReport(config, target, fromMs, count)),
+    workerConcurrency: { setting: service.limits.workerConcurrency, effective: effectiveWorkerConcurrency(service.limits.workerConcurrency, config.targets) },
     warnings: [...config.warnings],
   };
 }
@@ -158,6 +162,13 @@ function renderText(report: CheckReport): string {
   for (const file of report.files) lines.push(`  ${file}`);
   lines.push('', 'Effective service config:');
   for (const line of stringify(report.service).trimEnd().split('\n')) lines.push(`  ${line}`);
+  const { setting, effective } = report.workerConcurrency;
+  lines.push(
+    '',
+    setting === 'auto'
+      ? `Worker concurrency: auto, ${effective} batches at once per worker with these targets (about ${SERVERS_IN_FLIGHT} servers in flight by the largest batchSize)`
+      : `Worker concurrency: ${effective} batches at once per worker`,
+  );
   lines.push('', 'Secrets (values never shown):');
   for (const secret of report.secrets) lines.push(`  ${secret.name}: ${secret.value}  (${secret.source})`);
   lines.push('', `Targets (${report.targets.length}, from ${report.jobsDir}):`);
