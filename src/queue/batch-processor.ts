@@ -12,7 +12,7 @@ import type { AdmitBatch } from '../rotation/batch-admission.js';
 import type { RotateBatch } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
-import { BatchJobDataSchema, listedServersOf, parseJobData } from './job-schemas.js';
+import { BatchJobDataSchema, listedServersOf, parseJobData, preflightOf } from './job-schemas.js';
 import { formatRanges } from './position-ranges.js';
 import type { AcceptedGroup, BatchResult } from './run-summary.js';
 
@@ -79,9 +79,13 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       const parent = job.parent?.id === undefined ? undefined : { id: job.parent.id, queue: job.parent.queueKey };
       await deps.admitBatch({ ...data, jobId: job.id, parent }, signal);
       // The listing's details travel as compact tuples in the job; the use case takes servers.
-      const { listing: _listing, servers: _servers, ...request } = data;
+      const { listing: _listing, servers: _servers, preflight: _preflight, ...request } = data;
       const servers = listedServersOf(data);
-      const summary = await deps.rotateBatch({ ...request, ...(servers === undefined ? {} : { servers }) }, { signal });
+      const preflight = preflightOf(data);
+      const summary = await deps.rotateBatch(
+        { ...request, ...(servers === undefined ? {} : { servers }), ...(preflight === undefined ? {} : { preflight }) },
+        { signal },
+      );
       return compactBatchResult(summary, data.serverIds);
     } catch (error) {
       if (signal?.aborted && deps.isShuttingDown()) {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 import type { EcsServer } from '../domain/server.js';
+import type { PreflightRefusal, RunPreflight } from '../rotation/run-preflight.js';
 import { RANGES_PATTERN } from './position-ranges.js';
 
 /** A manual run may override the target's restart policy (e.g. reboot in a maintenance window). */
@@ -83,6 +84,18 @@ function serverOfListing(id: string, [name, osType, status, locked, fixed, float
   };
 }
 
+/**
+ * The run's `dry_run` preflight of a batch's servers (src/rotation/run-preflight.ts): when Huawei
+ * answered (ms since the epoch), the call's request id, and the servers it refused as
+ * `[position in serverIds, Huawei's code, Huawei's message]`. Every other server passed.
+ */
+const PreflightSchema = z.strictObject({
+  at: z.number().int().min(0),
+  requestId: z.string().max(256).optional(),
+  refused: z.array(z.tuple([z.number().int().min(0).max(MAX_SERVERS_PER_CALL - 1), z.string().min(1).max(64), z.string().max(1024)])).max(MAX_SERVERS_PER_CALL),
+});
+export type BatchPreflight = z.infer<typeof PreflightSchema>;
+
 export const BatchJobDataSchema = z
   .strictObject({
     runId: z.string().regex(/^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/, 'a run id like run|<target>|<slot>'),
@@ -93,12 +106,18 @@ export const BatchJobDataSchema = z
     listing: z.array(ListedDetailsSchema.nullable()).max(MAX_SERVERS_PER_CALL).optional(),
     /** Listing details of some of `serverIds`, with their ids (jobs of the previous releases). */
     servers: z.array(ListedServerSchema).max(MAX_SERVERS_PER_CALL).optional(),
+    /** The run's `dry_run` preflight of `serverIds`, when the planner made one for several batches at once. */
+    preflight: PreflightSchema.optional(),
     dryRun: z.boolean(),
     restartPolicy,
   })
   .refine((d) => d.listing === undefined || d.listing.length === d.serverIds.length, {
     path: ['listing'],
     message: 'one entry (or null) per server id',
+  })
+  .refine((d) => d.preflight === undefined || d.preflight.refused.every(([position]) => position < d.serverIds.length), {
+    path: ['preflight', 'refused'],
+    message: 'positions within serverIds',
   });
 export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
 
@@ -134,7 +153,8 @@ export function describeIssues(error: z.ZodError): string {
 const RUN_ID = /^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/;
 const TARGET_NAME = /^[a-z0-9][a-z0-9-]*$/;
 const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const BATCH_JOB_KEYS: ReadonlySet<string> = new Set(['runId', 'target', 'batchIndex', 'serverIds', 'listing', 'servers', 'dryRun', 'restartPolicy']);
+const BATCH_JOB_KEYS: ReadonlySet<string> = new Set(['runId', 'target', 'batchIndex', 'serverIds', 'listing', 'servers', 'preflight', 'dryRun', 'restartPolicy']);
+const PREFLIGHT_KEYS: ReadonlySet<string> = new Set(['at', 'requestId', 'refused']);
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isIpv4List = (v: unknown): boolean => Array.isArray(v) && v.length <= 32 && v.every((a) => typeof a === 'string' && a.length <= 45);
 
@@ -147,13 +167,14 @@ const isIpv4List = (v: unknown): boolean => Array.isArray(v) && v.length <= 32 &
 function quickBatchJobData(data: unknown): boolean {
   if (!isRecord(data)) return false;
   for (const key in data) if (!BATCH_JOB_KEYS.has(key)) return false;
-  const { runId, target, batchIndex, serverIds, listing, servers, dryRun, restartPolicy } = data;
+  const { runId, target, batchIndex, serverIds, listing, servers, preflight, dryRun, restartPolicy } = data;
   if (typeof runId !== 'string' || !RUN_ID.test(runId) || typeof target !== 'string' || !TARGET_NAME.test(target)) return false;
   if (typeof batchIndex !== 'number' || !Number.isSafeInteger(batchIndex) || batchIndex < 0 || typeof dryRun !== 'boolean') return false;
   if (restartPolicy !== undefined && restartPolicy !== 'none' && restartPolicy !== 'soft' && restartPolicy !== 'hard') return false;
   if (servers !== undefined) return false; // a job of an earlier release: zod reads it
   if (!Array.isArray(serverIds) || serverIds.length < 1 || serverIds.length > MAX_SERVERS_PER_CALL) return false;
   for (const id of serverIds) if (typeof id !== 'string' || !SERVER_ID.test(id)) return false;
+  if (preflight !== undefined && !quickPreflight(preflight, serverIds.length)) return false;
   if (listing === undefined) return true;
   if (!Array.isArray(listing) || listing.length !== serverIds.length) return false;
   for (const entry of listing) {
@@ -163,6 +184,22 @@ function quickBatchJobData(data: unknown): boolean {
     if (typeof name !== 'string' || name.length > 255 || (osType !== 'Linux' && osType !== 'Windows' && osType !== '')) return false;
     if (typeof status !== 'string' || status.length < 1 || status.length > 64 || typeof locked !== 'boolean') return false;
     if (!isIpv4List(fixed) || !isIpv4List(floating)) return false;
+  }
+  return true;
+}
+
+function quickPreflight(preflight: unknown, servers: number): boolean {
+  if (!isRecord(preflight)) return false;
+  for (const key in preflight) if (!PREFLIGHT_KEYS.has(key)) return false;
+  const { at, requestId, refused } = preflight;
+  if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) return false;
+  if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length > 256)) return false;
+  if (!Array.isArray(refused) || refused.length > MAX_SERVERS_PER_CALL) return false;
+  for (const entry of refused) {
+    if (!Array.isArray(entry) || entry.length !== 3) return false;
+    const [position, code, message] = entry as unknown[];
+    if (typeof position !== 'number' || !Number.isInteger(position) || position < 0 || position >= servers) return false;
+    if (typeof code !== 'string' || code.length < 1 || code.length > 64 || typeof message !== 'string' || message.length > 1024) return false;
   }
   return true;
 }
@@ -193,4 +230,27 @@ export function listedServersOf(data: Pick<BatchJobData, 'serverIds' | 'listing'
     });
   }
   return data.servers?.map(([id, ...details]) => serverOfListing(id, details));
+}
+
+/** The run's preflight a batch job carries, as the use case takes it (undefined: none). */
+export function preflightOf(data: Pick<BatchJobData, 'serverIds' | 'preflight'>): RunPreflight | undefined {
+  if (data.preflight === undefined) return undefined;
+  const refused = new Map<string, PreflightRefusal>();
+  for (const [position, code, message] of data.preflight.refused) {
+    const id = data.serverIds[position];
+    if (id !== undefined) refused.set(id, { code, message });
+  }
+  return { checkedAt: data.preflight.at, requestId: data.preflight.requestId, refused };
+}
+
+/** A batch's share of a run preflight, in a batch job's form. */
+export function batchPreflightOf(preflight: RunPreflight, serverIds: readonly string[]): BatchPreflight {
+  const refused: BatchPreflight['refused'] = [];
+  serverIds.forEach((id, position) => {
+    const refusal = preflight.refused.get(id);
+    // Bounded as the schema bounds it: Huawei's messages are short; a long one is cut, never refused.
+    // A refusal without a code cannot be recorded as one: the reset then decides for that server.
+    if (refusal !== undefined && refusal.code !== '') refused.push([position, refusal.code.slice(0, 64), refusal.message.slice(0, 1024)]);
+  });
+  return { at: Math.max(0, Math.floor(preflight.checkedAt)), ...(preflight.requestId === undefined ? {} : { requestId: preflight.requestId.slice(0, 256) }), refused };
 }

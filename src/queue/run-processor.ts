@@ -15,12 +15,20 @@ import type { Logger } from 'pino';
 import { parseBatchJobId } from '../domain/job-ids.js';
 import type { PlanRun } from '../rotation/rotation-service.js';
 import { classifyJobFailure } from './job-failure.js';
-import { BatchResultSchema, RunJobDataSchema, listedDetailsOf, parseJobData, type ListedDetails } from './job-schemas.js';
+import { BatchResultSchema, RunJobDataSchema, batchPreflightOf, listedDetailsOf, parseJobData, type ListedDetails } from './job-schemas.js';
 import type { BatchJobData, RunJobData } from './job-schemas.js';
 import { BATCH_JOB_NAME } from './rotation-queues.js';
 import type { RotationQueues } from './rotation-queues.js';
 import { aggregateRunSummary } from './run-summary.js';
 import type { BatchResult, FailedBatch, RunSummary } from './run-summary.js';
+
+/**
+ * Run preflights (RunPlan.preflight) in flight while the listing goes on: enough to overlap their
+ * round trips with the listing's pages, few enough that a failing ECS is not asked many times over.
+ */
+const PREFLIGHTS_IN_FLIGHT = 4;
+/** Batches in the first `addBulk` of a run; each next one doubles, up to `addChunk`. */
+const FIRST_ADD_CHUNK = 4;
 
 export interface RunProcessorDeps {
   queues: RotationQueues;
@@ -55,18 +63,48 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     let current: string[] = [];
     // Aligned with `current`: the listing's details of each id, null where the planner gave a bare id.
     let listing: (ListedDetails | null)[] = [];
-    let pending: { name: string; data: BatchJobData; opts: ReturnType<RotationQueues['batchJobOptions']> }[] = [];
+    type PendingBatch = { name: string; data: BatchJobData; opts: ReturnType<RotationQueues['batchJobOptions']> };
+    let pending: PendingBatch[] = [];
     let batches = 0;
     let pendingServers = 0;
+    // The first chunks are small and grow to addChunk: workers start on the first batches while the
+    // listing goes on, instead of idling until a whole chunk (10,000 servers) is listed.
+    let chunk = Math.min(FIRST_ADD_CHUNK, addChunk);
     const flush = async (): Promise<void> => {
       if (pending.length > 0) await deps.queues.batches.addBulk(pending);
       pending = [];
       pendingServers = 0;
+      chunk = Math.min(chunk * 2, addChunk);
+    };
+    const enqueue = async (batch: PendingBatch): Promise<void> => {
+      pending.push(batch);
+      pendingServers += batch.data.serverIds.length;
+      if (pending.length >= chunk || pendingServers >= addChunkServers) await flush();
+    };
+    // The run's preflight (RunPlan.preflight): closed batches wait in `group` until it holds as many
+    // as share one dry_run call; the call runs while the listing goes on, up to PREFLIGHTS_IN_FLIGHT
+    // at once, and the batches are queued in order, each with its share of the answer.
+    const preflight = plan.preflight;
+    let group: PendingBatch[] = [];
+    const checking: Promise<PendingBatch[]>[] = [];
+    const checkGroup = (): void => {
+      if (group.length === 0 || preflight === undefined) return;
+      const members = group;
+      group = [];
+      const answer = preflight.check(
+        members.flatMap((b) => b.data.serverIds),
+        signal,
+      ).then((verdict) => (verdict === undefined ? members : members.map((b) => ({ ...b, data: { ...b.data, preflight: batchPreflightOf(verdict, b.data.serverIds) } }))));
+      answer.catch(() => undefined); // rethrown where it is awaited, in order
+      checking.push(answer);
+    };
+    const drainChecks = async (keep: number): Promise<void> => {
+      while (checking.length > keep) for (const batch of await (checking.shift() as Promise<PendingBatch[]>)) await enqueue(batch);
     };
     const closeBatch = async (): Promise<void> => {
       if (current.length === 0) return;
       const batchIndex = batches++;
-      pending.push({
+      const batch: PendingBatch = {
         name: BATCH_JOB_NAME,
         data: {
           runId,
@@ -78,11 +116,15 @@ export function createRunProcessor(deps: RunProcessorDeps) {
           ...(data.restartPolicy === undefined ? {} : { restartPolicy: data.restartPolicy }),
         },
         opts: deps.queues.batchJobOptions(runId, batchIndex),
-      });
-      pendingServers += current.length;
+      };
       current = [];
       listing = [];
-      if (pending.length >= addChunk || pendingServers >= addChunkServers) await flush();
+      if (preflight === undefined) return enqueue(batch);
+      group.push(batch);
+      if (group.length >= preflight.batchesPerCall) {
+        checkGroup();
+        await drainChecks(PREFLIGHTS_IN_FLIGHT);
+      }
     };
     // Streams the planner's ids: memory holds one chunk of batches (addChunk, addChunkServers) plus the id set.
     for await (const item of plan.serverIds) {
@@ -94,6 +136,8 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       if (current.length >= plan.batchSize) await closeBatch();
     }
     await closeBatch();
+    checkGroup();
+    await drainChecks(0);
     await flush();
     return { batches, servers: seen.size };
   }

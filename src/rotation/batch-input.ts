@@ -18,6 +18,7 @@ import type { ServerLocks } from '../ports/server-locks.js';
 import type { PasswordVerifier } from '../ports/password-verifier.js';
 import type { Vault } from '../ports/vault.js';
 import { DEFAULT_KEEP_CANDIDATES, MAX_KEEP_CANDIDATES } from './labels.js';
+import type { RunPreflight } from './run-preflight.js';
 import type { VerifySettings } from './verify-server.js';
 
 export type RestartPolicy = 'none' | 'soft' | 'hard';
@@ -50,6 +51,11 @@ export interface BatchInput {
    * `dry_run` preflight (or the reset itself, which refuses per server) has the last word.
    */
   servers?: readonly EcsServer[] | undefined;
+  /**
+   * The run's `dry_run` preflight of these servers (./run-preflight.ts), when the planner made one:
+   * used instead of the batch's own while fresh.
+   */
+  preflight?: RunPreflight | undefined;
   dryRun: boolean;
 }
 

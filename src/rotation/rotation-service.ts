@@ -20,6 +20,7 @@ import type { Vault } from '../ports/vault.js';
 import type { BatchSummary, RestartPolicy } from './batch-input.js';
 import { resolveTargetServers, type ResolvedServer, type ServerSelector } from './resolve-servers.js';
 import { runBatch } from './run-batch.js';
+import { batchesPerPreflight, runPreflight, type RunPreflight } from './run-preflight.js';
 import type { PasswordVerifier } from '../ports/password-verifier.js';
 import type { VerifySettings } from './verify-server.js';
 import { verifyTarget, type ServerVerificationReport } from './verify-target.js';
@@ -101,6 +102,14 @@ export interface RunPlan {
   serverIds: Iterable<string | EcsServer> | AsyncIterable<string | EcsServer>;
   /** The target's `batchSize` (1 to MAX_SERVERS_PER_CALL, validated by the config). */
   batchSize: number;
+  /**
+   * When several batches fit in one `dry_run` call: `batchesPerCall` of them (whole batches, at most
+   * MAX_SERVERS_PER_CALL servers) share one preflight, asked with `check` as the run fans out and
+   * handed to each batch (./run-preflight.ts). `check` resolves undefined when the call failed: the
+   * batches then make their own. Absent: each batch makes its own (batches of more than 500, or a
+   * target without preflight).
+   */
+  preflight?: { batchesPerCall: number; check(serverIds: readonly string[], signal: AbortSignal | undefined): Promise<RunPreflight | undefined> } | undefined;
 }
 
 /**
@@ -117,6 +126,8 @@ export interface BatchRequest {
   serverIds: string[];
   /** What the run's listing said of some of them (see BatchInput.servers). */
   servers?: readonly EcsServer[] | undefined;
+  /** The run's `dry_run` preflight of these servers, when the planner made one (RunPlan.preflight). */
+  preflight?: RunPreflight | undefined;
   dryRun: boolean;
   /** The operator's override of the target's restart policy, for a manual run. */
   restartPolicy?: RestartPolicy | undefined;
@@ -149,13 +160,35 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     return target;
   };
 
+  /** The run-level preflight of a target, where batches can share one (RunPlan.preflight). */
+  const preflightOf = (target: RotationTarget, dryRun: boolean): RunPlan['preflight'] => {
+    const batchesPerCall = batchesPerPreflight(target.batchSize, MAX_SERVERS_PER_CALL);
+    // The batch preflights whenever the target asks for it or the run is a dry run (steps/plan.ts).
+    if (batchesPerCall < 2 || !(target.dryRunPreflight || dryRun)) return undefined;
+    const ecs = deps.ecsFor(target.account);
+    return {
+      batchesPerCall,
+      check: async (serverIds, signal) => {
+        try {
+          return await runPreflight(ecs, deps.clock, serverIds, signal);
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          // Nothing is lost: each batch of these servers asks on its own, and meets the cause itself.
+          deps.logger.warn({ target: target.name, servers: serverIds.length, code: (error as { code?: unknown }).code }, 'plan: the run\'s dry-run preflight failed; its batches will each ask');
+          return undefined;
+        }
+      },
+    };
+  };
+
   const planRun: PlanRun = async (input, signal) => {
     const target = targetNamed(input.target);
     // Pages of 1000 (Huawei's maximum): the listing is the run's only per-server ECS read.
     const resolved = resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal, pageSize: MAX_SERVERS_PER_CALL });
+    const preflight = preflightOf(target, input.dryRun);
     if (input.serverIds === undefined) {
       const serverIds = input.runId === undefined ? serversOf(resolved) : listedMembers.collect(input.runId, target.name, serversOf(resolved));
-      return { serverIds, batchSize: target.batchSize };
+      return { serverIds, batchSize: target.batchSize, preflight };
     }
     // An operator's list must stay inside the target: its policy and restart rules were
     // configured for those servers, not for any id typed on a command line.
@@ -174,7 +207,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
         `serverIds: ${foreign.length} id(s) are not servers of target ${target.name}: ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}`,
       );
     }
-    return { serverIds: input.serverIds.map((id) => described.get(id) ?? id), batchSize: target.batchSize };
+    return { serverIds: input.serverIds.map((id) => described.get(id) ?? id), batchSize: target.batchSize, preflight };
   };
 
   const rotateBatch: RotateBatch = async (request, { signal }) => {
@@ -202,6 +235,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
         batchIndex: request.batchIndex,
         serverIds: request.serverIds,
         ...(request.servers === undefined ? {} : { servers: request.servers }),
+        ...(request.preflight === undefined ? {} : { preflight: request.preflight }),
         dryRun: request.dryRun,
         target: {
           name: target.name,

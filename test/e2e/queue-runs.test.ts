@@ -11,7 +11,7 @@ import { RotationQueues } from '../../src/queue/rotation-queues.js';
 import type { RotationQueuesOptions } from '../../src/queue/rotation-queues.js';
 import { startRotationWorkers } from '../../src/queue/rotation-workers.js';
 import type { RotationWorkers } from '../../src/queue/rotation-workers.js';
-import type { PlanRun, RotateBatch } from '../../src/rotation/rotation-service.js';
+import type { BatchRequest as RotateBatchRequest, PlanRun, RotateBatch } from '../../src/rotation/rotation-service.js';
 import type { RunSummary } from '../../src/queue/run-summary.js';
 import type { BatchSummary } from '../../src/rotation/batch-input.js';
 import { capturedLogger, deferred, deleteUnder, redisClient, runOutcomes, uniquePrefix } from './queue-helpers.js';
@@ -156,6 +156,41 @@ describe('run jobs fan out batch jobs', () => {
     expect(seen).toEqual({ target: 'web', runId, serverIds: ['srv-a', 'srv-b', 'srv-a'], dryRun: true });
     expect(summary.servers).toBe(2); // duplicates dropped
     expect(summary.dryRun).toBe(true);
+  });
+
+  it('asks the planner’s run preflight once per group of batches and hands each batch its share', async () => {
+    const asked: string[][] = [];
+    const received = new Map<number, RotateBatchRequest>();
+    const ids = fleet(25);
+    const h = await harness({
+      planRun: async () => ({
+        serverIds: ids,
+        batchSize: 4,
+        preflight: {
+          batchesPerCall: 3, // 12 servers a call: 25 servers are 7 batches, in groups of 3, 3 and 1
+          check: async (serverIds) => {
+            asked.push([...serverIds]);
+            if (asked.length === 2) return undefined; // a failed call: those batches ask on their own
+            return { checkedAt: 1_700_000_000_000, requestId: `req-${asked.length}`, refused: new Map([['srv-005', { code: 'Ecs.0605', message: 'locked' }], ['srv-024', { code: 'Ecs.0613', message: 'no plug-in' }]]) };
+          },
+        },
+      }),
+      rotateBatch: async (b) => {
+        received.set(b.batchIndex, b);
+        return rotated(b);
+      },
+    });
+    const { runId } = await h.queues.enqueueManualRun('web', {});
+    const summary = await h.runToEnd(runId);
+    expect(summary.batches).toBe(7);
+    expect(asked).toEqual([ids.slice(0, 12), ids.slice(12, 24), ids.slice(24)]);
+    // Batch 1 (srv-004..007) holds the refused srv-005, at position 1.
+    expect(received.get(1)?.preflight).toEqual({ checkedAt: 1_700_000_000_000, requestId: 'req-1', refused: new Map([['srv-005', { code: 'Ecs.0605', message: 'locked' }]]) });
+    expect(received.get(0)?.preflight).toEqual({ checkedAt: 1_700_000_000_000, requestId: 'req-1', refused: new Map() });
+    for (const i of [3, 4, 5]) expect(received.get(i)?.preflight).toBeUndefined();
+    expect(received.get(6)?.preflight?.refused).toEqual(new Map([['srv-024', { code: 'Ecs.0613', message: 'no plug-in' }]]));
+    const b1 = await h.queues.batches.getJob(`${runId}|b1`);
+    expect(b1?.data.preflight).toEqual({ at: 1_700_000_000_000, requestId: 'req-1', refused: [[1, 'Ecs.0605', 'locked']] });
   });
 
   it('completes a run with no servers without adding batches', async () => {

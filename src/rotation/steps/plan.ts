@@ -7,6 +7,7 @@ import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { describeManyWithRetry, withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { admission, holdsUnconfirmedSlot, isFirstRotation, isUnsettledPending, LABEL_CURRENT, unsettledPendingVersion, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
+import { isFreshPreflight, type PreflightRefusal } from '../run-preflight.js';
 import { verifyServer } from '../verify-server.js';
 
 /** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
@@ -198,22 +199,35 @@ const NO_PLUGIN_CODES: readonly string[] = [HuaweiCode.pluginCheckFailed, Huawei
 /**
  * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections settle the server
  * before any secret is written: a missing plug-in is ineligibility (`skipped no-reset-plugin`, as the
- * flag would have said), anything else `failed` with Huawei's code. One call: a batch holds at most
- * MAX_SERVERS_PER_CALL servers (batch-input.ts).
+ * flag would have said), anything else `failed` with Huawei's code. The run's preflight, when the
+ * planner made one for these servers and it is fresh, is that answer already (../run-preflight.ts);
+ * otherwise one call: a batch holds at most MAX_SERVERS_PER_CALL servers (batch-input.ts).
  */
 async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> {
   const candidates = unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
   if (candidates.length === 0) return;
+  const given = ctx.input.preflight;
+  if (given !== undefined && isFreshPreflight(given, ctx.deps.clock.now())) {
+    for (const work of candidates) {
+      const refusal = given.refused.get(work.serverId);
+      if (refusal !== undefined) refuse(work, refusal, given.requestId, "run's dry-run preflight");
+    }
+    return;
+  }
   const byId = new Map(candidates.map((w) => [w.serverId, w]));
   const ids = candidates.map((w) => w.serverId);
   const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
   for (const r of result.results) {
     const work = byId.get(r.serverId);
     if (work === undefined || r.kind !== 'rejected') continue;
-    if (NO_PLUGIN_CODES.includes(r.code)) {
-      settle(work, 'skipped', { code: OutcomeCode.noResetPlugin, reason: `one-click password reset plug-in not installed or unusable (the dry-run preflight answered ${r.code})` });
-      continue;
-    }
-    settle(work, 'failed', { code: r.code, reason: `dry-run preflight refused: ${r.message}`, requestId: result.requestId });
+    refuse(work, r, result.requestId, 'dry-run preflight');
   }
+}
+
+function refuse(work: ServerWork, refusal: PreflightRefusal, requestId: string | undefined, by: string): void {
+  if (NO_PLUGIN_CODES.includes(refusal.code)) {
+    settle(work, 'skipped', { code: OutcomeCode.noResetPlugin, reason: `one-click password reset plug-in not installed or unusable (the ${by} answered ${refusal.code})` });
+    return;
+  }
+  settle(work, 'failed', { code: refusal.code, reason: `${by} refused: ${refusal.message}`, requestId });
 }
