@@ -195,7 +195,7 @@ export async function runRotatorService(
     limits: settings.workerConcurrency === undefined ? {} : { workerConcurrency: settings.workerConcurrency },
     simulator: { enabled: false },
     // info: the service says when its workers listen (one line per batch besides).
-    logging: { level: 'info', format: 'json' },
+    logging: { level: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'info', format: 'json' },
   };
   const target = {
     name: 'bench',

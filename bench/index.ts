@@ -256,6 +256,7 @@ async function benchScale(): Promise<void> {
   out();
   const rows: (string | number)[][] = [];
   const rates: { first: number[]; second: number[] } = { first: [], second: [] };
+  const seconds: { first: number[]; second: number[] } = { first: [], second: [] };
   for (const servers of options.scale) {
     const f = await rotatorRun(
       { servers, latencyMs: 50, throttleRps: undefined },
@@ -271,7 +272,11 @@ async function benchScale(): Promise<void> {
     }
     judge(`Redis ≤ 1 KB per server after a run (${servers})`, `${Math.round(f.redisBytes / servers)} B`, f.redisBytes / servers <= 1024);
     rates.first.push(servers / f.seconds);
-    if (second) rates.second.push(servers / second.seconds);
+    seconds.first.push(f.seconds);
+    if (second) {
+      rates.second.push(servers / second.seconds);
+      seconds.second.push(second.seconds);
+    }
     rows.push([
       servers,
       `${accepted(f)} / ${second ? acceptedOf(second.summary) : '-'}`,
@@ -284,6 +289,15 @@ async function benchScale(): Promise<void> {
   const spread = (r: number[]): string => `${(((Math.max(...r) - Math.min(...r)) / Math.max(...r)) * 100).toFixed(0)} %`;
   if (options.scale.length > 1) {
     out(`servers/s spread across sizes (goal: within 30 %): first runs ${spread(rates.first)}, second runs ${spread(rates.second)}`);
+    // Time as a fixed part per run plus a part per server: a cost that grows faster than the fleet
+    // shows as large residuals, a fixed latency (queue hops, sequential ECS round trips) as `fixed`.
+    for (const [which, t] of [['first', seconds.first], ['second', seconds.second]] as const) {
+      const fit = affineFit(options.scale.slice(0, t.length), t);
+      if (fit !== undefined) {
+        out(`${which} runs as seconds = fixed + servers / rate (least squares): fixed ${fit.fixed.toFixed(2)} s per run, rate ${fit.rate.toFixed(0)} servers/s; ` +
+          `largest residual ${(fit.worstResidual * 100).toFixed(0)} % of a size's time`);
+      }
+    }
     const spreadOf = (r: number[]): number => (Math.max(...r) - Math.min(...r)) / Math.max(...r);
     const sizes = options.scale.join(', ');
     judge(
@@ -294,6 +308,28 @@ async function benchScale(): Promise<void> {
     );
     out();
   }
+}
+
+/**
+ * Least-squares fit of `seconds = fixed + servers / rate`, and the largest residual relative to the
+ * measured time. Undefined for fewer than two sizes or a non-positive slope.
+ */
+function affineFit(servers: readonly number[], seconds: readonly number[]): { fixed: number; rate: number; worstResidual: number } | undefined {
+  const n = servers.length;
+  if (n < 2 || seconds.length !== n) return undefined;
+  const mx = servers.reduce((a, b) => a + b, 0) / n;
+  const my = seconds.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (servers[i]! - mx) * (seconds[i]! - my);
+    sxx += (servers[i]! - mx) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  if (!(slope > 0)) return undefined;
+  const fixed = my - slope * mx;
+  const worstResidual = Math.max(...servers.map((x, i) => Math.abs(fixed + slope * x - seconds[i]!) / seconds[i]!));
+  return { fixed, rate: 1 / slope, worstResidual };
 }
 
 /** Calls per operation between two snapshots of cumulative counts. */
