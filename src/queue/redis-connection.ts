@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { ServiceErrorCode } from '../domain/error-codes.js';
 import { RotatorError } from '../domain/rotator-error.js';
+import { coalesceWrites } from '../adapters/redis/coalesced-writes.js';
 
 /**
  * An ioredis client fit for BullMQ: `maxRetriesPerRequest: null` (a Worker refuses any other value,
@@ -8,7 +9,7 @@ import { RotatorError } from '../domain/rotator-error.js';
  * must `quit()` it: an open client keeps the process alive.
  */
 export function createRedisConnection(url: string, connectionName = 'rotator'): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: false });
+  return coalesceWrites(new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: false }));
 }
 
 /** Closes a client politely, then for sure (a `quit` to a dead server would hang). */
@@ -41,7 +42,7 @@ export function redactRedisUrl(url: string): string {
  * `onError` (BullMQ's queues and workers report them too). @param onError @defaultValue ignore them
  */
 export async function connectRedis(url: string, connectionName: string, onError: (error: Error) => void = () => undefined): Promise<Redis> {
-  const client = new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: true });
+  const client = coalesceWrites(new Redis(url, { maxRetriesPerRequest: null, connectionName, lazyConnect: true }));
   let lastError: Error | undefined;
   let connected = false;
   client.on('error', (error: Error) => {
