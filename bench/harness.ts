@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -261,7 +261,7 @@ export async function runRotatorService(
     }
     const workerPeakRss = await service.stop();
     // BENCH_SERVICE_LOG=<file>: the service's log lines (its last 100-200 KB), to see where a run's time goes.
-    if (process.env.BENCH_SERVICE_LOG) await writeFile(process.env.BENCH_SERVICE_LOG, service.output());
+    if (process.env.BENCH_SERVICE_LOG) await appendFile(process.env.BENCH_SERVICE_LOG, `# service (batches of ${settings.batchSize}, ${settings.uniquePerServer ? "unique" : "shared"} mode)\n${service.output()}`);
     const { bytes, keys, byKind } = usage ?? (await redisUsage(redis, prefix));
     const first = runs[0]!;
     return { seconds: first.seconds, summary: first.summary, runs, workerPeakRss, redisBytes: bytes, redisKeys: keys, redisByKind: byKind };
