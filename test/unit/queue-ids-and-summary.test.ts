@@ -4,7 +4,8 @@ import { compactBatchResult } from '../../src/queue/batch-processor.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 import { batchJobId, manualRunId, runIdOfBatch, scheduledRunId, slotOf, slotTime, targetOfRunId } from '../../src/domain/job-ids.js';
 import { classifyJobFailure } from '../../src/queue/job-failure.js';
-import { BatchJobDataSchema, BatchResultSchema, listedDetailsOf, listedServersOf, parseJobData } from '../../src/queue/job-schemas.js';
+import { BatchJobDataSchema, BatchResultSchema, batchPreflightOf, listedDetailsOf, listedServersOf, parseJobData, preflightOf } from '../../src/queue/job-schemas.js';
+import { batchesPerPreflight, isFreshPreflight, RUN_PREFLIGHT_MAX_AGE_MS } from '../../src/rotation/run-preflight.js';
 import { formatRanges, parseRanges, countRanges } from '../../src/queue/position-ranges.js';
 import { aggregateRunSummary, outcomesOfBatch, runSucceeded, serversOfBatch } from '../../src/queue/run-summary.js';
 import type { BatchResult } from '../../src/queue/run-summary.js';
@@ -96,6 +97,21 @@ describe('batch job payloads read without zod (the common case)', () => {
     { ...good, listing: [['web-1', 'Linux', 'ACTIVE', false, [], Array.from({ length: 33 }, () => '10.0.0.1')], null] },
     { ...good, listing: [['web-1', 'Linux', 'ACTIVE', false, [], [7]], null] },
     { ...good, listing: undefined, servers: [['srv-1', 'web-1', 'Linux', 'ACTIVE', false]] },
+    { ...good, preflight: { at: 1_700_000_000_000, requestId: 'req-1', refused: [[1, 'Ecs.0605', 'locked']] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[2, 'Ecs.0605', 'locked']] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[-1, 'Ecs.0605', 'locked']] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[0.5, 'Ecs.0605', 'locked']] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[0, '', 'locked']] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[0, 'x'.repeat(65), 'locked']] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[0, 'Ecs.0605', 'x'.repeat(1025)]] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [[0, 'Ecs.0605']] } },
+    { ...good, preflight: { at: -1, refused: [] } },
+    { ...good, preflight: { at: 1.5, refused: [] } },
+    { ...good, preflight: { at: 1_700_000_000_000, requestId: 7, refused: [] } },
+    { ...good, preflight: { at: 1_700_000_000_000, refused: [], extra: true } },
+    { ...good, preflight: { at: 1_700_000_000_000 } },
+    { ...good, preflight: [] },
   ];
 
   it.each(variants.map((v, i) => [i, v] as const))('variant %i: accepted exactly when the schema accepts it, and read as the schema reads it', (_i, variant) => {
@@ -103,6 +119,43 @@ describe('batch job payloads read without zod (the common case)', () => {
     const expected = BatchJobDataSchema.safeParse(data);
     if (expected.success) expect(parseJobData(BatchJobDataSchema, data, 'batch job')).toEqual(expected.data);
     else expect(() => parseJobData(BatchJobDataSchema, data, 'batch job')).toThrow(UnrecoverableError);
+  });
+});
+
+describe('a batch job’s share of the run preflight', () => {
+  it('goes into the job by position and comes back by id, bounded as the schema bounds it', () => {
+    const serverIds = ['srv-1', 'srv-2', 'srv-3'];
+    const run = {
+      checkedAt: 1_700_000_000_123,
+      requestId: 'req-9',
+      refused: new Map([
+        ['srv-3', { code: 'Ecs.0613', message: 'm'.repeat(2000) }],
+        ['srv-9', { code: 'Ecs.0605', message: 'another batch’s server' }],
+        ['srv-1', { code: '', message: 'no code: left to the reset' }],
+      ]),
+    };
+    const share = batchPreflightOf(run, serverIds);
+    expect(share).toEqual({ at: 1_700_000_000_123, requestId: 'req-9', refused: [[2, 'Ecs.0613', 'm'.repeat(1024)]] });
+    const data = parseJobData(BatchJobDataSchema, { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, serverIds, dryRun: false, preflight: share }, 'batch job');
+    expect(preflightOf(data)).toEqual({ checkedAt: 1_700_000_000_123, requestId: 'req-9', refused: new Map([['srv-3', { code: 'Ecs.0613', message: 'm'.repeat(1024) }]]) });
+    expect(preflightOf({ serverIds })).toBeUndefined();
+  });
+
+  it('names the field of a bad share', () => {
+    expect(() => parseJobData(BatchJobDataSchema, { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, serverIds: ['srv-1'], dryRun: false, preflight: { at: 1, refused: [[3, 'Ecs.0605', 'x']] } }, 'batch job')).toThrow(
+      /preflight\.refused/,
+    );
+  });
+});
+
+describe('run preflight freshness and sharing', () => {
+  it('is fresh for five minutes either way (two hosts’ clocks), and shared by the whole batches that fit in one call', () => {
+    const at = 1_700_000_000_000;
+    expect(isFreshPreflight({ checkedAt: at }, at + RUN_PREFLIGHT_MAX_AGE_MS)).toBe(true);
+    expect(isFreshPreflight({ checkedAt: at }, at + RUN_PREFLIGHT_MAX_AGE_MS + 1)).toBe(false);
+    expect(isFreshPreflight({ checkedAt: at }, at - RUN_PREFLIGHT_MAX_AGE_MS)).toBe(true);
+    expect(isFreshPreflight({ checkedAt: at }, at - RUN_PREFLIGHT_MAX_AGE_MS - 1)).toBe(false);
+    expect([1, 100, 333, 500, 501, 1000].map((size) => batchesPerPreflight(size, 1000))).toEqual([1000, 10, 3, 2, 1, 1]);
   });
 });
 
