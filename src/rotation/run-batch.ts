@@ -57,13 +57,24 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
   const owner = batchJobId(input.runId, input.batchIndex);
   const ttl = deps.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
 
+  // Milliseconds per step, in the "batch finished" line: where a slow batch spent its time (store:
+  // createSecret, reset: setSecret, finish: finishSecret; a key with "secret" in it would be redacted).
+  const steps: Record<string, number> = {};
+  let mark = deps.clock.now();
+  const lap = (step: string): void => {
+    const now = deps.clock.now();
+    steps[step] = (steps[step] ?? 0) + (now - mark);
+    mark = now;
+  };
   const { held, busy } = await deps.locks.acquireMany(ids, owner, ttl);
+  lap('locks');
   // From here on, every exit releases the locks this call holds.
   const renewal = startLockRenewal({ locks: deps.locks, clock: deps.clock, logger }, held, owner, ttl);
   let works: ServerWork[] | undefined;
   let recorded = false;
   try {
     works = await plan(ctx, ids, new Set(busy));
+    lap('plan');
     deps.signal?.throwIfAborted();
 
     if (input.dryRun) {
@@ -74,15 +85,21 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     }
 
     await createSecret(ctx, works, FIRST_GENERATION);
+    lap('store');
     await dropLostLocks(ctx, works, await renewal.renewNow());
+    lap('locks');
     deps.signal?.throwIfAborted();
     await setSecret(ctx, works);
     await regenerateRejectedPasswords(ctx, works);
+    lap('reset');
 
     await finishSecret(ctx, works);
+    lap('finish');
     const throttled = allThrottled(works);
     await restart(ctx, works);
+    lap('restart');
     const outcomes = await record(ctx, works);
+    lap('record');
     recorded = true;
     if (throttled) {
       throw new RotatorError({
@@ -93,7 +110,7 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
       });
     }
     const summary = summarizeBatch(input, outcomes);
-    logger.info({ step: 'record', counts: summary.counts }, 'batch finished');
+    logger.info({ step: 'record', counts: summary.counts, ms: steps }, 'batch finished');
     return summary;
   } catch (error) {
     // Exactly one outcome per server whatever failed: what this execution reached is recorded

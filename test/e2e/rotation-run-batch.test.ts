@@ -223,6 +223,10 @@ describe('runBatch', () => {
     expect(history.every((e) => e.detail === undefined)).toBe(true);
     // Accepted servers keep no prose in their state either (the fixed reason is not stored once per server).
     expect(state?.reason).toBeUndefined();
+    // The batch's last line says where its time went, step by step (milliseconds, nothing redacted).
+    const finished = logLines.map((l) => JSON.parse(l) as { msg: string; runId?: string; ms?: Record<string, unknown> }).find((l) => l.msg === 'batch finished' && l.runId === 'run-shared-1');
+    expect(Object.keys(finished?.ms ?? {})).toEqual(['locks', 'plan', 'store', 'reset', 'finish', 'restart', 'record']);
+    expect(Object.values(finished?.ms ?? {}).every((v) => typeof v === 'number' && v >= 0)).toBe(true);
   });
 
   it('uniquePerServer with soft restart and verification: a password per server, in effect now, proven by login', async () => {
