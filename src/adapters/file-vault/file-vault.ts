@@ -44,7 +44,8 @@ import type {
 import { removeOrphanTempFiles, writeFileAtomic, writeFileAtomicWith } from './atomic-write.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 import * as documents from './vault-document.js';
-import type { StoredSecret, VaultDocument } from './vault-document.js';
+import type { DraftDocument, StoredSecret, VaultDocument } from './vault-document.js';
+import { residentProjectId, residentRegion } from './stored-secret.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { ioError, vaultError } from './vault-errors.js';
 import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocumentPieces, sealDocumentPieces, snapshotId } from './vault-file-format.js';
@@ -95,7 +96,7 @@ const REFRESH_ATTEMPTS = 10;
  */
 export const MAX_VAULT_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 
-type Mutation = (doc: VaultDocument, now: number) => boolean;
+type Mutation = (doc: DraftDocument, now: number) => boolean;
 
 interface QueuedMutation {
   /** The one secret the mutation may touch. */
@@ -623,8 +624,8 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       for (const name of names) {
         const secret = doc.secrets.get(name);
         if (secret === undefined) continue; // removed while this listing was paused (never today: no operation deletes a secret)
-        if (filter?.region !== undefined && secret.key.region !== filter.region) continue;
-        if (filter?.projectId !== undefined && secret.key.projectId !== filter.projectId) continue;
+        if (filter?.region !== undefined && residentRegion(secret) !== filter.region) continue;
+        if (filter?.projectId !== undefined && residentProjectId(secret) !== filter.projectId) continue;
         yield documents.describeSecret(secret);
       }
     },
