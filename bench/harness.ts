@@ -207,7 +207,11 @@ export async function runRotatorService(
     accounts: [{ name: 'bench', region: DEMO_REGION, projectId: DEMO_PROJECT_ID, endpoint: simulatorUrl, auth: 'aksk', requestsPerSecond: settings.ecsRequestsPerSecond, maxAttempts: 5 }],
     vault,
     http: { port: 0 },
-    limits: settings.workerConcurrency === undefined ? {} : { workerConcurrency: settings.workerConcurrency },
+    limits: {
+      ...(settings.workerConcurrency === undefined ? {} : { workerConcurrency: settings.workerConcurrency }),
+      // BENCH_HEAP_TARGET_MB=<n>: the service's limits.heapTargetMb (src/heap-policy.ts), for memory/CPU trade-off experiments.
+      ...(process.env.BENCH_HEAP_TARGET_MB ? { heapTargetMb: Number(process.env.BENCH_HEAP_TARGET_MB) } : {}),
+    },
     simulator: { enabled: false },
     // info: the service says when its workers listen (one line per batch besides).
     logging: { level: 'info', format: 'json' },
