@@ -11,6 +11,7 @@ import {
   ensureSecret,
   getVersion,
   installSecret,
+  journalRecordPieces,
   moveLabel,
   parseDocument,
   plainSecret,
@@ -23,6 +24,7 @@ import {
   type VaultDocument,
 } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, openDocument, sealDocumentPieces } from '../../src/adapters/file-vault/vault-file-format.js';
+import { journalHeader, openRecords, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
 import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
 
 const key = (n: number): SecretKey => ({ region: 'eu-west-101', projectId: '0123456789abcdef0123456789abcdef', serverId: `srv-${n}` });
@@ -124,6 +126,26 @@ describe('file vault document in memory', () => {
     expect([...back.secrets.keys()]).toEqual([...doc.secrets.keys()]);
     for (const [name, secret] of doc.secrets) expect(back.secrets.get(name)).toEqual(secret);
     expect([...serializeDocument(emptyDocument())].join('')).toBe('{"format":1,"secrets":{}}');
+  });
+
+  it('writes a journal record in pieces whose text is the record as one JSON text', () => {
+    const doc = documentOf(7);
+    const secrets = [...doc.secrets.values()].map((s) => plainSecret(s));
+    for (const perPiece of [1, 2, 3, 7, 32]) {
+      for (const count of [0, 1, 2, 7]) {
+        expect([...journalRecordPieces(secrets.slice(0, count), perPiece)].join('')).toBe(JSON.stringify({ secrets: secrets.slice(0, count) }));
+      }
+    }
+  });
+
+  it('seals a journal record from pieces as from its whole text', () => {
+    const vaultKey = deriveVaultKey(randomBytes(32));
+    const header = journalHeader(vaultKey, randomBytes(12));
+    const pieces = [...journalRecordPieces([...documentOf(9).secrets.values()].map((s) => plainSecret(s)), 2)];
+    const first = sealRecord(pieces, vaultKey, header, header.length);
+    const second = sealRecord(pieces.join(''), vaultKey, header, header.length + first.length);
+    const read = openRecords(Buffer.concat([first, second]), header.length, vaultKey, header, 'test');
+    expect(read).toEqual({ records: [pieces.join(''), pieces.join('')], end: header.length + first.length + second.length, tornTail: false });
   });
 
   it('seals pieces into a file that opens to their text', async () => {

@@ -356,7 +356,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     let journal = loaded.journal;
     if (loaded.snapshot === undefined) journal = await compact(loaded); // the first write of a new vault
     else if (journal === undefined) journal = loaded.journal = await startJournal(loaded.snapshot.id);
-    const record = sealRecord(documents.journalRecord(secrets), key, journal.header, journal.end);
+    const record = sealRecord(documents.journalRecordPieces(secrets), key, journal.header, journal.end);
     let handle;
     journal.identity = undefined;
     try {
@@ -581,7 +581,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
         }
       };
       const settled = writes.map((write) => {
-        if (write.kind === 'ensureSecret' && doc !== undefined && documents.describe(doc, write.key) !== undefined) {
+        if (write.kind === 'ensureSecret' && doc !== undefined && documents.hasSecret(doc, write.key)) {
           return Promise.resolve<VaultWriteResult>({ ok: true });
         }
         const secret = secretOf(write.key);
