@@ -36,6 +36,21 @@ export async function peakRss(pid: number | undefined): Promise<number> {
   }
 }
 
+/**
+ * The glibc malloc settings (`MALLOC_*`) the image's Dockerfile sets with ENV, read from it: the
+ * service is started with them so that the bench measures the allocator as the container runs it
+ * (they change its peak RSS by tens of MB). A `MALLOC_*` variable set in the bench's own
+ * environment wins, for experiments.
+ */
+export async function imageMallocEnv(): Promise<Record<string, string>> {
+  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+  const env: Record<string, string> = {};
+  // `ENV A=1 \` continuation lines included: every NAME=value word whose name starts with MALLOC_.
+  for (const match of dockerfile.matchAll(/^(?!\s*#).*?\b(MALLOC_[A-Z_]+)=(\S+)/gm)) env[match[1]!] = match[2]!;
+  for (const name of Object.keys(env)) if (process.env[name] !== undefined) delete env[name];
+  return env;
+}
+
 interface Child {
   child: ChildProcess;
   output: () => string;
@@ -192,7 +207,11 @@ export async function runRotatorService(
     accounts: [{ name: 'bench', region: DEMO_REGION, projectId: DEMO_PROJECT_ID, endpoint: simulatorUrl, auth: 'aksk', requestsPerSecond: settings.ecsRequestsPerSecond, maxAttempts: 5 }],
     vault,
     http: { port: 0 },
-    limits: settings.workerConcurrency === undefined ? {} : { workerConcurrency: settings.workerConcurrency },
+    limits: {
+      ...(settings.workerConcurrency === undefined ? {} : { workerConcurrency: settings.workerConcurrency }),
+      // BENCH_HEAP_TARGET_MB=<n>: the service's limits.heapTargetMb (src/heap-policy.ts), for memory/CPU trade-off experiments.
+      ...(process.env.BENCH_HEAP_TARGET_MB ? { heapTargetMb: Number(process.env.BENCH_HEAP_TARGET_MB) } : {}),
+    },
     simulator: { enabled: false },
     // info: the service says when its workers listen (one line per batch besides).
     logging: { level: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'info', format: 'json' },
@@ -220,6 +239,7 @@ export async function runRotatorService(
   // BENCH_SERVICE_NODE_FLAGS="--flag …": extra Node/V8 flags for the service only (GC settings experiments).
   if (process.env.BENCH_SERVICE_NODE_FLAGS) profile.push(...process.env.BENCH_SERVICE_NODE_FLAGS.split(' ').filter((f) => f !== ''));
   const service = startChild([...profile, 'bin/rotator.js', '--config', join(dir, 'service.json'), '--jobs', jobs, 'run', '--role', 'worker'], {
+    ...(await imageMallocEnv()),
     // BENCH_SERVICE_FROM_SOURCE=0: the compiled service in dist/ (as the container runs it; `npm run build` first).
     ROTATOR_FROM_SOURCE: process.env.BENCH_SERVICE_FROM_SOURCE === '0' ? '0' : '1',
     HUAWEI_AK: DEMO_CREDENTIALS.accessKey,

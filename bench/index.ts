@@ -19,6 +19,7 @@
  *                                                   (bench/memory-sampler.mjs: heap snapshots, allocation profile)
  *   BENCH_SERVICE_NODE_FLAGS="--max-old-space-size=384"   Node/V8 flags for the service only
  *   BENCH_SERVICE_FROM_SOURCE=0                      run the service from dist/ (`npm run build` first), as the image does
+ *   BENCH_HEAP_TARGET_MB=192                          the service's limits.heapTargetMb (default 256)
  *
  * The report ends with issue 12's goals, each judged from what this run measured.
  *

@@ -137,6 +137,12 @@ export interface BatchAdmissionDeps {
   cachedRuns?: number;
   /** A run's member set is dropped when no batch of it was admitted for this long. @defaultValue 120000 */
   idleMs?: number;
+  /**
+   * Once a batch of a newer run of the same target is admitted, an older run's member set is dropped
+   * when no batch of it was admitted for this long (its batches are done, or nearly: a late one, a
+   * retry, lists the target again). @defaultValue 5000
+   */
+  supersededIdleMs?: number;
 }
 
 /** Throws `RotatorError` `BATCH_NOT_ADMITTED` (not retryable) when the batch is refused. */
@@ -145,32 +151,60 @@ export type AdmitBatch = (batch: BatchClaim, signal: AbortSignal | undefined) =>
 export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
   const capacity = deps.cachedRuns ?? 8;
   const idleMs = deps.idleMs ?? 120_000;
+  const supersededIdleMs = deps.supersededIdleMs ?? 5_000;
   // Resolving a target lists its servers: once per run in this worker, not once per batch. A 100k
   // fleet's set is about 8 MB, so a run's entry goes once its batches stop coming (idleMs), not only
   // when newer runs push it out: a long-lived worker does not keep the last 8 runs' sets for good.
-  const members = new Map<string, { set: Promise<ReadonlySet<string>>; expiry?: ReturnType<typeof setTimeout> }>();
+  // And once a newer run of the same target comes, sooner (supersededIdleMs): two runs back to back
+  // (a manual run after a scheduled one; the 100k bench) held both sets through the second run.
+  interface Entry {
+    set: Promise<ReadonlySet<string>>;
+    target: string;
+    /** Date.now() of its last admission. */
+    usedAt: number;
+    superseded: boolean;
+    expiry?: ReturnType<typeof setTimeout>;
+  }
+  const members = new Map<string, Entry>();
+  /** Runs once superseded (the last few): a late batch of one resolves again without superseding the newer run. */
+  const retired = new Set<string>();
   const forget = (key: string): void => {
     const entry = members.get(key);
     if (entry === undefined) return;
     clearTimeout(entry.expiry);
     members.delete(key);
   };
+  const expire = (key: string, entry: Entry): void => {
+    clearTimeout(entry.expiry);
+    const idle = entry.superseded ? supersededIdleMs : idleMs;
+    entry.expiry = setTimeout(() => forget(key), Math.max(0, entry.usedAt + idle - Date.now()));
+    entry.expiry.unref();
+  };
   const membersOf = (runId: string, target: string, signal: AbortSignal | undefined): Promise<ReadonlySet<string>> => {
     const key = `${runId}\n${target}`;
     let entry = members.get(key);
     if (entry === undefined) {
+      const late = retired.has(key);
+      if (!late) {
+        for (const [otherKey, other] of members) {
+          if (other.target !== target || other.superseded) continue;
+          other.superseded = true;
+          retired.add(otherKey);
+          if (retired.size > 2 * capacity) retired.delete(retired.values().next().value as string);
+          expire(otherKey, other);
+        }
+      }
       const set = deps.targetMembers(target, signal, runId);
       // A failed resolution (network) must not stay cached: the retry resolves again.
       set.catch(() => {
         if (members.get(key)?.set === set) forget(key);
       });
-      entry = { set };
+      entry = { set, target, usedAt: Date.now(), superseded: late };
       members.set(key, entry);
       while (members.size > capacity) forget(members.keys().next().value as string);
     }
-    clearTimeout(entry.expiry);
-    entry.expiry = setTimeout(() => forget(key), idleMs);
-    entry.expiry.unref();
+    entry.usedAt = Date.now();
+    expire(key, entry);
     return entry.set;
   };
 

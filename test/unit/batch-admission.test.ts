@@ -185,3 +185,45 @@ describe('createBatchAdmission: what it keeps', () => {
     }
   });
 });
+
+describe('createBatchAdmission: runs of one target back to back', () => {
+  const OLD = RUN_ID;
+  const NEW = 'run|web|manual-4567cdef';
+  const runs: Record<string, RunRecord> = { [OLD]: { target: 'web', trigger: 'manual', dryRun: false }, [NEW]: { target: 'web', trigger: 'manual', dryRun: false } };
+  const of = (runId: string, batchIndex = 0): BatchClaim =>
+    claim({ runId, batchIndex, jobId: batchJobId(runId, batchIndex), parent: { id: runId, queue: RUN_QUEUE } });
+
+  it('drops an older run’s members soon after a newer run of the target comes; a late batch of it resolves again, without touching the newer run', async () => {
+    vi.useFakeTimers();
+    try {
+      const resolved: string[] = [];
+      const admit = createBatchAdmission({
+        loadRun: async (id: string) => runs[id],
+        target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
+        targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
+          resolved.push(runId);
+          return MEMBERS;
+        },
+        runQueue: RUN_QUEUE,
+        batchJobId,
+        idleMs: 60_000,
+        supersededIdleMs: 1_000,
+      });
+      await admit(of(OLD), undefined);
+      await vi.advanceTimersByTimeAsync(500);
+      await admit(of(NEW), undefined);
+      await admit(of(OLD, 1), undefined); // 0.5 s after its last: kept
+      expect(resolved).toEqual([OLD, NEW]);
+      await vi.advanceTimersByTimeAsync(1_001);
+      await admit(of(OLD, 2), undefined); // dropped: resolves again
+      await admit(of(NEW, 1), undefined); // the newer run's members stay (idleMs)
+      expect(resolved).toEqual([OLD, NEW, OLD]);
+      await vi.advanceTimersByTimeAsync(30_000);
+      await admit(of(NEW, 2), undefined);
+      await admit(of(OLD, 3), undefined); // the late run's new entry was short-lived too
+      expect(resolved).toEqual([OLD, NEW, OLD, OLD]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

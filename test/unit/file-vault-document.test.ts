@@ -11,16 +11,20 @@ import {
   ensureSecret,
   getVersion,
   installSecret,
+  journalRecordPieces,
   moveLabel,
   parseDocument,
+  plainSecret,
   promote,
   SnapshotReader,
   putPending,
   secretName,
   serializeDocument,
+  type DraftDocument,
   type VaultDocument,
 } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, openDocument, sealDocumentPieces } from '../../src/adapters/file-vault/vault-file-format.js';
+import { journalHeader, openRecords, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
 import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
 
 const key = (n: number): SecretKey => ({ region: 'eu-west-101', projectId: '0123456789abcdef0123456789abcdef', serverId: `srv-${n}` });
@@ -42,7 +46,7 @@ function payload(k: SecretKey, password: string): SecretPayload {
 }
 
 /** Applies `op` as a commit does: on a draft, then installs what changed. */
-function commit(doc: VaultDocument, k: SecretKey, op: (draft: VaultDocument) => boolean): void {
+function commit(doc: VaultDocument, k: SecretKey, op: (draft: DraftDocument) => boolean): void {
   const name = secretName(k);
   const draft = draftDocument(doc, [name]);
   if (op(draft)) installSecret(doc, draft.secrets.get(name)!);
@@ -58,20 +62,36 @@ function documentOf(servers: number): VaultDocument {
 }
 
 describe('file vault document in memory', () => {
-  it('keeps committed secrets frozen where shared, and a draft change away from the committed one until installed', () => {
+  it('keeps committed secrets frozen, and a draft change away from the committed one until installed', () => {
     const doc = documentOf(1);
     const committed = doc.secrets.get(secretName(key(0)))!;
-    expect(Object.isFrozen(committed.key)).toBe(true);
-    expect(Object.isFrozen(committed.versions[0]!.value)).toBe(true);
-    expect(Object.isFrozen(committed.versions[0]!.labels)).toBe(true);
-    expect(() => committed.versions[0]!.labels.push('X')).toThrow(TypeError);
+    expect(Object.isFrozen(committed)).toBe(true);
+    expect(() => (committed as unknown[]).push('X')).toThrow(TypeError);
+    expect(() => ((committed as unknown[])[0] = 'another')).toThrow(TypeError);
 
     const draft = draftDocument(doc, [secretName(key(0))]);
+    expect(Object.isFrozen(draft.secrets.get(secretName(key(0)))!.versions[0]!.value)).toBe(true);
     expect(promote(draft, key(0), token(1), undefined, 3_000)).toBe(true);
-    expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_PENDING]);
+    expect(plainSecret(doc.secrets.get(secretName(key(0)))!).versions[0]!.labels).toEqual([LABEL_PENDING]);
     installSecret(doc, draft.secrets.get(secretName(key(0)))!);
     // promote leaves AWSPENDING where it was: on the version that now holds AWSCURRENT it reads as settled (labels.ts).
-    expect(doc.secrets.get(secretName(key(0)))!.versions[0]!.labels).toEqual([LABEL_PENDING, LABEL_CURRENT]);
+    expect(plainSecret(doc.secrets.get(secretName(key(0)))!).versions[0]!.labels).toEqual([LABEL_PENDING, LABEL_CURRENT]);
+  });
+
+  it('holds what a batch shares once, and gives back every field as written', () => {
+    const doc = documentOf(3);
+    const [a, b] = [doc.secrets.get(secretName(key(0)))!, doc.secrets.get(secretName(key(1)))!];
+    // The batch part of the payload, the token, the labels and the commit time are the same instances.
+    for (let slot = 5; slot < a.length; slot += 1) if (slot !== 10) expect(a[slot]).toBe(b[slot]); // 10: the server name
+    expect(JSON.stringify(plainSecret(a))).toBe(
+      JSON.stringify({
+        name: secretName(key(0)),
+        key: key(0),
+        createdAt: 1_000,
+        lastChangedAt: 2_000,
+        versions: [{ versionId: token(1), value: payload(key(0), 'Shared-Passw0rd!'), labels: [LABEL_PENDING], createdAt: 2_000 }],
+      }),
+    );
   });
 
   it('hands out copies of payloads, and a replay with the same fields in another order is a no-op', () => {
@@ -101,11 +121,31 @@ describe('file vault document in memory', () => {
     const plain = JSON.parse(text) as { format: number; secrets: Record<string, unknown> };
     expect(plain.format).toBe(1);
     expect(Object.keys(plain.secrets)).toHaveLength(7);
-    expect(plain.secrets[secretName(key(3))]).toEqual(JSON.parse(JSON.stringify(doc.secrets.get(secretName(key(3))))));
+    expect(plain.secrets[secretName(key(3))]).toEqual(JSON.parse(JSON.stringify(plainSecret(doc.secrets.get(secretName(key(3)))!))));
     const back = parseDocument(text, 'test');
     expect([...back.secrets.keys()]).toEqual([...doc.secrets.keys()]);
     for (const [name, secret] of doc.secrets) expect(back.secrets.get(name)).toEqual(secret);
     expect([...serializeDocument(emptyDocument())].join('')).toBe('{"format":1,"secrets":{}}');
+  });
+
+  it('writes a journal record in pieces whose text is the record as one JSON text', () => {
+    const doc = documentOf(7);
+    const secrets = [...doc.secrets.values()].map((s) => plainSecret(s));
+    for (const perPiece of [1, 2, 3, 7, 32]) {
+      for (const count of [0, 1, 2, 7]) {
+        expect([...journalRecordPieces(secrets.slice(0, count), perPiece)].join('')).toBe(JSON.stringify({ secrets: secrets.slice(0, count) }));
+      }
+    }
+  });
+
+  it('seals a journal record from pieces as from its whole text', () => {
+    const vaultKey = deriveVaultKey(randomBytes(32));
+    const header = journalHeader(vaultKey, randomBytes(12));
+    const pieces = [...journalRecordPieces([...documentOf(9).secrets.values()].map((s) => plainSecret(s)), 2)];
+    const first = sealRecord(pieces, vaultKey, header, header.length);
+    const second = sealRecord(pieces.join(''), vaultKey, header, header.length + first.length);
+    const read = openRecords(Buffer.concat([first, second]), header.length, vaultKey, header, 'test');
+    expect(read).toEqual({ records: [pieces.join(''), pieces.join('')], end: header.length + first.length + second.length, tornTail: false });
   });
 
   it('seals pieces into a file that opens to their text', async () => {

@@ -44,7 +44,8 @@ import type {
 import { removeOrphanTempFiles, writeFileAtomic, writeFileAtomicWith } from './atomic-write.js';
 import { acquireFileLock, type HeldLock } from './file-lock.js';
 import * as documents from './vault-document.js';
-import type { StoredSecret, VaultDocument } from './vault-document.js';
+import type { DraftDocument, StoredSecret, VaultDocument } from './vault-document.js';
+import { residentProjectId, residentRegion } from './stored-secret.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { ioError, vaultError } from './vault-errors.js';
 import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocumentPieces, sealDocumentPieces, snapshotId } from './vault-file-format.js';
@@ -95,7 +96,7 @@ const REFRESH_ATTEMPTS = 10;
  */
 export const MAX_VAULT_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 
-type Mutation = (doc: VaultDocument, now: number) => boolean;
+type Mutation = (doc: DraftDocument, now: number) => boolean;
 
 interface QueuedMutation {
   /** The one secret the mutation may touch. */
@@ -355,7 +356,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     let journal = loaded.journal;
     if (loaded.snapshot === undefined) journal = await compact(loaded); // the first write of a new vault
     else if (journal === undefined) journal = loaded.journal = await startJournal(loaded.snapshot.id);
-    const record = sealRecord(documents.journalRecord(secrets), key, journal.header, journal.end);
+    const record = sealRecord(documents.journalRecordPieces(secrets), key, journal.header, journal.end);
     let handle;
     journal.identity = undefined;
     try {
@@ -580,7 +581,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
         }
       };
       const settled = writes.map((write) => {
-        if (write.kind === 'ensureSecret' && doc !== undefined && documents.describe(doc, write.key) !== undefined) {
+        if (write.kind === 'ensureSecret' && doc !== undefined && documents.hasSecret(doc, write.key)) {
           return Promise.resolve<VaultWriteResult>({ ok: true });
         }
         const secret = secretOf(write.key);
@@ -623,8 +624,8 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       for (const name of names) {
         const secret = doc.secrets.get(name);
         if (secret === undefined) continue; // removed while this listing was paused (never today: no operation deletes a secret)
-        if (filter?.region !== undefined && secret.key.region !== filter.region) continue;
-        if (filter?.projectId !== undefined && secret.key.projectId !== filter.projectId) continue;
+        if (filter?.region !== undefined && residentRegion(secret) !== filter.region) continue;
+        if (filter?.projectId !== undefined && residentProjectId(secret) !== filter.projectId) continue;
         yield documents.describeSecret(secret);
       }
     },

@@ -20,23 +20,44 @@ import {
 } from '../../ports/vault.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { vaultError } from './vault-errors.js';
-import { canonicalSecret, draftOf, StringPool, type StoredSecret, type StoredVersion } from './stored-secret.js';
+import {
+  draftOf,
+  residentKey,
+  residentLabels,
+  residentLastChangedAt,
+  residentName,
+  residentSecret,
+  residentValue,
+  residentValueIsCopy,
+  residentVersionCount,
+  residentVersionCreatedAt,
+  residentVersionId,
+  StringPool,
+  type ResidentSecret,
+  type StoredSecret,
+  type StoredVersion,
+} from './stored-secret.js';
 
-export type { StoredSecret } from './stored-secret.js';
+export type { ResidentSecret, StoredSecret } from './stored-secret.js';
 
 export const DOCUMENT_FORMAT = 1;
 
 /**
  * The vault in memory. The file holds `{"format": 1, "secrets": {<name>: StoredSecret}}`; in memory
  * the secrets are a Map (100k names as object keys would each be internalised, a second copy) of
- * canonical secrets (stored-secret.ts): operations run on drafts and {@link installSecret} puts the
- * result back.
+ * resident secrets (stored-secret.ts): operations run on drafts ({@link DraftDocument}) and
+ * {@link installSecret} puts the result back.
  */
 export interface VaultDocument {
   format: typeof DOCUMENT_FORMAT;
-  secrets: Map<string, StoredSecret>;
+  secrets: Map<string, ResidentSecret>;
   /** Shares the strings that repeat across secrets (stored-secret.ts). */
   readonly pool: StringPool;
+}
+
+/** Private, mutable copies of some secrets of a {@link VaultDocument}, for operations to change. */
+export interface DraftDocument {
+  secrets: Map<string, StoredSecret>;
 }
 
 /**
@@ -56,8 +77,8 @@ export function emptyDocument(): VaultDocument {
 }
 
 /** A document holding private copies of `names` (those of them that exist in `doc`), for operations to change. */
-export function draftDocument(doc: VaultDocument, names: Iterable<string>): VaultDocument {
-  const draft: VaultDocument = { format: DOCUMENT_FORMAT, secrets: new Map(), pool: doc.pool };
+export function draftDocument(doc: VaultDocument, names: Iterable<string>): DraftDocument {
+  const draft: DraftDocument = { secrets: new Map() };
   for (const name of names) {
     const secret = doc.secrets.get(name);
     if (secret !== undefined && !draft.secrets.has(name)) draft.secrets.set(name, draftOf(secret));
@@ -67,7 +88,7 @@ export function draftDocument(doc: VaultDocument, names: Iterable<string>): Vaul
 
 /** Puts `secret` (a changed draft, or a secret read from the file) into `doc` in its resident form. */
 export function installSecret(doc: VaultDocument, secret: StoredSecret): void {
-  doc.secrets.set(secret.name, canonicalSecret(secret, doc.pool));
+  doc.secrets.set(secret.name, residentSecret(secret, doc.pool));
 }
 
 export function secretName(key: SecretKey): string {
@@ -95,12 +116,17 @@ function validateLabel(label: string): void {
   }
 }
 
-function findSecret(doc: VaultDocument, key: SecretKey): StoredSecret | undefined {
+function findSecret(doc: DraftDocument, key: SecretKey): StoredSecret | undefined {
   validateKey(key);
   return doc.secrets.get(secretName(key));
 }
 
-function requireSecret(doc: VaultDocument, key: SecretKey): StoredSecret {
+function findResident(doc: VaultDocument, key: SecretKey): ResidentSecret | undefined {
+  validateKey(key);
+  return doc.secrets.get(secretName(key));
+}
+
+function requireSecret(doc: DraftDocument, key: SecretKey): StoredSecret {
   const secret = findSecret(doc, key);
   if (secret === undefined) {
     throw vaultError(VaultErrorCode.secretNotFound, `file vault: secret ${secretName(key)} does not exist`);
@@ -136,7 +162,7 @@ function prune(secret: StoredSecret): void {
 }
 
 /** Returns true when the document changed. */
-export function ensureSecret(doc: VaultDocument, key: SecretKey, now: number): boolean {
+export function ensureSecret(doc: DraftDocument, key: SecretKey, now: number): boolean {
   if (findSecret(doc, key) !== undefined) return false;
   const name = secretName(key);
   doc.secrets.set(name, {
@@ -155,7 +181,7 @@ export function ensureSecret(doc: VaultDocument, key: SecretKey, now: number): b
  * afterwards (also on a replay, which changes nothing).
  */
 export function putPending(
-  doc: VaultDocument,
+  doc: DraftDocument,
   key: SecretKey,
   token: string,
   value: SecretPayload,
@@ -201,7 +227,7 @@ export function putPending(
 }
 
 export function promote(
-  doc: VaultDocument,
+  doc: DraftDocument,
   key: SecretKey,
   versionId: string,
   expectedCurrent: string | undefined,
@@ -230,7 +256,7 @@ export function promote(
   return true;
 }
 
-export function removeLabel(doc: VaultDocument, key: SecretKey, label: string, versionId: string, now: number): boolean {
+export function removeLabel(doc: DraftDocument, key: SecretKey, label: string, versionId: string, now: number): boolean {
   validateLabel(label);
   if (label === LABEL_CURRENT) {
     // As in AWS: AWSCURRENT can only move (promote), never vanish, or the password in effect
@@ -246,7 +272,7 @@ export function removeLabel(doc: VaultDocument, key: SecretKey, label: string, v
   return true;
 }
 
-export function moveLabel(doc: VaultDocument, key: SecretKey, label: string, versionId: string, now: number): boolean {
+export function moveLabel(doc: DraftDocument, key: SecretKey, label: string, versionId: string, now: number): boolean {
   validateLabel(label);
   if (label === LABEL_CURRENT) {
     throw vaultError(VaultErrorCode.invalidRequest, `file vault: ${LABEL_CURRENT} moves only through promote (compare-and-swap)`);
@@ -264,39 +290,47 @@ export function moveLabel(doc: VaultDocument, key: SecretKey, label: string, ver
 }
 
 export function getVersion(doc: VaultDocument, key: SecretKey, selector: VersionSelector): SecretVersion | undefined {
-  const secret = findSecret(doc, key);
+  const secret = findResident(doc, key);
   if (secret === undefined) return undefined;
-  const version =
-    'label' in selector
-      ? holderOf(secret, selector.label)
-      : secret.versions.find((v) => v.versionId === selector.versionId);
-  if (version === undefined) return undefined;
+  const count = residentVersionCount(secret);
+  let index = 0;
+  if ('label' in selector) {
+    while (index < count && !residentLabels(secret, index).includes(selector.label)) index += 1;
+  } else {
+    while (index < count && residentVersionId(secret, index) !== selector.versionId) index += 1;
+  }
+  if (index === count) return undefined;
   return {
-    versionId: version.versionId,
-    labels: [...version.labels],
-    createdAt: version.createdAt,
-    value: structuredClone(version.value),
+    versionId: residentVersionId(secret, index),
+    labels: [...residentLabels(secret, index)],
+    createdAt: residentVersionCreatedAt(secret, index),
+    // The caller's own copy: a rotation payload is decoded into a new object, any other one is cloned.
+    value: residentValueIsCopy(secret, index) ? residentValue(secret, index) : structuredClone(residentValue(secret, index)),
   };
 }
 
-export function describeSecret(secret: StoredSecret): SecretDescription {
-  return {
-    name: secret.name,
-    key: { ...secret.key },
-    versions: secret.versions
-      .filter((v) => v.labels.length > 0)
-      .map((v) => ({ versionId: v.versionId, labels: [...v.labels], createdAt: v.createdAt })),
-    lastChangedAt: secret.lastChangedAt,
-  };
+export function describeSecret(secret: ResidentSecret): SecretDescription {
+  const versions: SecretDescription['versions'] = [];
+  const count = residentVersionCount(secret);
+  for (let i = 0; i < count; i += 1) {
+    const labels = residentLabels(secret, i);
+    if (labels.length > 0) versions.push({ versionId: residentVersionId(secret, i), labels: [...labels], createdAt: residentVersionCreatedAt(secret, i) });
+  }
+  return { name: residentName(secret), key: residentKey(secret), versions, lastChangedAt: residentLastChangedAt(secret) };
 }
 
 export function hasSecret(doc: VaultDocument, key: SecretKey): boolean {
-  return findSecret(doc, key) !== undefined;
+  return findResident(doc, key) !== undefined;
 }
 
 export function describe(doc: VaultDocument, key: SecretKey): SecretDescription | undefined {
-  const secret = findSecret(doc, key);
+  const secret = findResident(doc, key);
   return secret === undefined ? undefined : describeSecret(secret);
+}
+
+/** A resident secret in its file form (a new, plain object). */
+export function plainSecret(secret: ResidentSecret): StoredSecret {
+  return draftOf(secret);
 }
 
 /**
@@ -324,9 +358,22 @@ function normalise(value: SecretPayload): SecretPayload {
   return JSON.parse(JSON.stringify(value)) as SecretPayload;
 }
 
-/** A journal record: the whole new state of each secret a group commit changed. */
-export function journalRecord(secrets: readonly StoredSecret[]): string {
-  return JSON.stringify({ secrets });
+/**
+ * A journal record: the whole new state of each secret a group commit changed, as the text
+ * `JSON.stringify({ secrets })` gives, in pieces of `perPiece` secrets. A batch's group commit is about
+ * a megabyte of text, and V8 puts a string that large straight into its old generation (large-object
+ * space), where it stays until the next full collection: pieces die young.
+ */
+export function* journalRecordPieces(secrets: readonly StoredSecret[], perPiece = 32): Generator<string> {
+  let piece = '{"secrets":[';
+  for (let i = 0; i < secrets.length; i += 1) {
+    piece += `${i === 0 ? '' : ','}${JSON.stringify(secrets[i])}`;
+    if ((i + 1) % perPiece === 0) {
+      yield piece;
+      piece = '';
+    }
+  }
+  yield `${piece}]}`;
 }
 
 /** Replays a decrypted journal record onto `doc` (each secret overwritten whole: a replay is harmless). */
@@ -530,14 +577,17 @@ function secretEnd(data: Buffer, start: number): number | undefined {
 
 /**
  * The document as the file holds it (`{"format":1,"secrets":{…}}`), in pieces of `perPiece` secrets:
- * sealed and written piece by piece, a compaction never holds the whole text of a large vault.
+ * sealed and written piece by piece, a compaction never holds the whole text of a large vault. A
+ * piece stays well under 128 KB (a secret with two versions is about 1.1 KB of text): a larger string
+ * goes straight into V8's old generation and stays there until a full collection (pieces of 500
+ * secrets made each compaction of a 100k vault about 100 MB of old-generation garbage).
  */
-export function* serializeDocument(doc: VaultDocument, perPiece = 500): Generator<string> {
+export function* serializeDocument(doc: VaultDocument, perPiece = 48): Generator<string> {
   let piece = `{"format":${DOCUMENT_FORMAT},"secrets":{`;
   let inPiece = 0;
   let first = true;
   for (const [name, secret] of doc.secrets) {
-    piece += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(secret)}`;
+    piece += `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(draftOf(secret))}`;
     first = false;
     if (++inPiece >= perPiece) {
       yield piece;

@@ -70,15 +70,28 @@ function aad(header: Buffer, offset: number): Buffer {
   return Buffer.concat([header.subarray(0, JOURNAL_HEADER_LENGTH), position]);
 }
 
-/** One record, to be written at `offset` of the journal with `header`. */
-export function sealRecord(plaintext: string, key: DerivedVaultKey, header: Buffer, offset: number): Buffer {
+/**
+ * One record, to be written at `offset` of the journal with `header`; its plaintext is `pieces` joined
+ * (encrypted piece by piece, so that no string of the whole record is needed).
+ */
+export function sealRecord(pieces: string | Iterable<string>, key: DerivedVaultKey, header: Buffer, offset: number): Buffer {
   const iv = randomBytes(IV_LENGTH);
   const cipher = createCipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
   cipher.setAAD(aad(header, offset));
-  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   const length = Buffer.alloc(LENGTH_FIELD);
-  length.writeUInt32BE(ciphertext.length);
-  return Buffer.concat([length, iv, cipher.getAuthTag(), ciphertext]);
+  const parts: Buffer[] = [length, iv, Buffer.alloc(TAG_LENGTH)];
+  let size = 0;
+  for (const piece of typeof pieces === 'string' ? [pieces] : pieces) {
+    const bytes = cipher.update(piece, 'utf8');
+    parts.push(bytes);
+    size += bytes.length;
+  }
+  const last = cipher.final();
+  parts.push(last);
+  size += last.length;
+  length.writeUInt32BE(size);
+  parts[2] = cipher.getAuthTag();
+  return Buffer.concat(parts, RECORD_OVERHEAD + size);
 }
 
 export interface JournalRead {
