@@ -2,12 +2,12 @@ import { OutcomeCode, VaultErrorCode } from '../../domain/error-codes.js';
 import { RotatorError } from '../../domain/rotator-error.js';
 import { usernameFor } from '../../domain/server.js';
 import { generatePassword } from '../../policy/password-generator.js';
-import type { SecretPayload, VaultWrite } from '../../ports/vault.js';
+import type { SecretDescription, SecretPayload, VaultWrite } from '../../ports/vault.js';
 import { audit, candidatePolicy, flushAudit, type BatchContext } from '../batch-context.js';
 import { errorCode } from '../batch-failures.js';
 import { mapLimit } from '../map-limit.js';
 import { unsettled, settle, type ServerWork } from '../server-work.js';
-import { withVaultRetry, writeManyWithRetry } from '../vault-retry.js';
+import { describeManyWithRetry, withVaultRetry, writeManyWithRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { LABEL_CURRENT, LABEL_PENDING, slotForAccepted, versionWithLabel, withVersionLabels } from '../labels.js';
 
@@ -158,17 +158,31 @@ export async function createSecret(ctx: BatchContext, works: readonly ServerWork
       fail(work, error);
     }
   }
-  await mapLimit(reread, VAULT_CONCURRENCY, async (work) => {
+  // One batch-level read for all of them (the file vault: one catch-up, not one per server): on a
+  // first rotation every server is here, as plan found no secret to describe.
+  const toReread = reread.filter((w) => w.version !== undefined);
+  let reads: (SecretDescription | undefined)[] | undefined;
+  try {
+    reads = await describeManyWithRetry(ctx, 'createSecret', toReread.map((w) => w.key));
+  } catch (error) {
+    for (const work of toReread) {
+      work.version = undefined;
+      fail(work, error);
+    }
+  }
+  const relabel: ServerWork[] = [];
+  toReread.forEach((work, i) => {
+    if (reads === undefined) return;
+    const description = reads[i];
+    if (versionWithLabel(description, LABEL_PENDING)?.versionId === work.version?.versionId) work.description = description;
+    else relabel.push(work);
+  });
+  await mapLimit(relabel, VAULT_CONCURRENCY, async (work) => {
     const version = work.version;
     if (version === undefined) return;
     try {
-      const description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
-      if (versionWithLabel(description, LABEL_PENDING)?.versionId !== version.versionId) {
-        await withVaultRetry(ctx, 'createSecret', () => deps.vault.moveLabel(work.key, LABEL_PENDING, version.versionId));
-        work.description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
-      } else {
-        work.description = description;
-      }
+      await withVaultRetry(ctx, 'createSecret', () => deps.vault.moveLabel(work.key, LABEL_PENDING, version.versionId));
+      work.description = await withVaultRetry(ctx, 'createSecret', () => deps.vault.describe(work.key));
     } catch (error) {
       work.version = undefined;
       fail(work, error);
