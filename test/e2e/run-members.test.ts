@@ -12,27 +12,17 @@ import { cryptoRandom } from '../../src/adapters/crypto-random.js';
 import { createEcsClient } from '../../src/adapters/huawei-ecs/create-ecs-client.js';
 import { systemClock } from '../../src/adapters/system-clock.js';
 import type { EcsApi } from '../../src/ports/ecs-api.js';
-import { DEFAULT_PASSWORD_POLICY } from '../../src/policy/password-policy.js';
 import { createRotationService, type RotationService, type RotationServiceDeps, type RotationTarget } from '../../src/rotation/rotation-service.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
+import { simRotationTarget } from '../helpers/rotation-target.js';
 
 const SERVERS = 2_500;
 let sim: RunningSimulator;
 let ecs: EcsApi;
 let service: RotationService;
 
-const target: RotationTarget = {
-  name: 'web',
-  account: 'sim',
-  enabled: true,
-  selector: { name: 'ecs-' },
-  batchSize: 1000,
-  passwordPolicy: DEFAULT_PASSWORD_POLICY,
-  uniquePerServer: false,
-  restartPolicy: 'none',
-  dryRunPreflight: true,
-};
+const target: RotationTarget = simRotationTarget();
 
 beforeAll(async () => {
   sim = await startSimulator({

@@ -21,12 +21,12 @@ import { RedisServerLocks } from '../../src/adapters/redis/redis-server-locks.js
 import { systemClock } from '../../src/adapters/system-clock.js';
 import type { EcsServer } from '../../src/domain/server.js';
 import type { Clock } from '../../src/ports/clock.js';
-import { DEFAULT_PASSWORD_POLICY } from '../../src/policy/password-policy.js';
 import { createRotationService, type RotationService, type RotationTarget } from '../../src/rotation/rotation-service.js';
 import { RUN_PREFLIGHT_MAX_AGE_MS, type RunPreflight } from '../../src/rotation/run-preflight.js';
 import { DEMO_CREDENTIALS } from '../../src/simulator/demo-credentials.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/simulator.js';
 import { createRedis, deleteUnder, uniquePrefix } from '../helpers/redis.js';
+import { simRotationTarget } from '../helpers/rotation-target.js';
 
 const SERVERS = 30;
 const redis = createRedis();
@@ -40,17 +40,7 @@ let listed: EcsServer[];
 let skewMs = 0;
 const clock: Clock = { now: () => Date.now() + skewMs, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
 
-const target: RotationTarget = {
-  name: 'web',
-  account: 'sim',
-  enabled: true,
-  selector: { name: 'ecs-' },
-  batchSize: 10,
-  passwordPolicy: DEFAULT_PASSWORD_POLICY,
-  uniquePerServer: false,
-  restartPolicy: 'none',
-  dryRunPreflight: true,
-};
+const target: RotationTarget = simRotationTarget({ batchSize: 10 });
 
 beforeAll(async () => {
   sim = await startSimulator({
