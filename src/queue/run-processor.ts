@@ -27,8 +27,6 @@ import type { BatchResult, FailedBatch, RunSummary } from './run-summary.js';
  * round trips with the listing's pages, few enough that a failing ECS is not asked many times over.
  */
 const PREFLIGHTS_IN_FLIGHT = 4;
-/** Batches in the first `addBulk` of a run; each next one doubles, up to `addChunk`. */
-const FIRST_ADD_CHUNK = 4;
 
 export interface RunProcessorDeps {
   queues: RotationQueues;
@@ -67,19 +65,15 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     let pending: PendingBatch[] = [];
     let batches = 0;
     let pendingServers = 0;
-    // The first chunks are small and grow to addChunk: workers start on the first batches while the
-    // listing goes on, instead of idling until a whole chunk (10,000 servers) is listed.
-    let chunk = Math.min(FIRST_ADD_CHUNK, addChunk);
     const flush = async (): Promise<void> => {
       if (pending.length > 0) await deps.queues.batches.addBulk(pending);
       pending = [];
       pendingServers = 0;
-      chunk = Math.min(chunk * 2, addChunk);
     };
     const enqueue = async (batch: PendingBatch): Promise<void> => {
       pending.push(batch);
       pendingServers += batch.data.serverIds.length;
-      if (pending.length >= chunk || pendingServers >= addChunkServers) await flush();
+      if (pending.length >= addChunk || pendingServers >= addChunkServers) await flush();
     };
     // The run's preflight (RunPlan.preflight): closed batches wait in `group` until it holds as many
     // as share one dry_run call; the call runs while the listing goes on, up to PREFLIGHTS_IN_FLIGHT
