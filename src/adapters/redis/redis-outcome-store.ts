@@ -18,38 +18,61 @@ import { targetOfRunId } from '../../domain/job-ids.js';
  */
 const RECORD_MANY = `
 local function record(key, status, at, target, runId, versionId, code, reason, requestId)
-  if redis.call('HEXISTS', key, 'status') == 1 then
-    local old = redis.call('HMGET', key, 'lastSuccessAt', 'failingSince', 'consecutiveFailures')
+  local old = redis.call('HMGET', key, 'f', 'ok', 'since', 'status')
+  if old[4] then
+    -- A hash of the previous release (long names): its history carries over, its fields go.
+    local prev = redis.call('HMGET', key, 'lastSuccessAt', 'failingSince', 'consecutiveFailures')
     redis.call('HDEL', key, 'status', 'lastAttemptAt', 'lastSuccessAt', 'target', 'runId', 'consecutiveFailures',
       'failingSince', 'versionId', 'errorCode', 'reason', 'requestId')
-    if old[1] then redis.call('HSET', key, 'ok', old[1]) end
-    if old[2] then redis.call('HSET', key, 'since', old[2]) end
-    if old[3] and old[3] ~= '0' then redis.call('HSET', key, 'f', old[3]) end
+    old = { prev[3], prev[1], prev[2] }
   end
-  local failures = tonumber(redis.call('HGET', key, 'f') or '0')
+  local failures = tonumber(old[1] or '0')
+  local ok, since = old[2], old[3]
   if status == 'failed' or status == 'unknown' then
     failures = failures + 1
-    if failures == 1 then redis.call('HSET', key, 'since', at) end
+    if failures == 1 then since = at end
   elseif status == 'verified' or status == 'rotated-unverified' or status == 'pending-restart' then
     failures = 0
-    redis.call('HSET', key, 'ok', at)
-    redis.call('HDEL', key, 'since')
+    ok = at
+    since = false
   end
-  redis.call('HSET', key, 's', status, 'at', at, 'run', runId)
-  -- Optional fields (a failure count of 0, and a target the run id names, included): absent rather than stored empty.
-  if failures == 0 then redis.call('HDEL', key, 'f') else redis.call('HSET', key, 'f', tostring(failures)) end
-  if target == '' then redis.call('HDEL', key, 't') else redis.call('HSET', key, 't', target) end
-  local optional = { v = versionId, code = code, why = reason, req = requestId }
-  for _, field in ipairs({ 'v', 'code', 'why', 'req' }) do
-    local value = optional[field]
-    if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
+  -- One HSET of the fields that have a value and one HDEL of those that have none (absent rather
+  -- than stored empty; a failure count of 0 and a target the run id names included): a server costs
+  -- three commands, not one per field.
+  local set = { 's', status, 'at', at, 'run', runId }
+  local del = {}
+  local function put(field, value)
+    if value and value ~= '' then
+      set[#set + 1] = field
+      set[#set + 1] = value
+    else
+      del[#del + 1] = field
+    end
   end
-  return redis.call('HGETALL', key)
+  put('ok', ok)
+  put('since', since)
+  put('f', failures > 0 and tostring(failures) or false)
+  put('t', target)
+  put('v', versionId)
+  put('code', code)
+  put('why', reason)
+  put('req', requestId)
+  redis.call('HSET', key, unpack(set))
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+  -- The hash now holds exactly these fields: returned as HGETALL would, without reading it back.
+  return set
 end
 local n = #KEYS - 2
 -- The index first: a listed id without a state hash is skipped by readers.
 redis.call('SADD', KEYS[1], ARGV[1])
-for i = 1, n do redis.call('SADD', KEYS[2], ARGV[1 + i * 9]) end
+local ids = {}
+for i = 1, n do
+  ids[#ids + 1] = ARGV[1 + i * 9]
+  if #ids == 500 or i == n then
+    redis.call('SADD', KEYS[2], unpack(ids))
+    ids = {}
+  end
+end
 local out = {}
 for i = 1, n do
   local a = 1 + (i - 1) * 9
