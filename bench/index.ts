@@ -16,10 +16,12 @@
  *   BENCH_SIM_CPU_PROF=/tmp/prof npm run bench -- …  and the simulator's
  *   BENCH_HEAP_PROF=/tmp/prof npm run bench -- …     also its V8 sampling heap profile
  *   BENCH_MEM_LOG=/tmp/mem.jsonl npm run bench -- …  its memory every 250 ms and its live heap after the run
- *                                                   (bench/memory-sampler.mjs: heap snapshots, allocation profile)
+ *                                                   (bench/memory-sampler.mjs: heap snapshots, allocation profile;
+ *                                                   the live line has CPU and system seconds and minor page faults,
+ *                                                   and with BENCH_SMAPS=1 resident MiB by kind of mapping)
  *   BENCH_SERVICE_NODE_FLAGS="--max-old-space-size=384"   Node/V8 flags for the service only
  *   BENCH_SERVICE_FROM_SOURCE=0                      run the service from dist/ (`npm run build` first), as the image does
- *   BENCH_HEAP_TARGET_MB=192                          the service's limits.heapTargetMb (default 256)
+ *   BENCH_HEAP_TARGET_MB=192                          the service's limits.heapTargetMb (default 128)
  *
  * The report ends with issue 12's goals, each judged from what this run measured.
  *

@@ -9,7 +9,7 @@
 // - BENCH_ALLOC_PROF=1: samples allocations, including objects already collected, and writes the
 //   profile (open it in Chrome DevTools' Memory tab) on SIGUSR2: where the garbage comes from.
 // Plain JavaScript so that it loads before tsx registers.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +26,26 @@ if (file) {
     if (tag === 'live') {
       const cpu = process.cpuUsage();
       line.cpuSeconds = Math.round((cpu.user + cpu.system) / 1e4) / 100;
+      const usage = process.resourceUsage();
+      line.systemSeconds = Math.round(cpu.system / 1e4) / 100;
+      line.minorPageFaults = usage.minorPageFault;
     }
+    if (tag === 'live' && process.env.BENCH_SMAPS) line.smaps = smapsSummary();
     if (tag === 'live') line.spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, mib(s.space_used_size)]));
     log(line);
+  };
+  // BENCH_SMAPS=1: the resident MiB of the process by kind of mapping (Linux), in the "live" line.
+  const smapsSummary = () => {
+    const out = {};
+    let kind = '';
+    for (const l of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
+      if (head) kind = head[1] === '' ? 'anonymous' : head[1].startsWith('/') ? (head[1].includes('node') ? 'node binary' : 'files') : head[1];
+      const rss = /^Rss:\s+(\d+) kB/.exec(l);
+      if (rss) out[kind] = (out[kind] ?? 0) + Number(rss[1]) / 1024;
+    }
+    for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 10) / 10;
+    return out;
   };
   const snapshot = (why) => log({ tag: 'snapshot', why, path: writeHeapSnapshot(join(tmpdir(), `rotator-bench-${process.pid}-${why}.heapsnapshot`)) });
 
