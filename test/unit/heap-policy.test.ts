@@ -139,9 +139,9 @@ describe('limits.heapTargetMb in the config', () => {
   afterEach(() => limits.cleanup());
   const withLimits = (lines: string) => limits.load(lines);
 
-  it('defaults to 256 MiB and takes 0 (off)', async () => {
+  it('defaults to 128 MiB and takes 0 (off)', async () => {
     const shipped = await loadConfig({ env: {}, cwd: ROOT });
-    expect(shipped.ok && shipped.config.service.limits.heapTargetMb).toBe(256);
+    expect(shipped.ok && shipped.config.service.limits.heapTargetMb).toBe(128);
     const off = await withLimits('  heapTargetMb: 0');
     expect(off.ok && off.config.service.limits.heapTargetMb).toBe(0);
   });
