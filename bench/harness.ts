@@ -240,8 +240,9 @@ export async function runRotatorService(
   if (process.env.BENCH_SERVICE_NODE_FLAGS) profile.push(...process.env.BENCH_SERVICE_NODE_FLAGS.split(' ').filter((f) => f !== ''));
   const service = startChild([...profile, 'bin/rotator.js', '--config', join(dir, 'service.json'), '--jobs', jobs, 'run', '--role', 'worker'], {
     ...(await imageMallocEnv()),
-    // BENCH_SERVICE_FROM_SOURCE=0: the compiled service in dist/ (as the container runs it; `npm run build` first).
-    ROTATOR_FROM_SOURCE: process.env.BENCH_SERVICE_FROM_SOURCE === '0' ? '0' : '1',
+    // The compiled service in dist/, as the container runs it (bench/index.ts builds it first);
+    // BENCH_SERVICE_FROM_SOURCE=1: the TypeScript sources through tsx.
+    ROTATOR_FROM_SOURCE: process.env.BENCH_SERVICE_FROM_SOURCE === '1' ? '1' : '0',
     HUAWEI_AK: DEMO_CREDENTIALS.accessKey,
     HUAWEI_SK: DEMO_CREDENTIALS.secretKey,
     AWS_ACCESS_KEY_ID: 'bench',

@@ -20,7 +20,8 @@
  *                                                   the live line has CPU and system seconds and minor page faults,
  *                                                   and with BENCH_SMAPS=1 resident MiB by kind of mapping)
  *   BENCH_SERVICE_NODE_FLAGS="--max-old-space-size=384"   Node/V8 flags for the service only
- *   BENCH_SERVICE_FROM_SOURCE=0                      run the service from dist/ (`npm run build` first), as the image does
+ *   BENCH_SERVICE_FROM_SOURCE=1                      run the service from its TypeScript sources (tsx) instead of
+ *                                                   building dist/ first and running that, as the image does
  *   BENCH_HEAP_TARGET_MB=192                          the service's limits.heapTargetMb (default 128)
  *
  * The report ends with issue 12's goals, each judged from what this run measured.
@@ -28,6 +29,7 @@
  * The machine is shared (2 cores, other work running): figures are noisy; compare the lines of
  * one run side by side rather than across runs.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -414,6 +416,21 @@ out(`# rotator bench, ${started.toISOString()}`);
 out();
 out(`Machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start, Node ${process.version}. ` +
   'The machine is shared with other work: figures are noisy; compare lines of one run side by side.');
+out();
+// The service runs as the image runs it: compiled, from dist/ (built now, so that it is never stale).
+// From the sources, tsx's loader thread and transform cache add about 20 MiB and some CPU that the
+// product does not have.
+if (process.env.BENCH_SERVICE_FROM_SOURCE === '1') {
+  out('The rotator service runs from its TypeScript sources (BENCH_SERVICE_FROM_SOURCE=1), not as the image runs it.');
+} else if (options.only.has('naive') || options.only.has('scale') || options.only.has('rate')) {
+  process.stderr.write('bench: building dist/ (npm run build), the compiled service the image runs…\n');
+  const build = spawnSync('npm', ['run', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) {
+    process.stderr.write('bench: `npm run build` failed; fix the build, or run the service from its sources with BENCH_SERVICE_FROM_SOURCE=1\n');
+    process.exit(1);
+  }
+  out('The rotator service runs compiled, from dist/ (built at the start of this run), as the image runs it.');
+}
 out();
 if (options.only.has('micro')) benchMicro();
 if (options.only.has('naive')) await benchNaive();
