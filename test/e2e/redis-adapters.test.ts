@@ -148,6 +148,19 @@ describe('RedisOutcomeStore', () => {
     expect(await store.getServer('s1')).toMatchObject({ status: 'rotated-unverified', errorCode: undefined, reason: undefined, versionId: 'v2' });
   });
 
+  it('keeps the failure streak, its start and the last success through a busy or skipped outcome', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    await store.recordMany([{ target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 's1', outcome: 'pending-restart', versionId: 'v1' } }]);
+    await store.recordMany([{ target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'failed', code: 'Ecs.0605' } }]);
+    const [busy] = await store.recordMany([{ target: 'web', runId: 'r3', at: 3000, outcome: { serverId: 's1', outcome: 'busy' } }]);
+    expect(busy).toMatchObject({ status: 'busy', consecutiveFailures: 1, failingSince: 2000, lastSuccessAt: 1000, lastAttemptAt: 3000, errorCode: undefined });
+    // What the record answers is what is stored, field for field.
+    expect(await store.getServer('s1')).toEqual(busy);
+    expect(await redis.hgetall(`${prefix}:server:s1`)).toEqual({ s: 'busy', at: '3000', ok: '1000', since: '2000', f: '1', t: 'web', run: 'r3' });
+    const [again] = await store.recordMany([{ target: 'web', runId: 'r4', at: 4000, outcome: { serverId: 's1', outcome: 'unknown', code: 'APIGW.0201' } }]);
+    expect(again).toMatchObject({ consecutiveFailures: 2, failingSince: 2000, lastSuccessAt: 1000 });
+  });
+
   it('leaves out the target a run id names, and reads it back from the run id', async () => {
     const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
     const [s] = await store.recordMany([{ target: 'web-eu', runId: 'run|web-eu|20261127T1200Z', at: 1000, outcome: { serverId: 's1', outcome: 'pending-restart', versionId: 'v1' } }]);
