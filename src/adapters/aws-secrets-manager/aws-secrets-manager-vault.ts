@@ -63,7 +63,7 @@ import { awsErrorName, toVaultError, vaultError, type ErrorContext } from './aws
 import { compileSecretNameTemplate, DEFAULT_SECRET_NAME_TEMPLATE } from './secret-name-template.js';
 import { ReadGate } from './read-gate.js';
 import { decodeSecretPayload, encodeSecretPayload } from './secret-payload-codec.js';
-import { describeManyByKey, writeManyBySecret } from '../vault-batch.js';
+import { describeQueue, writeManyBySecret } from '../vault-batch.js';
 
 // These four are AWS_RESERVED_TAG_KEYS (src/config/aws-secrets-manager-rules.ts); a test keeps them in step.
 /** Tag that marks a secret as ours; `list` only yields secrets that carry it. */
@@ -421,6 +421,8 @@ export function createAwsSecretsManagerVault(
     }
   }
 
+  const describeInOrder = describeQueue((key) => vault.describe(key));
+
   const vault: Vault = {
     async ensureSecret(key) {
       const name = template.render(key);
@@ -674,8 +676,9 @@ export function createAwsSecretsManagerVault(
       return writeManyBySecret(vault, writes);
     },
 
+    // One queue for the process's batches: the first batch's reads are answered first (vault-batch.ts).
     describeMany(keys) {
-      return describeManyByKey(vault, keys);
+      return describeInOrder(keys);
     },
 
     async close() {
