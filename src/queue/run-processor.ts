@@ -65,8 +65,10 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     let pending: PendingBatch[] = [];
     let batches = 0;
     let pendingServers = 0;
+    let flushed = 0;
     const flush = async (): Promise<void> => {
       if (pending.length > 0) await deps.queues.batches.addBulk(pending);
+      flushed += pending.length;
       pending = [];
       pendingServers = 0;
     };
@@ -75,12 +77,19 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       pendingServers += batch.data.serverIds.length;
       if (pending.length >= addChunk || pendingServers >= addChunkServers) await flush();
     };
+    // The run's first `addChunk` batches are queued as soon as they are ready, not a chunk at a
+    // time: the workers start on them while the listing goes on. A 20,000-server run in batches of
+    // 100 otherwise waited for 100 batches (ten list pages and their preflights) before its first reset.
+    const flushEarly = async (): Promise<void> => {
+      if (flushed < addChunk) await flush();
+    };
     // The run's preflight (RunPlan.preflight): closed batches wait in `group` until it holds as many
     // as share one dry_run call; the call runs while the listing goes on, up to PREFLIGHTS_IN_FLIGHT
     // at once, and the batches are queued in order, each with its share of the answer.
     const preflight = plan.preflight;
     let group: PendingBatch[] = [];
     const checking: Promise<PendingBatch[]>[] = [];
+    const settled = new WeakSet<Promise<PendingBatch[]>>();
     const checkGroup = (): void => {
       if (group.length === 0 || preflight === undefined) return;
       const members = group;
@@ -89,11 +98,17 @@ export function createRunProcessor(deps: RunProcessorDeps) {
         members.flatMap((b) => b.data.serverIds),
         signal,
       ).then((verdict) => (verdict === undefined ? members : members.map((b) => ({ ...b, data: { ...b.data, preflight: batchPreflightOf(verdict, b.data.serverIds) } }))));
-      answer.catch(() => undefined); // rethrown where it is awaited, in order
+      // A rejection is rethrown where it is awaited, in order; this only notes that it settled.
+      answer.then(() => settled.add(answer), () => settled.add(answer));
       checking.push(answer);
     };
+    // Queues the answered groups in order: those beyond `keep` in flight (waiting for them), and
+    // any at the head that have already answered (without waiting).
     const drainChecks = async (keep: number): Promise<void> => {
-      while (checking.length > keep) for (const batch of await (checking.shift() as Promise<PendingBatch[]>)) await enqueue(batch);
+      while (checking.length > keep || (checking.length > 0 && settled.has(checking[0]!))) {
+        for (const batch of await (checking.shift() as Promise<PendingBatch[]>)) await enqueue(batch);
+        await flushEarly();
+      }
     };
     const closeBatch = async (): Promise<void> => {
       if (current.length === 0) return;
@@ -113,12 +128,13 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       };
       current = [];
       listing = [];
-      if (preflight === undefined) return enqueue(batch);
-      group.push(batch);
-      if (group.length >= preflight.batchesPerCall) {
-        checkGroup();
-        await drainChecks(PREFLIGHTS_IN_FLIGHT);
+      if (preflight === undefined) {
+        await enqueue(batch);
+        return flushEarly();
       }
+      group.push(batch);
+      if (group.length >= preflight.batchesPerCall) checkGroup();
+      await drainChecks(PREFLIGHTS_IN_FLIGHT);
     };
     // Streams the planner's ids: memory holds one chunk of batches (addChunk, addChunkServers) plus the id set.
     for await (const item of plan.serverIds) {
@@ -128,6 +144,7 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       current.push(id);
       listing.push(typeof item === 'string' ? null : listedDetailsOf(item));
       if (current.length >= plan.batchSize) await closeBatch();
+      else if (checking.length > 0 && settled.has(checking[0]!)) await drainChecks(PREFLIGHTS_IN_FLIGHT);
     }
     await closeBatch();
     checkGroup();

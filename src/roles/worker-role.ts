@@ -168,6 +168,7 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     },
     target: (name) => config.target(name),
     targetMembers: rotation.targetMembers,
+    listedSoFar: rotation.listedSoFar,
     runQueue: deps.queues.runs.qualifiedName,
     batchJobId,
   });

@@ -14,7 +14,8 @@
  *    a scheduled run has no override and is never a dry run (only manual runs may);
  * 5. its servers: at most 1000, each once, each among the run's servers when the run names them,
  *    and each a member of the target (its selector's explicit ids and filter matches, resolved
- *    like the planner resolves them).
+ *    like the planner resolves them; while this process's listing of the run still streams, a
+ *    batch whose servers it has all found already is admitted without waiting for its last page).
  * A refused batch fails for good (`BATCH_NOT_ADMITTED`, not retryable) with every reason in its
  * message, and nothing is done for any of its servers.
  *
@@ -129,6 +130,12 @@ export interface BatchAdmissionDeps {
    * run id, it may answer with what that run's own listing found in this process (rotation-service.ts).
    */
   targetMembers(targetName: string, signal: AbortSignal | undefined, runId: string): Promise<ReadonlySet<string>>;
+  /**
+   * The members the run's listing has found so far, while it still streams in this process
+   * (rotation-service.ts `listedSoFar`). A batch whose servers are all among them is admitted at
+   * once; any other waits for the whole set (`targetMembers`).
+   */
+  listedSoFar?(runId: string, targetName: string): ReadonlySet<string> | undefined;
   /** `Queue.qualifiedName` of the runs queue. */
   runQueue: string;
   /** `<runId>|b<index>`: src/domain/job-ids.ts `batchJobId`. */
@@ -216,8 +223,17 @@ export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
     const early = checkBatchAdmission({ ...base, isMember: () => true });
     let verdict = early;
     if (early.admitted) {
-      const set = await membersOf(batch.runId, batch.target, signal);
-      verdict = checkBatchAdmission({ ...base, isMember: (id) => set.has(id) });
+      // A large run's first batches are queued long before its listing's last page. Every id its
+      // listing has found so far is a member (the set only grows), so a batch made of them needs
+      // no wait; a batch with any other id waits for the whole set, and is judged on it.
+      const soFar = deps.listedSoFar?.(batch.runId, batch.target);
+      const quick = soFar === undefined ? undefined : checkBatchAdmission({ ...base, isMember: (id) => soFar.has(id) });
+      if (quick?.admitted) {
+        verdict = quick;
+      } else {
+        const set = await membersOf(batch.runId, batch.target, signal);
+        verdict = checkBatchAdmission({ ...base, isMember: (id) => set.has(id) });
+      }
     }
     if (!verdict.admitted) {
       throw new RotatorError({

@@ -143,12 +143,18 @@ export type RotateBatch = (request: BatchRequest, context: { signal: AbortSignal
 export type VerifyTargetUseCase = (target: string, serverIds: readonly string[] | undefined) => Promise<ServerVerificationReport[]>;
 /** Every server id of a target now: its selector resolved as `planRun` resolves it (batch admission). */
 export type TargetMembers = (targetName: string, signal: AbortSignal | undefined, runId?: string) => Promise<ReadonlySet<string>>;
+/**
+ * The members a run's listing in this process has found so far, while it still streams: undefined
+ * when this process is not listing that run (never planned here, or its listing has ended).
+ */
+export type ListedSoFar = (runId: string, targetName: string) => ReadonlySet<string> | undefined;
 
 export interface RotationService {
   readonly planRun: PlanRun;
   readonly rotateBatch: RotateBatch;
   readonly verifyTarget: VerifyTargetUseCase;
   readonly targetMembers: TargetMembers;
+  readonly listedSoFar: ListedSoFar;
 }
 
 export function createRotationService(deps: RotationServiceDeps): RotationService {
@@ -283,7 +289,9 @@ export function createRotationService(deps: RotationServiceDeps): RotationServic
     return membersOf(resolveTargetServers(deps.ecsFor(target.account), target.selector, { signal, pageSize: MAX_SERVERS_PER_CALL }));
   };
 
-  return { planRun, rotateBatch, targetMembers, verifyTarget: verifyTargetNow };
+  const listedSoFar: ListedSoFar = (runId, name) => listedMembers.soFar(runId, name);
+
+  return { planRun, rotateBatch, targetMembers, listedSoFar, verifyTarget: verifyTargetNow };
 }
 
 async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<string>> {
@@ -298,11 +306,14 @@ async function membersOf(resolved: AsyncIterable<ResolvedServer>): Promise<Set<s
  * resolution of its target like any other (same selector, same pages), made moments before its
  * batches ask for one. Kept only in memory, so a batch job written into Redis by anyone cannot
  * influence it, and a worker that did not plan the run lists the target itself. While the listing is
- * still streaming (a large run's first batches are queued before its last page), an admission waits
- * for it; a listing that fails or is abandoned yields nothing, and the admission lists on its own.
+ * still streaming (a large run's first batches are queued before its last page), `soFar` tells the
+ * ids it has found (a batch made only of those is admitted at once) and `take` waits for its end; a
+ * listing that fails or is abandoned yields nothing, and the admission lists on its own.
  */
 class RunMembers {
   readonly #runs = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+  /** The listings still streaming, by run and target: the ids found so far. */
+  readonly #streaming = new Map<string, ReadonlySet<string>>();
   /** Runs kept: a worker plans a handful at once; an entry is dropped once taken. */
   static readonly capacity = 8;
 
@@ -316,21 +327,31 @@ class RunMembers {
    */
   collect(runId: string, target: string, servers: AsyncIterable<string | EcsServer>): AsyncGenerator<string | EcsServer> {
     const keep = (members: Promise<ReadonlySet<string> | undefined>): void => this.#keep(runId, target, members);
+    const streaming = this.#streaming;
+    const key = `${runId}\n${target}`;
     return (async function* () {
       let settle!: (members: ReadonlySet<string> | undefined) => void;
       keep(new Promise((resolve) => (settle = resolve)));
       const members = new Set<string>();
+      streaming.set(key, members);
       let complete = false;
       try {
         for await (const s of servers) {
+          // Added before it is handed on: a batch holding it may be admitted as soon as it is queued.
           members.add(typeof s === 'string' ? s : s.id);
           yield s;
         }
         complete = true;
       } finally {
+        if (streaming.get(key) === members) streaming.delete(key);
         settle(complete ? members : undefined);
       }
     })();
+  }
+
+  /** The ids the run's listing has found so far, while it streams in this process. */
+  soFar(runId: string, target: string): ReadonlySet<string> | undefined {
+    return this.#streaming.get(`${runId}\n${target}`);
   }
 
   async take(runId: string, target: string): Promise<ReadonlySet<string> | undefined> {

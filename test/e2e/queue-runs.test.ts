@@ -193,6 +193,41 @@ describe('run jobs fan out batch jobs', () => {
     expect(b1?.data.preflight).toEqual({ at: 1_700_000_000_000, requestId: 'req-1', refused: [[1, 'Ecs.0605', 'locked']] });
   });
 
+  // The listing pauses after its first batches until one of them has been rotated (or 5 s have
+  // passed): only a fan-out that queues its first batches while the listing goes on lets them run.
+  for (const withPreflight of [false, true]) {
+    it(`queues the first batches while the listing still streams (${withPreflight ? 'with' : 'without'} a run preflight)`, async () => {
+      const firstRotated = deferred<string>();
+      let pauseEnded: string | undefined;
+      const ids = fleet(300);
+      const h = await harness({
+        planRun: async () => ({
+          serverIds: (async function* () {
+            yield* ids.slice(0, 4); // batches 0 and 1
+            await new Promise((resolve) => setTimeout(resolve, 20)); // the next page's latency: the preflight answers meanwhile
+            yield ids[4]!;
+            pauseEnded = await Promise.race([firstRotated.promise, new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 5_000))]);
+            yield* ids.slice(5);
+          })(),
+          batchSize: 2,
+          ...(withPreflight ? { preflight: { batchesPerCall: 2, check: async () => ({ checkedAt: Date.now(), requestId: 'req', refused: new Map() }) } } : {}),
+        }),
+        rotateBatch: async (b) => {
+          firstRotated.resolve(`batch ${b.batchIndex}`);
+          return rotated(b);
+        },
+      });
+      const { runId } = await h.queues.enqueueManualRun('web', {});
+      const summary = await h.runToEnd(runId);
+      expect(pauseEnded).toBe('batch 0');
+      expect(summary).toMatchObject({ servers: 300, batches: 150, failedBatches: [] });
+      expect(summary.counts['rotated-unverified']).toBe(300);
+      // Later batches still go in chunks (addChunk 100): the first 100 one group at a time, then the rest together.
+      const b149 = await h.queues.batches.getJob(`${runId}|b149`);
+      expect(b149?.data.serverIds).toEqual(ids.slice(298));
+    });
+  }
+
   it('completes a run with no servers without adding batches', async () => {
     const h = await harness({ planRun: async () => ({ serverIds: [], batchSize: 10 }) });
     const { runId } = await h.queues.enqueueManualRun('web');

@@ -90,6 +90,26 @@ describe('a run planned in this process hands its listing to its batches’ admi
     expect(listCalls()).toBe(before + 3); // the run's own pages, not a second listing
   });
 
+  it('tells what the listing has found so far while it streams, and nothing once it has ended', async () => {
+    const plan = await service.planRun({ target: 'web', runId: 'run|web|s', serverIds: undefined, dryRun: false }, undefined);
+    expect(service.listedSoFar('run|web|s', 'web')).toBeUndefined(); // not read yet
+    const iterator = (plan.serverIds as AsyncIterable<{ id: string }>)[Symbol.asyncIterator]();
+    const first = (await iterator.next()).value as { id: string };
+    // Found before it is handed on: a batch holding it can be admitted as soon as it is queued.
+    expect([...(service.listedSoFar('run|web|s', 'web') ?? [])]).toEqual([first.id]);
+    expect(service.listedSoFar('run|web|s', 'other')).toBeUndefined();
+    expect(service.listedSoFar('run|web|t', 'web')).toBeUndefined();
+    for (let i = 1; i < 1500; i++) await iterator.next();
+    expect(service.listedSoFar('run|web|s', 'web')?.size).toBe(1500);
+    while (!(await iterator.next()).done);
+    expect(service.listedSoFar('run|web|s', 'web')).toBeUndefined();
+    expect((await service.targetMembers('web', undefined, 'run|web|s')).size).toBe(SERVERS);
+
+    const abandoned = await service.planRun({ target: 'web', runId: 'run|web|u', serverIds: undefined, dryRun: false }, undefined);
+    await drain(abandoned.serverIds, 10);
+    expect(service.listedSoFar('run|web|u', 'web')).toBeUndefined();
+  });
+
   it('lists on its own when the run’s listing was abandoned, or never read, or belongs to another run or target', async () => {
     const plan = await service.planRun({ target: 'web', runId: 'run|web|c', serverIds: undefined, dryRun: false }, undefined);
     await drain(plan.serverIds, 10); // the fan-out failed after ten servers

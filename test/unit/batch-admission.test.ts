@@ -150,6 +150,58 @@ describe('createBatchAdmission', () => {
   });
 });
 
+describe('createBatchAdmission while the run’s listing still streams', () => {
+  // The run's listing in this process has found s1 and s2 so far; the whole target is s1, s2, s3.
+  const setup = (run: RunRecord = { target: 'web', trigger: 'manual', dryRun: false }) => {
+    let release!: () => void;
+    const listingEnds = new Promise<void>((resolve) => (release = resolve));
+    const asked: string[] = [];
+    const soFar = new Set(['s1', 's2']);
+    const admit = createBatchAdmission({
+      loadRun: async (id: string) => (id === RUN_ID ? run : undefined),
+      target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
+      targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
+        asked.push(runId);
+        await listingEnds;
+        return MEMBERS;
+      },
+      listedSoFar: (runId: string, target: string) => (runId === RUN_ID && target === 'web' ? soFar : undefined),
+      runQueue: RUN_QUEUE,
+      batchJobId,
+    });
+    return { admit, asked, release };
+  };
+  const state = (p: Promise<unknown>): Promise<string> =>
+    Promise.race([p.then(() => 'admitted', (e: Error) => `refused: ${e.message}`), new Promise<string>((resolve) => setTimeout(() => resolve('waiting'), 30))]);
+
+  it('admits a batch of servers the listing has already found, without waiting for its end', async () => {
+    const { admit, asked } = setup();
+    expect(await state(admit(claim({ serverIds: ['s1', 's2'] }), undefined))).toBe('admitted');
+    expect(asked).toEqual([]);
+  });
+
+  it('makes a batch with any server not found yet wait for the whole listing, and judges it on that', async () => {
+    const { admit, asked, release } = setup();
+    const member = admit(claim({ batchIndex: 1, jobId: batchJobId(RUN_ID, 1), serverIds: ['s2', 's3'] }), undefined);
+    const foreign = admit(claim({ batchIndex: 2, jobId: batchJobId(RUN_ID, 2), serverIds: ['s1', 'evil'] }), undefined);
+    expect(await state(member)).toBe('waiting');
+    expect(await state(foreign)).toBe('waiting');
+    release();
+    expect(await state(member)).toBe('admitted');
+    expect(await state(foreign)).toBe(`refused: batch 2 of ${RUN_ID} refused, nothing done: servers not in target web: evil`);
+    expect(asked).toEqual([RUN_ID]);
+  });
+
+  it('still checks the claim itself and the run’s named servers first', async () => {
+    const { admit, asked } = setup({ target: 'web', trigger: 'manual', dryRun: false, serverIds: ['s1'] });
+    expect(await state(admit(claim({ serverIds: ['s1', 's2'], restartPolicy: 'hard' }), undefined))).toMatch(/^refused: .*restart policy hard/);
+    expect(asked).toEqual([]);
+    // s2 is a member the listing found, but not one of the servers this run names.
+    expect(await state(admit(claim({ serverIds: ['s1', 's2'] }), undefined))).toBe(`refused: batch 0 of ${RUN_ID} refused, nothing done: servers not among the run's servers: s2`);
+    expect(asked).toEqual([]);
+  });
+});
+
 describe('createBatchAdmission: what it keeps', () => {
   const run: RunRecord = { target: 'web', trigger: 'manual', dryRun: false };
   const counting = (resolutions: { count: number }, idleMs?: number) =>
