@@ -30,8 +30,8 @@ export interface OutcomeRecord {
 }
 
 export interface OutcomeStore {
-  /** Stores each server's new state (and indexes it under its target); returns the new states. */
-  recordMany(records: readonly OutcomeRecord[]): Promise<ServerState[]>;
+  /** Stores each server's new state (and indexes it under its target), in order. */
+  recordMany(records: readonly OutcomeRecord[]): Promise<void>;
   getServer(serverId: string): Promise<ServerState | undefined>;
   /** States of every server recorded under `target`, streamed in pages. */
   listTarget(target: string): AsyncIterable<ServerState>;
