@@ -90,12 +90,25 @@ export function instrumentVault(vault: Vault, metrics: ServiceMetrics): Vault {
   const single = instrument(vault, VAULT_OPERATIONS, observe);
   // Batch-level calls count as the operations they hold: each write under its kind, each key read as
   // a `describe`, with the call's duration (the time until that write was acknowledged).
+  // A batch-level call holds up to thousands of operations: the successes are counted once per kind
+  // (one `inc(n)`), only their durations one by one (a histogram has no weighted observation).
+  const observeOk = (operation: string, n: number, s: number): void => {
+    ok.get(operation)?.inc(n);
+    const histogram = duration.get(operation);
+    if (histogram !== undefined) for (let i = 0; i < n; i++) histogram.observe(s);
+  };
   const writeMany: Vault['writeMany'] = async (writes) => {
     const start = process.hrtime.bigint();
     try {
       const results = await vault.writeMany(writes);
       const s = seconds(start);
-      results.forEach((result, i) => observe(writes[i]!.kind, result.ok ? undefined : result.error, s));
+      const succeeded = new Map<string, number>();
+      results.forEach((result, i) => {
+        const kind = writes[i]!.kind;
+        if (result.ok) succeeded.set(kind, (succeeded.get(kind) ?? 0) + 1);
+        else observe(kind, result.error, s);
+      });
+      for (const [kind, n] of succeeded) observeOk(kind, n, s);
       return results;
     } catch (error) {
       const s = seconds(start);
@@ -107,8 +120,7 @@ export function instrumentVault(vault: Vault, metrics: ServiceMetrics): Vault {
     const start = process.hrtime.bigint();
     try {
       const answers = await vault.describeMany(keys);
-      const s = seconds(start);
-      for (let i = 0; i < keys.length; i++) observe('describe', undefined, s);
+      observeOk('describe', keys.length, seconds(start));
       return answers;
     } catch (error) {
       const s = seconds(start);

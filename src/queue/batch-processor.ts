@@ -49,26 +49,43 @@ export function compactBatchResult(result: BatchResult, serverIds: readonly stri
     if (!position.has(id)) position.set(id, i);
   });
   const outcomes: ServerOutcome[] = [];
-  const groups = new Map<string, { group: Omit<AcceptedGroup, 'servers'>; positions: number[] }>();
+  type Group = { group: Omit<AcceptedGroup, 'servers'>; positions: number[] };
+  const groups = new Map<string, Group>();
+  // The group of the server before: a batch's accepted servers mostly share one, so most servers
+  // need no key of their own (this runs for every server of every batch).
+  let last: { outcome: ServerOutcome; entry: Group } | undefined;
   for (const o of result.outcomes) {
     const at = position.get(o.serverId);
     if (!ACCEPTED_OUTCOMES.includes(o.outcome) || at === undefined) {
       outcomes.push(o);
       continue;
     }
-    const { serverId: _id, ...fields } = REASON_IMPLIED_OUTCOMES.includes(o.outcome)
-      ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) }
-      : o;
+    const implied = REASON_IMPLIED_OUTCOMES.includes(o.outcome);
+    if (last !== undefined && sameGroup(last.outcome, o, implied)) {
+      last.entry.positions.push(at);
+      continue;
+    }
+    const { serverId: _id, ...fields } = implied ? { serverId: o.serverId, outcome: o.outcome, ...(o.versionId === undefined ? {} : { versionId: o.versionId }) } : o;
     const key = JSON.stringify([fields.outcome, fields.code, fields.reason, fields.requestId, fields.versionId]);
     const entry = groups.get(key) ?? { group: fields, positions: [] };
     entry.positions.push(at);
     groups.set(key, entry);
+    last = { outcome: o, entry };
   }
   return {
     ...result,
     outcomes,
     accepted: [...groups.values()].map(({ group, positions }) => ({ ...group, servers: formatRanges(positions) })),
   };
+}
+
+/** Whether `o` belongs to the group of `previous` (the fields the group keeps: outcome, version, and code, reason and request id where not implied). */
+function sameGroup(previous: ServerOutcome, o: ServerOutcome, implied: boolean): boolean {
+  return (
+    previous.outcome === o.outcome &&
+    previous.versionId === o.versionId &&
+    (implied || (previous.code === o.code && previous.reason === o.reason && previous.requestId === o.requestId))
+  );
 }
 
 export function createBatchProcessor(deps: BatchProcessorDeps) {

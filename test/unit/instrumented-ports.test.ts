@@ -75,6 +75,8 @@ describe('instrumented ports', () => {
       expect(await value(metrics, 'rotator_vault_operations_total', { operation: 'promote', result: refused!.code })).toBe(1);
       expect(await value(metrics, 'rotator_vault_operations_total', { operation: 'describe', result: 'ok' })).toBe(3);
       expect(await value(metrics, 'rotator_vault_operation_duration_seconds_count', { operation: 'ensureSecret' })).toBe(3);
+      expect(await value(metrics, 'rotator_vault_operation_duration_seconds_count', { operation: 'promote' })).toBe(1);
+      expect(await value(metrics, 'rotator_vault_operation_duration_seconds_count', { operation: 'describe' })).toBe(3);
     } finally {
       await vault.close();
       await temp.remove();
