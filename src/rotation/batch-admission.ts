@@ -187,20 +187,24 @@ export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
     entry.expiry = setTimeout(() => forget(key), Math.max(0, entry.usedAt + idle - Date.now()));
     entry.expiry.unref();
   };
+  /** A batch of `runId` came: the other runs of its target are superseded (unless `runId` is itself a late, retired one). */
+  const supersedeOthers = (key: string, target: string): boolean => {
+    const late = retired.has(key);
+    if (late) return true;
+    for (const [otherKey, other] of members) {
+      if (otherKey === key || other.target !== target || other.superseded) continue;
+      other.superseded = true;
+      retired.add(otherKey);
+      if (retired.size > 2 * capacity) retired.delete(retired.values().next().value as string);
+      expire(otherKey, other);
+    }
+    return false;
+  };
   const membersOf = (runId: string, target: string, signal: AbortSignal | undefined): Promise<ReadonlySet<string>> => {
     const key = `${runId}\n${target}`;
     let entry = members.get(key);
     if (entry === undefined) {
-      const late = retired.has(key);
-      if (!late) {
-        for (const [otherKey, other] of members) {
-          if (other.target !== target || other.superseded) continue;
-          other.superseded = true;
-          retired.add(otherKey);
-          if (retired.size > 2 * capacity) retired.delete(retired.values().next().value as string);
-          expire(otherKey, other);
-        }
-      }
+      const late = supersedeOthers(key, target);
       const set = deps.targetMembers(target, signal, runId);
       // A failed resolution (network) must not stay cached: the retry resolves again.
       set.catch(() => {
@@ -230,6 +234,8 @@ export function createBatchAdmission(deps: BatchAdmissionDeps): AdmitBatch {
       const quick = soFar === undefined ? undefined : checkBatchAdmission({ ...base, isMember: (id) => soFar.has(id) });
       if (quick?.admitted) {
         verdict = quick;
+        // As an admission from the whole set would: an older run's members go soon (supersededIdleMs).
+        supersedeOthers(`${batch.runId}\n${batch.target}`, batch.target);
       } else {
         const set = await membersOf(batch.runId, batch.target, signal);
         verdict = checkBatchAdmission({ ...base, isMember: (id) => set.has(id) });

@@ -278,4 +278,36 @@ describe('createBatchAdmission: runs of one target back to back', () => {
       vi.useRealTimers();
     }
   });
+
+  it('also drops them when the newer run’s batches are admitted from its listing while it streams', async () => {
+    vi.useFakeTimers();
+    try {
+      const resolved: string[] = [];
+      const admit = createBatchAdmission({
+        loadRun: async (id: string) => runs[id],
+        target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
+        targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
+          resolved.push(runId);
+          return MEMBERS;
+        },
+        // The newer run is being listed in this process and has found s1 and s2 so far.
+        listedSoFar: (runId: string) => (runId === NEW ? new Set(['s1', 's2']) : undefined),
+        runQueue: RUN_QUEUE,
+        batchJobId,
+        idleMs: 60_000,
+        supersededIdleMs: 1_000,
+      });
+      await admit(of(OLD), undefined);
+      await admit(of(NEW), undefined); // from the listing: no resolution
+      expect(resolved).toEqual([OLD]);
+      await vi.advanceTimersByTimeAsync(500);
+      await admit(of(OLD, 1), undefined); // kept for now
+      expect(resolved).toEqual([OLD]);
+      await vi.advanceTimersByTimeAsync(1_001);
+      await admit(of(OLD, 2), undefined); // superseded by the newer run, dropped: resolves again
+      expect(resolved).toEqual([OLD, OLD]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
