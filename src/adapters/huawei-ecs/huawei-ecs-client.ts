@@ -248,7 +248,11 @@ export class HuaweiEcsClient implements EcsApi {
         query: [['limit', String(limit)], ['offset', String(page)], ...filters],
         signal: options?.signal,
       });
-      return validate(operation, res, listServersSchema, parseJsonOrThrow(operation, res), quickListServers);
+      const parsed = validate(operation, res, listServersSchema, parseJsonOrThrow(operation, res), quickListServers);
+      // Converted on arrival: a page read ahead then waits as 1000 small servers, not as Huawei's
+      // full objects (addresses, metadata, flavor...), which outlived young-generation collections
+      // and were copied into the old generation, garbage for the next full collection.
+      return { count: parsed.count, servers: parsed.servers.map(toEcsServer) };
     };
     // Read-ahead: once the first page gives `count`, up to LIST_READ_AHEAD further pages are in
     // flight while this one is consumed. A 100k fleet is 100 pages of 1000: one after another at
@@ -275,8 +279,7 @@ export class HuaweiEcsClient implements EcsApi {
       if (parsed.servers.length > 0) {
         for (let ahead = page + 1; ahead <= Math.min(lastKnownPage, page + LIST_READ_AHEAD); ahead++) void request(ahead);
       }
-      for (const raw of parsed.servers) {
-        const server = toEcsServer(raw);
+      for (const server of parsed.servers) {
         if (wantedTags.every(([k, v]) => server.tags[k] === v)) yield server;
       }
       if (parsed.servers.length === 0 || page * limit >= parsed.count) return;
