@@ -18,6 +18,7 @@ import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 const file = process.env.BENCH_MEM_LOG;
 if (file) {
   const started = Date.now();
+  let peakRss = 0;
   const mib = (n) => Math.round((n / 1048576) * 10) / 10;
   const log = (line) => appendFileSync(file, `${JSON.stringify(line)}\n`);
   const sample = (tag) => {
@@ -30,11 +31,13 @@ if (file) {
       line.systemSeconds = Math.round(cpu.system / 1e4) / 100;
       line.minorPageFaults = usage.minorPageFault;
     }
-    if (tag === 'live' && process.env.BENCH_SMAPS) line.smaps = smapsSummary();
+    // BENCH_SMAPS=1: by kind of mapping in the "live" line, and in each tick that sets a new peak.
+    if (process.env.BENCH_SMAPS && (tag === 'live' || (tag === 'tick' && m.rss > peakRss))) line.smaps = smapsSummary();
+    if (tag === 'tick') peakRss = Math.max(peakRss, m.rss);
     if (tag === 'live') line.spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, mib(s.space_used_size)]));
     log(line);
   };
-  // BENCH_SMAPS=1: the resident MiB of the process by kind of mapping (Linux), in the "live" line.
+  // The resident MiB of the process by kind of mapping (Linux).
   const smapsSummary = () => {
     const out = {};
     let kind = '';
