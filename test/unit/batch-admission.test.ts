@@ -244,23 +244,27 @@ describe('createBatchAdmission: runs of one target back to back', () => {
   const runs: Record<string, RunRecord> = { [OLD]: { target: 'web', trigger: 'manual', dryRun: false }, [NEW]: { target: 'web', trigger: 'manual', dryRun: false } };
   const of = (runId: string, batchIndex = 0): BatchClaim =>
     claim({ runId, batchIndex, jobId: batchJobId(runId, batchIndex), parent: { id: runId, queue: RUN_QUEUE } });
+  /** An admission that records the runs it resolves the target for into `resolved`. */
+  const recording = (resolved: string[], listedSoFar?: (runId: string) => ReadonlySet<string> | undefined) =>
+    createBatchAdmission({
+      loadRun: async (id: string) => runs[id],
+      target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
+      targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
+        resolved.push(runId);
+        return MEMBERS;
+      },
+      ...(listedSoFar === undefined ? {} : { listedSoFar }),
+      runQueue: RUN_QUEUE,
+      batchJobId,
+      idleMs: 60_000,
+      supersededIdleMs: 1_000,
+    });
 
   it('drops an older run’s members soon after a newer run of the target comes; a late batch of it resolves again, without touching the newer run', async () => {
     vi.useFakeTimers();
     try {
       const resolved: string[] = [];
-      const admit = createBatchAdmission({
-        loadRun: async (id: string) => runs[id],
-        target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
-        targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
-          resolved.push(runId);
-          return MEMBERS;
-        },
-        runQueue: RUN_QUEUE,
-        batchJobId,
-        idleMs: 60_000,
-        supersededIdleMs: 1_000,
-      });
+      const admit = recording(resolved);
       await admit(of(OLD), undefined);
       await vi.advanceTimersByTimeAsync(500);
       await admit(of(NEW), undefined);
@@ -283,20 +287,8 @@ describe('createBatchAdmission: runs of one target back to back', () => {
     vi.useFakeTimers();
     try {
       const resolved: string[] = [];
-      const admit = createBatchAdmission({
-        loadRun: async (id: string) => runs[id],
-        target: (name: string) => (name === 'web' ? { name, enabled: true } : undefined),
-        targetMembers: async (_target: string, _signal: AbortSignal | undefined, runId: string) => {
-          resolved.push(runId);
-          return MEMBERS;
-        },
-        // The newer run is being listed in this process and has found s1 and s2 so far.
-        listedSoFar: (runId: string) => (runId === NEW ? new Set(['s1', 's2']) : undefined),
-        runQueue: RUN_QUEUE,
-        batchJobId,
-        idleMs: 60_000,
-        supersededIdleMs: 1_000,
-      });
+      // The newer run is being listed in this process and has found s1 and s2 so far.
+      const admit = recording(resolved, (runId) => (runId === NEW ? new Set(['s1', 's2']) : undefined));
       await admit(of(OLD), undefined);
       await admit(of(NEW), undefined); // from the listing: no resolution
       expect(resolved).toEqual([OLD]);
