@@ -83,12 +83,13 @@ describe('startHeapPolicy', () => {
     const { policy, state } = harness(256);
     try {
       state.used = 400 * MiB;
-      policy.afterFullCollection(); // 400 MiB live: growth at the floor, the heap may reach 600
+      policy.afterFullCollection(); // 400 MiB live: growth at the floor, the heap may reach 400 × (1 + floor)
+      const allowed = 400 * (1 + MIN_GROWTH_PERCENT / 100);
       state.now = 10 * MIN_FORCED_INTERVAL_MS;
-      state.used = 590 * MiB;
+      state.used = (allowed - 10) * MiB;
       policy.check();
       expect(state.collections).toBe(0);
-      state.used = 601 * MiB; // past what the floor allows and V8 has not collected: force one
+      state.used = (allowed + 1) * MiB; // past what the floor allows and V8 has not collected: force one
       policy.check();
       expect(state.collections).toBe(1);
     } finally {
