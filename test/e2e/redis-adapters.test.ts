@@ -163,6 +163,21 @@ describe('RedisOutcomeStore', () => {
     expect(again).toMatchObject({ consecutiveFailures: 2, failingSince: 2000, lastSuccessAt: 1000 });
   });
 
+  it('records each server with its own run and time when one call mixes them', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    await store.recordMany([
+      { target: 'web', runId: 'run|web|a', at: 1000, outcome: { serverId: 's1', outcome: 'pending-restart', versionId: 'v1' } },
+      { target: 'web', runId: 'run|web|a', at: 1500, outcome: { serverId: 's2', outcome: 'failed', code: 'Ecs.0605', reason: 'locked' } },
+      { target: 'web', runId: 'run|web|b', at: 1500, outcome: { serverId: 's3', outcome: 'busy' } },
+      { target: 'web', runId: 'r-other', at: 1500, outcome: { serverId: 's1', outcome: 'unknown', code: 'APIGW.0201' } },
+    ]);
+    expect(await store.getServer('s1')).toMatchObject({ status: 'unknown', runId: 'r-other', target: 'web', lastAttemptAt: 1500, lastSuccessAt: 1000, consecutiveFailures: 1, failingSince: 1500 });
+    expect(await store.getServer('s2')).toMatchObject({ status: 'failed', runId: 'run|web|a', lastAttemptAt: 1500, errorCode: 'Ecs.0605', reason: 'locked' });
+    expect(await store.getServer('s3')).toMatchObject({ status: 'busy', runId: 'run|web|b', lastAttemptAt: 1500 });
+    expect(await redis.hget(`${prefix}:server:s1`, 't')).toBe('web'); // r-other names no target: kept
+    expect(await redis.hget(`${prefix}:server:s3`, 't')).toBeNull();
+  });
+
   it('leaves out the target a run id names, and reads it back from the run id', async () => {
     const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
     await store.recordMany([{ target: 'web-eu', runId: 'run|web-eu|20261127T1200Z', at: 1000, outcome: { serverId: 's1', outcome: 'pending-restart', versionId: 'v1' } }]);

@@ -12,8 +12,9 @@ import { targetOfRunId } from '../../domain/job-ids.js';
  * server's hash, and a fleet of 100k servers pays for each byte 100k times. A hash of the previous
  * release (long names) is carried over and rewritten with short names on its first new record.
  * KEYS: the targets set, the target's index set, then one state hash per server.
- * ARGV: the target's name, then per server: status, at, target ('' when the run id names it), runId,
- * versionId, errorCode, reason, requestId ('' = none), serverId.
+ * ARGV: the target's name, then what every server of the call shares: at, target ('' when the run id
+ * names it), runId; then per server: status, versionId, errorCode, reason, requestId ('' = none),
+ * serverId. (The shared three were sent once per server: about 80 bytes each, a fleet's worth per run.)
  * Returns the number of servers recorded: nothing per server. The states were returned once (as
  * HGETALL gives them) and never read; at 20,000 servers that reply was about 240,000 strings for
  * Redis to send and the worker to parse.
@@ -66,16 +67,17 @@ local n = #KEYS - 2
 -- The index first: a listed id without a state hash is skipped by readers.
 redis.call('SADD', KEYS[1], ARGV[1])
 local ids = {}
+local at, target, runId = ARGV[2], ARGV[3], ARGV[4]
 for i = 1, n do
-  ids[#ids + 1] = ARGV[1 + i * 9]
+  ids[#ids + 1] = ARGV[4 + i * 6]
   if #ids == 500 or i == n then
     redis.call('SADD', KEYS[2], unpack(ids))
     ids = {}
   end
 end
 for i = 1, n do
-  local a = 1 + (i - 1) * 9
-  record(KEYS[2 + i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
+  local a = 4 + (i - 1) * 6
+  record(KEYS[2 + i], ARGV[a + 1], at, target, runId, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
 end
 return n`;
 
@@ -146,21 +148,18 @@ export class RedisOutcomeStore implements OutcomeStore {
   }
 
   async recordMany(records: readonly OutcomeRecord[]): Promise<void> {
-    // Consecutive records of one target go in one call, in order (a server named twice is recorded twice, in order).
+    // Consecutive records of one target, run and time go in one call, in order (a server named twice
+    // is recorded twice, in order). A batch's records share all three.
     for (let start = 0; start < records.length; ) {
-      const target = records[start]!.target;
+      const { target, runId, at } = records[start]!;
       let end = start + 1;
-      while (end < records.length && end - start < RECORDS_PER_CALL && records[end]!.target === target) end += 1;
+      while (end < records.length && end - start < RECORDS_PER_CALL && records[end]!.target === target && records[end]!.runId === runId && records[end]!.at === at) end += 1;
       const keys = [`${this.#prefix}:targets`, this.#targetKey(target)];
-      const args: string[] = [target];
+      const args: string[] = [target, String(at), targetOfRunId(runId) === target ? '' : target, runId];
       for (let i = start; i < end; i++) {
-        const r = records[i]!;
-        const o = r.outcome;
+        const o = records[i]!.outcome;
         keys.push(this.#serverKey(o.serverId));
-        args.push(
-          o.outcome, String(r.at), targetOfRunId(r.runId) === r.target ? '' : r.target, r.runId, o.versionId ?? '', o.code ?? '',
-          REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? '', o.serverId,
-        );
+        args.push(o.outcome, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? '', o.serverId);
       }
       await this.#record(keys, args);
       start = end;
