@@ -168,6 +168,8 @@ function judge(goal: string, measured: string, met: boolean, atGoalSize = true):
   goals.push({ goal, measured: atGoalSize ? measured : `${measured} (not at the goal's size)`, met: atGoalSize ? met : undefined });
 }
 const MB = 1_000_000;
+/** Rotator runs per mode against the naive loop; the median is judged (see benchNaive). */
+const ROTATOR_REPEATS = 3;
 
 interface RotatorFigures extends RotatorRunResult {
   servers: number;
@@ -221,7 +223,8 @@ async function benchNaive(): Promise<void> {
   out('## Against the naive official-SDK loop');
   out('Simulator at 50 ms latency, gateway throttle 200 requests/s per API; 100 servers per reset call for both; rotator with the file vault, ' +
     'its ECS account limited to 200 requests/s, enqueued through the queue to one worker process. The naive loop (bench/naive-sdk-loop.ts) lists, then ' +
-    'resets one call after another: no vault, no lock, no retry, no record.');
+    `resets one call after another: no vault, no lock, no retry, no record. The rotator runs ${ROTATOR_REPEATS} times (each on a fresh simulator and ` +
+    'service) and its median is compared: it is bound by this machine\'s CPU, whose speed drifts, the naive loop by latency.');
   out();
   const rows: (string | number)[][] = [];
   for (const [mode, servers] of [['shared', options.naiveShared], ['unique', options.naiveUnique]] as const) {
@@ -233,19 +236,27 @@ async function benchNaive(): Promise<void> {
     } finally {
       await naiveSim.stop();
     }
-    const ours = await rotatorRun(sim, { uniquePerServer: mode === 'unique', batchSize: 100, ecsRequestsPerSecond: 200, workerConcurrency: options.workerConcurrency });
+    // The rotator is bound by this machine's CPU, whose speed drifts (the same build took 2.4 to
+    // 3.1 s for 20k shared within minutes), the naive loop by latency (within 1 %): the rotator runs
+    // ROTATOR_REPEATS times, each on a fresh simulator and service, and is judged by its median; all
+    // are shown.
+    const repeats: RotatorFigures[] = [];
+    for (let r = 0; r < ROTATOR_REPEATS; r++) {
+      repeats.push(await rotatorRun(sim, { uniquePerServer: mode === 'unique', batchSize: 100, ecsRequestsPerSecond: 200, workerConcurrency: options.workerConcurrency }));
+    }
+    const ours = [...repeats].sort((a, b) => a.seconds - b.seconds)[Math.floor(repeats.length / 2)]!;
     const ratio = naive.seconds / ours.seconds;
     const goal = mode === 'shared' ? { times: 5, servers: 20_000 } : { times: 8, servers: 1_000 };
     judge(
       `${mode} mode, ${goal.servers} servers: ≥ ${goal.times}× the naive loop`,
-      `${ratio.toFixed(2)}× at ${servers} (${ours.seconds.toFixed(2)} s vs ${naive.seconds.toFixed(2)} s)`,
+      `${ratio.toFixed(2)}× at ${servers} (median ${ours.seconds.toFixed(2)} s of ${repeats.map((f) => f.seconds.toFixed(2)).join(', ')} vs ${naive.seconds.toFixed(2)} s)`,
       ratio >= goal.times,
       servers === goal.servers,
     );
     rows.push([
       mode, servers,
       `${naive.seconds.toFixed(2)} s (${naive.accepted} accepted, ${naive.calls} calls, ${naive.failedCalls} failed)`,
-      `${ours.seconds.toFixed(2)} s (${accepted(ours)} accepted)`,
+      `${ours.seconds.toFixed(2)} s median of ${repeats.map((f) => f.seconds.toFixed(2)).join(', ')} (${repeats.map(accepted).join(', ')} accepted)`,
       `${(naive.seconds / ours.seconds).toFixed(2)}× ${ours.seconds < naive.seconds ? 'faster' : 'slower'}`,
       requestsText(ours.ecsRequests),
     ]);
