@@ -9,13 +9,16 @@ import {
   draftDocument,
   emptyDocument,
   ensureSecret,
+  applyJournalRecord,
   getVersion,
   installSecret,
+  journalChangePieces,
   journalRecordPieces,
   moveLabel,
   parseDocument,
   plainSecret,
   promote,
+  removeLabel,
   SnapshotReader,
   putPending,
   secretName,
@@ -25,7 +28,7 @@ import {
 } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, openDocument, sealDocumentPieces } from '../../src/adapters/file-vault/vault-file-format.js';
 import { journalHeader, openRecords, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
-import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
+import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
 
 const key = (n: number): SecretKey => ({ region: 'eu-west-101', projectId: '0123456789abcdef0123456789abcdef', serverId: `srv-${n}` });
 const token = (n: number): string => `run-unit-test-batch-0-generation-${String(n).padStart(4, '0')}`;
@@ -136,6 +139,103 @@ describe('file vault document in memory', () => {
         expect([...journalRecordPieces(secrets.slice(0, count), perPiece)].join('')).toBe(JSON.stringify({ secrets: secrets.slice(0, count) }));
       }
     }
+  });
+
+  describe('journal records of format 2 (what a commit changed)', () => {
+    /** Commits `ops` on `names` as file-vault.ts does; answers the record text and the document before and after. */
+    function journalled(doc: VaultDocument, names: string[], ops: (draft: DraftDocument) => void, perPiece?: number): { record: string; before: VaultDocument } {
+      const before = copyOf(doc);
+      const draft = draftDocument(doc, names);
+      ops(draft);
+      const changed = names.filter((n) => draft.secrets.has(n)).map((n) => draft.secrets.get(n)!);
+      const record = [...journalChangePieces(doc, draft, changed, perPiece)].join('');
+      for (const secret of changed) installSecret(doc, secret);
+      return { record, before };
+    }
+    function copyOf(doc: VaultDocument): VaultDocument {
+      const copy = emptyDocument();
+      for (const secret of doc.secrets.values()) installSecret(copy, plainSecret(secret));
+      return copy;
+    }
+    const plain = (doc: VaultDocument) => [...doc.secrets.values()].map((s) => JSON.parse(JSON.stringify(plainSecret(s))) as unknown);
+
+    it('names the versions the vault held with their new labels, and replays to the committed state, also twice', () => {
+      const doc = documentOf(3);
+      for (const n of [0, 1, 2]) commit(doc, key(n), (d) => promote(d, key(n), token(1), undefined, 3_000));
+      const names = [0, 1, 2].map((n) => secretName(key(n)));
+      const { record, before } = journalled(doc, names, (d) => {
+        for (const n of [0, 1, 2]) putPending(d, key(n), token(2), payload(key(n), 'Next-Passw0rd!'), 4_000, ['ROTATOR_UNCONFIRMED_1']);
+        promote(d, key(0), token(2), token(1), 4_000);
+      });
+      // The new version whole (its password once per server), the earlier one by id and labels only.
+      expect(record.split('Next-Passw0rd!')).toHaveLength(4);
+      expect(record).not.toContain('Shared-Passw0rd!');
+      expect(JSON.parse(record).changes[0].v[0]).toEqual([token(1), [LABEL_PREVIOUS]]); // AWSPENDING moved to the new one
+      applyJournalRecord(before, record, 'test', 2);
+      expect(plain(before)).toEqual(plain(doc));
+      applyJournalRecord(before, record, 'test', 2); // a replay of a record already applied changes nothing
+      expect(plain(before)).toEqual(plain(doc));
+    });
+
+    it('writes a new secret whole, with its key and creation time', () => {
+      const doc = emptyDocument();
+      const { record, before } = journalled(doc, [secretName(key(7))], (d) => {
+        ensureSecret(d, key(7), 1_000);
+        putPending(d, key(7), token(1), payload(key(7), 'First-Passw0rd!'), 1_000);
+      });
+      expect(JSON.parse(record).changes[0]).toMatchObject({ n: secretName(key(7)), k: key(7), c: 1_000, l: 1_000 });
+      applyJournalRecord(before, record, 'test', 2);
+      expect(plain(before)).toEqual(plain(doc));
+    });
+
+    it('writes whole a version added under the id of one pruned in the same commit', () => {
+      const doc = documentOf(1);
+      commit(doc, key(0), (d) => promote(d, key(0), token(1), undefined, 3_000));
+      // Versions 2 … 8 pending in turn: each put moves AWSPENDING, so the older ones end unlabelled and are pruned.
+      for (let n = 2; n <= 8; n += 1) commit(doc, key(0), (d) => putPending(d, key(0), token(n), payload(key(0), `Pw-${n}!`), 3_000 + n));
+      const name = secretName(key(0));
+      expect(plainSecret(doc.secrets.get(name)!).versions.map((v) => v.versionId)).not.toContain(token(2));
+      const { record, before } = journalled(doc, [name], (d) => {
+        putPending(d, key(0), token(2), payload(key(0), 'Pw-again!'), 9_000);
+      });
+      expect(record).toContain('Pw-again!');
+      applyJournalRecord(before, record, 'test', 2);
+      expect(plain(before)).toEqual(plain(doc));
+      expect(getVersion(before, key(0), { versionId: token(2) })!.value.password).toBe('Pw-again!');
+    });
+
+    it('joins its pieces into one JSON text', () => {
+      const doc = documentOf(9);
+      const names = [...doc.secrets.keys()];
+      const texts = [1, 2, 5, 64].map((perPiece) => {
+        const copy = copyOf(doc);
+        return journalled(copy, names, (d) => names.forEach((_, n) => removeLabel(d, key(n), LABEL_PENDING, token(1), 5_000)), perPiece).record;
+      });
+      for (const text of texts) expect(text).toBe(texts[0]);
+      expect(JSON.parse(texts[0]!).changes).toHaveLength(9);
+    });
+
+    it('refuses, changing nothing, a record naming a version or a secret the vault does not hold', () => {
+      const doc = documentOf(2);
+      const before = plain(doc);
+      const cases = [
+        { changes: [{ n: secretName(key(0)), l: 5, v: [[token(1), []]] }, { n: secretName(key(1)), l: 5, v: [[token(9), [LABEL_CURRENT]]] }] },
+        { changes: [{ n: secretName(key(5)), l: 5, v: [] }] },
+        { changes: [{ n: secretName(key(0)), l: 5, v: [{ versionId: token(3), labels: [] }] }] },
+        { secrets: [] },
+      ];
+      for (const record of cases) {
+        let error: unknown;
+        try {
+          applyJournalRecord(doc, JSON.stringify(record), 'test-journal', 2);
+        } catch (e) {
+          error = e;
+        }
+        expect((error as { code?: string } | undefined)?.code, JSON.stringify(record)).toBe('VAULT_WRONG_KEY_OR_CORRUPT');
+        expect(String(error)).toContain('test-journal');
+      }
+      expect(plain(doc)).toEqual(before);
+    });
   });
 
   it('seals a journal record from pieces as from its whole text', () => {

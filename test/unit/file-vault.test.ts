@@ -10,10 +10,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileVault, type FileVault } from '../../src/adapters/file-vault/file-vault.js';
-import { UNLABELLED_VERSIONS_KEPT } from '../../src/adapters/file-vault/vault-document.js';
-import { deriveVaultKey, sealDocument } from '../../src/adapters/file-vault/vault-file-format.js';
+import { journalRecordPieces, secretName, UNLABELLED_VERSIONS_KEPT, type StoredSecret } from '../../src/adapters/file-vault/vault-document.js';
+import { deriveVaultKey, HEADER_LENGTH, sealDocument, snapshotId } from '../../src/adapters/file-vault/vault-file-format.js';
+import { journalHeader, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
 import { isRotatorError, type RotatorError } from '../../src/domain/rotator-error.js';
-import { LABEL_CURRENT, LABEL_PENDING, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
+import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
 import { captureLogger, randomKey, tempDir, wallClock, type CapturedLog } from '../fixtures/file-vault/support.js';
 
 const key1: SecretKey = { region: 'eu-west-101', projectId: '0123456789abcdef0123456789abcdef', serverId: 'srv-1' };
@@ -363,6 +364,68 @@ describe('file vault', () => {
       expect((await readFile(path)).equals(snapshotBefore)).toBe(true);
     });
 
+    it('a promotion journals the labels that moved, not the secret\'s passwords again', async () => {
+      const vault = await openVault();
+      await vault.ensureSecret(key1);
+      const password = (n: number): string => `Pw-${String(n).repeat(24)}!`;
+      for (let n = 1; n <= 5; n += 1) {
+        await vault.putPending(key1, token(n), payload(key1, password(n)));
+        await vault.promote(key1, token(n), n === 1 ? undefined : token(n - 1));
+      }
+      const size = async (): Promise<number> => (await stat(journalPath())).size;
+      let before = await size();
+      await vault.putPending(key1, token(6), payload(key1, password(6)));
+      const put = (await size()) - before;
+      before = await size();
+      await vault.promote(key1, token(6), token(5));
+      const promoted = (await size()) - before;
+      // Six versions: the secret's whole state is more than six payloads; the put holds one, the
+      // promote none (six version ids and their labels).
+      const onePayload = JSON.stringify(payload(key1, password(1))).length;
+      expect(put).toBeGreaterThan(onePayload);
+      expect(put).toBeLessThan(3 * onePayload);
+      expect(promoted).toBeLessThan(put - onePayload / 2);
+      expect(promoted).toBeLessThan(2 * onePayload);
+      const again = await openVault();
+      expect((await again.getVersion(key1, { label: LABEL_CURRENT }))?.value.password).toBe(password(6));
+      expect((await again.getVersion(key1, { label: LABEL_PREVIOUS }))?.value.password).toBe(password(5));
+    });
+
+    it('reads a journal of format 1 (an earlier release), and folds it into a snapshot at the first write', async () => {
+      const vault = await openVault();
+      await vault.ensureSecret(key2); // the snapshot (empty: the first write of a vault) and a journal
+      await vault.close();
+      // What an earlier release appended: each changed secret's whole state, under a format 1 header.
+      const derived = deriveVaultKey(key);
+      const header = journalHeader(derived, snapshotId((await readFile(path)).subarray(0, HEADER_LENGTH)), 1);
+      const stored = (k: SecretKey, n: number, labels: string[]): StoredSecret => ({
+        name: secretName(k),
+        key: k,
+        createdAt: 1_000,
+        lastChangedAt: 1_000 + n,
+        versions: [{ versionId: token(n), value: payload(k, `Pw-release-one-${n}!`), labels, createdAt: 1_000 + n }],
+      });
+      const records = [[stored(key2, 0, [])], [stored(key1, 1, [LABEL_PENDING, LABEL_CURRENT]), stored(key2, 2, [LABEL_PENDING])]];
+      let journal = header;
+      for (const secrets of records) journal = Buffer.concat([journal, sealRecord([...journalRecordPieces(secrets)], derived, header, journal.length)]);
+      await writeFile(journalPath(), journal);
+      const snapshotBefore = await readFile(path);
+
+      const upgraded = await openVault();
+      expect((await upgraded.getVersion(key1, { label: LABEL_CURRENT }))?.value.password).toBe('Pw-release-one-1!');
+      expect((await upgraded.getVersion(key2, { label: LABEL_PENDING }))?.value.password).toBe('Pw-release-one-2!');
+      expect((await readFile(journalPath())).equals(journal), 'reading changes nothing').toBe(true);
+      await upgraded.putPending(key1, token(3), payload(key1, 'Pw-release-two!'));
+      // The write folded the old journal into a new snapshot and started a journal of format 2.
+      expect((await readFile(path)).equals(snapshotBefore)).toBe(false);
+      expect((await readFile(journalPath()))[8]).toBe(2);
+      await upgraded.close();
+      const third = await openVault();
+      expect((await third.getVersion(key1, { label: LABEL_CURRENT }))?.value.password).toBe('Pw-release-one-1!');
+      expect((await third.getVersion(key1, { label: LABEL_PENDING }))?.value.password).toBe('Pw-release-two!');
+      expect((await third.getVersion(key2, { label: LABEL_PENDING }))?.value.password).toBe('Pw-release-one-2!');
+    });
+
     it('ignores a record cut short by a writer killed mid-append, and the next write replaces it', async () => {
       const { vault, passwords } = await populated();
       await vault.close();
@@ -410,30 +473,50 @@ describe('file vault', () => {
       const keys = Array.from({ length: 30 }, (_, i) => ({ ...key1, serverId: `srv-c-${i}` }));
       let compactions = 0;
       let snapshot = await readFile(path).catch(() => Buffer.alloc(0));
-      let staleJournal: Buffer | undefined;
+      /** The files a kill leaves right after the last compaction's new snapshot, before its new journal. */
+      let interrupted: { snapshot: Buffer; journal: Buffer; upTo: number; after: string } | undefined;
       for (const [i, k] of keys.entries()) {
-        const journalBefore = await readFile(journalPath()).catch(() => undefined);
-        await vault.ensureSecret(k);
-        await vault.putPending(k, token(i), payload(k, `Pw-compact-${i}!`));
-        await vault.promote(k, token(i), undefined);
-        const now = await readFile(path);
-        if (!now.equals(snapshot)) {
-          compactions += 1;
-          snapshot = now;
-          staleJournal ??= journalBefore;
+        const writes: [string, () => Promise<unknown>][] = [
+          ['ensure', () => vault.ensureSecret(k)],
+          ['put', () => vault.putPending(k, token(i), payload(k, `Pw-compact-${i}!`))],
+          ['promote', () => vault.promote(k, token(i), undefined)],
+        ];
+        for (const [what, write] of writes) {
+          const journalBefore = await readFile(journalPath()).catch(() => undefined);
+          await write();
+          const now = await readFile(path);
+          if (!now.equals(snapshot)) {
+            compactions += 1;
+            snapshot = now;
+            // Compacted right after this write: the snapshot holds it and everything before.
+            if (journalBefore !== undefined) interrupted = { snapshot: now, journal: journalBefore, upTo: i, after: what };
+          }
+          // Compaction when the journal outgrows both the threshold and the snapshot (plus the last record).
+          expect((await stat(journalPath())).size, 'the journal stays bounded').toBeLessThan(Math.max(2_000, snapshot.length) + 1_500);
         }
-        // Compaction when the journal outgrows both the threshold and the snapshot (plus the last record).
-        expect((await stat(journalPath())).size, 'the journal stays bounded').toBeLessThan(Math.max(2_000, snapshot.length) + 1_500);
       }
       expect(compactions).toBeGreaterThan(2);
       await vault.close();
       // A kill between the new snapshot's rename and the new journal's: the old journal (naming the
       // older snapshot) is still there. Everything is in the snapshot; the old records must not be replayed.
-      expect(staleJournal).toBeDefined();
-      await writeFile(journalPath(), staleJournal!);
+      expect(interrupted).toBeDefined();
+      const { upTo, after } = interrupted!;
+      await writeFile(path, interrupted!.snapshot);
+      await writeFile(journalPath(), interrupted!.journal);
       const again = await openVault();
       for (const [i, k] of keys.entries()) {
         const current = await again.getVersion(k, { label: LABEL_CURRENT });
+        if (i > upTo) {
+          expect(await again.describe(k), `secret ${i}, written after the interrupted compaction`).toBeUndefined();
+          continue;
+        }
+        if (i === upTo && after !== 'promote') {
+          // Compacted after its ensure (no version yet) or its put (pending, not promoted).
+          expect((await again.getVersion(k, { label: LABEL_PENDING }))?.value.password, `secret ${i}`).toBe(after === 'put' ? `Pw-compact-${i}!` : undefined);
+          expect((await again.describe(k))?.versions, `secret ${i}`).toHaveLength(after === 'put' ? 1 : 0);
+          expect(current, `secret ${i}, compacted before its promote`).toBeUndefined();
+          continue;
+        }
         expect(current?.value.password, `secret ${i}`).toBe(`Pw-compact-${i}!`);
         expect(current?.labels.sort()).toEqual([LABEL_CURRENT, LABEL_PENDING].sort()); // AWSPENDING stays: settled
       }

@@ -49,7 +49,7 @@ import { residentProjectId, residentRegion } from './stored-secret.js';
 import { VaultErrorCode } from '../../domain/error-codes.js';
 import { ioError, vaultError } from './vault-errors.js';
 import { deriveVaultKey, HEADER_LENGTH, keyIdHex, openDocumentPieces, sealDocumentPieces, snapshotId } from './vault-file-format.js';
-import { JOURNAL_HEADER_LENGTH, journalHeader, journalSnapshotId, openRecords, sealRecord } from './vault-journal.js';
+import { JOURNAL_FORMAT_VERSION, JOURNAL_HEADER_LENGTH, journalHeader, openRecords, readJournalHeader, sealRecord } from './vault-journal.js';
 
 export interface FileVaultOptions {
   /**
@@ -147,7 +147,7 @@ interface LoadedVault {
    * The journal of that snapshot, applied up to `end`, and its identity at that point (undefined:
    * not known); undefined when there is none, or only a stale one.
    */
-  journal: { header: Buffer; ino: number; end: number; tornTail: boolean; identity?: FileIdentity | undefined } | undefined;
+  journal: { header: Buffer; version: number; ino: number; end: number; tornTail: boolean; identity?: FileIdentity | undefined } | undefined;
 }
 
 type CatchUp = 'ok' | 'reload' | 'other-snapshot';
@@ -267,15 +267,15 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       const ino = Number(stats.ino);
       const header = Buffer.alloc(Math.min(size, JOURNAL_HEADER_LENGTH));
       await readFully(handle, header, 0);
-      const id = journalSnapshotId(header, key, journalPath);
+      const { snapshotId: id, version } = readJournalHeader(header, key, journalPath);
       if (!id.equals(loaded.snapshot.id)) return loaded.journal === undefined ? 'other-snapshot' : 'reload';
       const from = loaded.journal?.end ?? JOURNAL_HEADER_LENGTH;
       if ((loaded.journal !== undefined && loaded.journal.ino !== ino) || size < from) return 'reload';
       const tail = Buffer.alloc(size - from);
       await readFully(handle, tail, from);
       const read = openRecords(tail, from, key, header, journalPath);
-      for (const record of read.records) documents.applyJournalRecord(loaded.doc, record, journalPath);
-      loaded.journal = { header, ino, end: read.end, tornTail: read.tornTail, identity: identityOf(stats) };
+      for (const record of read.records) documents.applyJournalRecord(loaded.doc, record, journalPath, version);
+      loaded.journal = { header, version, ino, end: read.end, tornTail: read.tornTail, identity: identityOf(stats) };
       return 'ok';
     } catch (error) {
       if (isVaultError(error)) throw error;
@@ -318,7 +318,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     try {
       handle = await open(journalPath, 'r');
       const stats = await handle.stat({ bigint: true });
-      return { header, ino: Number(stats.ino), end: JOURNAL_HEADER_LENGTH, tornTail: false, identity: identityOf(stats) };
+      return { header, version: JOURNAL_FORMAT_VERSION, ino: Number(stats.ino), end: JOURNAL_HEADER_LENGTH, tornTail: false, identity: identityOf(stats) };
     } catch (error) {
       throw ioError('opening', journalPath, error);
     } finally {
@@ -351,12 +351,17 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     return loaded.journal;
   }
 
-  /** Appends one record holding `secrets` and fsyncs it: from then on the commit is durable. */
-  async function append(loaded: LoadedVault, secrets: StoredSecret[]): Promise<void> {
+  /**
+   * Appends one record of what `draft` changed (`secrets`, against `loaded.doc`, not yet installed)
+   * and fsyncs it: from then on the commit is durable.
+   */
+  async function append(loaded: LoadedVault, draft: DraftDocument, secrets: StoredSecret[]): Promise<void> {
     let journal = loaded.journal;
-    if (loaded.snapshot === undefined) journal = await compact(loaded); // the first write of a new vault
+    // The first write of a new vault, or the first on an earlier release's journal (vault-journal.ts):
+    // fold what is there into a snapshot, and start a journal of this release's format.
+    if (loaded.snapshot === undefined || (journal !== undefined && journal.version !== JOURNAL_FORMAT_VERSION)) journal = await compact(loaded);
     else if (journal === undefined) journal = loaded.journal = await startJournal(loaded.snapshot.id);
-    const record = sealRecord(documents.journalRecordPieces(secrets), key, journal.header, journal.end);
+    const record = sealRecord(documents.journalChangePieces(loaded.doc, draft, secrets), key, journal.header, journal.end);
     let handle;
     journal.identity = undefined;
     try {
@@ -414,7 +419,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
         }
         if (changed.size === 0) return;
         const secrets = [...changed].map((name) => draft.secrets.get(name)!);
-        await append(loaded, secrets);
+        await append(loaded, draft, secrets);
         for (const secret of secrets) documents.installSecret(loaded.doc, secret);
         commitGeneration += 1;
         logger.debug({ vault: path, operations: batch.length, changed: changed.size }, 'file vault: committed');

@@ -240,6 +240,10 @@ export function residentProjectId(secret: ResidentSecret): string {
   return (secret[SCOPE] as Scope).projectId;
 }
 
+export function residentCreatedAt(secret: ResidentSecret): number {
+  return secret[CREATED_AT] as number;
+}
+
 export function residentLastChangedAt(secret: ResidentSecret): number {
   return secret[LAST_CHANGED_AT] as number;
 }
@@ -310,7 +314,7 @@ export function draftOf(secret: ResidentSecret): StoredSecret {
   return {
     name: residentName(secret),
     key: residentKey(secret),
-    createdAt: secret[CREATED_AT] as number,
+    createdAt: residentCreatedAt(secret),
     lastChangedAt: residentLastChangedAt(secret),
     versions,
   };

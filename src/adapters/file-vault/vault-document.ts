@@ -23,6 +23,7 @@ import { vaultError } from './vault-errors.js';
 import {
   draftOf,
   residentKey,
+  residentCreatedAt,
   residentLabels,
   residentLastChangedAt,
   residentName,
@@ -58,6 +59,12 @@ export interface VaultDocument {
 /** Private, mutable copies of some secrets of a {@link VaultDocument}, for operations to change. */
 export interface DraftDocument {
   secrets: Map<string, StoredSecret>;
+  /**
+   * The version objects copied from the document: a version is never changed but for its labels,
+   * so a journal record names these rather than repeating them ({@link journalChangePieces}). A
+   * version an operation adds is a new object, even under the id of one pruned meanwhile.
+   */
+  readonly copied: Set<StoredVersion>;
 }
 
 /**
@@ -78,10 +85,13 @@ export function emptyDocument(): VaultDocument {
 
 /** A document holding private copies of `names` (those of them that exist in `doc`), for operations to change. */
 export function draftDocument(doc: VaultDocument, names: Iterable<string>): DraftDocument {
-  const draft: DraftDocument = { secrets: new Map() };
+  const draft: DraftDocument = { secrets: new Map(), copied: new Set() };
   for (const name of names) {
     const secret = doc.secrets.get(name);
-    if (secret !== undefined && !draft.secrets.has(name)) draft.secrets.set(name, draftOf(secret));
+    if (secret === undefined || draft.secrets.has(name)) continue;
+    const copy = draftOf(secret);
+    draft.secrets.set(name, copy);
+    for (const version of copy.versions) draft.copied.add(version);
   }
   return draft;
 }
@@ -359,10 +369,9 @@ function normalise(value: SecretPayload): SecretPayload {
 }
 
 /**
- * A journal record: the whole new state of each secret a group commit changed, as the text
- * `JSON.stringify({ secrets })` gives, in pieces of `perPiece` secrets. A batch's group commit is about
- * a megabyte of text, and V8 puts a string that large straight into its old generation (large-object
- * space), where it stays until the next full collection: pieces die young.
+ * A journal record of format 1 (earlier releases): the whole new state of each secret a group
+ * commit changed, as `JSON.stringify({ secrets })` gives. Read, never written, by this release; the
+ * tests write it to stand for an earlier release's journal.
  */
 export function* journalRecordPieces(secrets: readonly StoredSecret[], perPiece = 32): Generator<string> {
   let piece = '{"secrets":[';
@@ -376,22 +385,118 @@ export function* journalRecordPieces(secrets: readonly StoredSecret[], perPiece 
   yield `${piece}]}`;
 }
 
-/** Replays a decrypted journal record onto `doc` (each secret overwritten whole: a replay is harmless). */
-export function applyJournalRecord(doc: VaultDocument, json: string, source: string): void {
+/**
+ * A journal record of format 2: what a group commit changed, `{"changes":[change, …]}`, one change per
+ * secret, in pieces of `perPiece` changes (a batch's record as one string of a megabyte or more would
+ * go straight into V8's old generation; pieces die young). A change states the secret's new state:
+ * `{"n": name, "l": lastChangedAt, "v": [version, …]}`, its versions in order, each either
+ * `[versionId, labels]` (a version `doc` holds for that secret, which keeps its payload and creation
+ * time: only labels ever change on a version) or the whole new version; a secret `doc` does not hold
+ * also carries its key (`"k"`) and creation time (`"c"`). A promotion is then a few labels, not the
+ * secret's passwords again: the state of a secret with a few versions was several KB per write.
+ *
+ * `doc` is the document before the commit and `draft` the commit's draft of it (`secrets` are its
+ * changed secrets): only the versions the draft copied from `doc` are named by reference.
+ */
+export function* journalChangePieces(doc: VaultDocument, draft: DraftDocument, secrets: readonly StoredSecret[], perPiece = 64): Generator<string> {
+  let piece = '{"changes":[';
+  for (let i = 0; i < secrets.length; i += 1) {
+    const secret = secrets[i]!;
+    const known = doc.secrets.has(secret.name);
+    piece += `${i === 0 ? '' : ','}{"n":${JSON.stringify(secret.name)}`;
+    if (!known) piece += `,"k":${JSON.stringify({ region: secret.key.region, projectId: secret.key.projectId, serverId: secret.key.serverId })},"c":${secret.createdAt}`;
+    piece += `,"l":${secret.lastChangedAt},"v":[`;
+    const versions = secret.versions;
+    for (let j = 0; j < versions.length; j += 1) {
+      const version = versions[j]!;
+      if (j > 0) piece += ',';
+      piece += known && draft.copied.has(version)
+        ? `[${JSON.stringify(version.versionId)},${JSON.stringify(version.labels)}]`
+        : JSON.stringify({ versionId: version.versionId, value: version.value, labels: version.labels, createdAt: version.createdAt });
+    }
+    piece += ']}';
+    if ((i + 1) % perPiece === 0) {
+      yield piece;
+      piece = '';
+    }
+  }
+  yield `${piece}]}`;
+}
+
+const malformedRecord = (source: string, what: string) =>
+  vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} ${what}`);
+
+/**
+ * Replays a decrypted journal record of format `version` onto `doc`. Each record states the new
+ * state of the secrets it changed, so a replay is harmless; a change naming a secret or version the
+ * document does not hold is corruption (records are applied in order, none skipped).
+ */
+export function applyJournalRecord(doc: VaultDocument, json: string, source: string, version: number): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
-    throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} decrypted but does not hold JSON`);
+    throw malformedRecord(source, 'decrypted but does not hold JSON');
   }
-  const secrets = (parsed as { secrets?: unknown } | null)?.secrets;
-  if (!Array.isArray(secrets)) throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} is malformed`);
-  for (const secret of secrets as StoredSecret[]) {
-    if (secret === null || typeof secret !== 'object' || typeof secret.name !== 'string' || !Array.isArray(secret.versions)) {
-      throw vaultError(VaultErrorCode.wrongKeyOrCorrupt, `file vault: a record of journal ${source} holds a malformed secret`);
+  if (version === 1) {
+    const secrets = (parsed as { secrets?: unknown } | null)?.secrets;
+    if (!Array.isArray(secrets)) throw malformedRecord(source, 'is malformed');
+    for (const secret of secrets as StoredSecret[]) {
+      if (secret === null || typeof secret !== 'object' || typeof secret.name !== 'string' || !Array.isArray(secret.versions)) {
+        throw malformedRecord(source, 'holds a malformed secret');
+      }
+    }
+    for (const secret of secrets as StoredSecret[]) installSecret(doc, secret);
+    return;
+  }
+  const changes = (parsed as { changes?: unknown } | null)?.changes;
+  if (!Array.isArray(changes)) throw malformedRecord(source, 'is malformed');
+  // Every change is checked and built before the first is installed: a bad record changes nothing.
+  const secrets = changes.map((change) => changedSecret(doc, change, source));
+  for (const secret of secrets) installSecret(doc, secret);
+}
+
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+
+/** The new state a format 2 change gives its secret (see {@link journalChangePieces}). */
+function changedSecret(doc: VaultDocument, change: unknown, source: string): StoredSecret {
+  const c = change as { n?: unknown; k?: unknown; c?: unknown; l?: unknown; v?: unknown } | null;
+  if (c === null || typeof c !== 'object' || typeof c.n !== 'string' || typeof c.l !== 'number' || !Array.isArray(c.v)) {
+    throw malformedRecord(source, 'holds a malformed change');
+  }
+  const before = doc.secrets.get(c.n);
+  let key: SecretKey;
+  let createdAt: number;
+  if (before !== undefined) {
+    key = residentKey(before);
+    createdAt = residentCreatedAt(before);
+  } else {
+    const k = c.k as Partial<SecretKey> | null | undefined;
+    if (k === null || typeof k !== 'object' || typeof k.region !== 'string' || typeof k.projectId !== 'string' || typeof k.serverId !== 'string' || typeof c.c !== 'number') {
+      throw malformedRecord(source, `changes secret ${c.n}, which the vault does not hold`);
+    }
+    key = { region: k.region, projectId: k.projectId, serverId: k.serverId };
+    createdAt = c.c;
+  }
+  const versions: StoredVersion[] = [];
+  for (const item of c.v as unknown[]) {
+    if (Array.isArray(item)) {
+      const [versionId, labels] = item as unknown[];
+      if (typeof versionId !== 'string' || !isStringArray(labels) || before === undefined) throw malformedRecord(source, `holds a malformed version of ${c.n}`);
+      const count = residentVersionCount(before);
+      let index = 0;
+      while (index < count && residentVersionId(before, index) !== versionId) index += 1;
+      if (index === count) throw malformedRecord(source, `names version ${versionId} of ${c.n}, which the vault does not hold`);
+      versions.push({ versionId, value: residentValue(before, index), labels, createdAt: residentVersionCreatedAt(before, index) });
+    } else {
+      const v = item as Partial<StoredVersion> | null;
+      if (v === null || typeof v !== 'object' || typeof v.versionId !== 'string' || !isStringArray(v.labels) || typeof v.createdAt !== 'number' || v.value === null || typeof v.value !== 'object') {
+        throw malformedRecord(source, `holds a malformed version of ${c.n}`);
+      }
+      versions.push({ versionId: v.versionId, value: v.value, labels: v.labels, createdAt: v.createdAt });
     }
   }
-  for (const secret of secrets as StoredSecret[]) installSecret(doc, secret);
+  return { name: c.n, key, createdAt, lastChangedAt: c.l, versions };
 }
 
 /**

@@ -7,18 +7,28 @@
  * header (29 bytes, written once, atomically, when the journal is created)
  *   offset  size  field
  *        0     8  magic "ROTJRNL1"
- *        8     1  format version (1)
+ *        8     1  format version (2; 1 was written by earlier releases, see below)
  *        9     8  key id (as the snapshot's)
  *       17    12  the IV of the snapshot this journal extends (a random id of that snapshot)
  * records, appended one per group commit
  *        0     4  ciphertext length n (big-endian)
  *        4    12  IV, random per record
  *       16    16  GCM authentication tag
- *       32     n  ciphertext of `{"secrets":[StoredSecret, …]}`: the full new state of every secret it changed
+ *       32     n  ciphertext of the record's JSON text:
+ *                 format 2: `{"changes":[…]}`, what the commit changed, secret by secret
+ *                           (vault-document.ts, `journalChangePieces`): a version the vault already
+ *                           held is named with its new labels, not repeated;
+ *                 format 1: `{"secrets":[StoredSecret, …]}`, the full new state of every secret it changed.
  * ```
  * Each record's AAD is the journal header plus the record's offset, so a record cannot be moved to
  * another position, another journal or another snapshot's journal without failing authentication.
- * Replaying a record overwrites whole secrets, so replaying one twice is harmless.
+ * A record states each changed secret's new state (by reference to versions the vault held before
+ * it), so replaying one twice is harmless.
+ *
+ * Format 1 journals (earlier releases) are read; the first commit on such a journal folds it into a
+ * new snapshot and starts a format 2 journal, so a format 2 record is never appended to a journal
+ * whose header promises format 1 (an earlier release refuses a format 2 journal by its header, with
+ * a message that names the version, rather than misreading its records).
  *
  * A record is acknowledged only after its bytes are fsynced. A writer killed mid-append leaves a
  * record shorter than its stated length at the very end: it was never acknowledged and is ignored
@@ -34,7 +44,9 @@ import { vaultError } from './vault-errors.js';
 import type { DerivedVaultKey } from './vault-file-format.js';
 
 const MAGIC = Buffer.from('ROTJRNL1', 'ascii');
-const FORMAT_VERSION = 1;
+/** The format of the journals this release writes (it reads 1 and 2). */
+export const JOURNAL_FORMAT_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 const KEY_ID_LENGTH = 8;
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
@@ -50,18 +62,25 @@ const corrupt = (source: string, what: string) =>
     `file vault: journal ${source} ${what}; refusing to use or overwrite it (restore the vault and its journal from a backup, or point the config at the right key)`,
   );
 
-export function journalHeader(key: DerivedVaultKey, snapshotId: Buffer): Buffer {
-  return Buffer.concat([MAGIC, Buffer.from([FORMAT_VERSION]), key.keyId, snapshotId]);
+/** A journal header; `version` other than {@link JOURNAL_FORMAT_VERSION} only to write an earlier release's journal (tests). */
+export function journalHeader(key: DerivedVaultKey, snapshotId: Buffer, version = JOURNAL_FORMAT_VERSION): Buffer {
+  return Buffer.concat([MAGIC, Buffer.from([version]), key.keyId, snapshotId]);
 }
 
-/** The snapshot id a journal header names; throws `VAULT_WRONG_KEY_OR_CORRUPT` on a foreign or damaged header. */
-export function journalSnapshotId(header: Buffer, key: DerivedVaultKey, source: string): Buffer {
+/**
+ * The snapshot id a journal header names, and the format of its records; throws
+ * `VAULT_WRONG_KEY_OR_CORRUPT` on a foreign or damaged header.
+ */
+export function readJournalHeader(header: Buffer, key: DerivedVaultKey, source: string): { snapshotId: Buffer; version: number } {
   if (header.length < JOURNAL_HEADER_LENGTH) throw corrupt(source, `is truncated (${header.length} bytes, a journal has at least ${JOURNAL_HEADER_LENGTH})`);
   if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt(source, 'is not a rotator vault journal (bad magic bytes)');
-  if (header[MAGIC.length] !== FORMAT_VERSION) throw corrupt(source, `has format version ${header[MAGIC.length]}, this rotator reads version ${FORMAT_VERSION}`);
+  const version = header[MAGIC.length]!;
+  if (!READABLE_VERSIONS.includes(version)) {
+    throw corrupt(source, `has format version ${version}, this rotator reads versions ${READABLE_VERSIONS.join(' and ')} (was it written by a newer release?)`);
+  }
   const keyIdStart = MAGIC.length + 1;
   if (!header.subarray(keyIdStart, keyIdStart + KEY_ID_LENGTH).equals(key.keyId)) throw corrupt(source, 'was written with another key');
-  return header.subarray(keyIdStart + KEY_ID_LENGTH, JOURNAL_HEADER_LENGTH);
+  return { snapshotId: header.subarray(keyIdStart + KEY_ID_LENGTH, JOURNAL_HEADER_LENGTH), version };
 }
 
 function aad(header: Buffer, offset: number): Buffer {
