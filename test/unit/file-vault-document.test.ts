@@ -11,6 +11,7 @@ import {
   ensureSecret,
   applyJournalRecord,
   getVersion,
+  installDraft,
   installSecret,
   journalChangePieces,
   journalRecordPieces,
@@ -24,6 +25,7 @@ import {
   secretName,
   serializeDocument,
   type DraftDocument,
+  type StoredSecret,
   type VaultDocument,
 } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, openDocument, sealDocumentPieces } from '../../src/adapters/file-vault/vault-file-format.js';
@@ -202,6 +204,28 @@ describe('file vault document in memory', () => {
       applyJournalRecord(before, record, 'test', 2);
       expect(plain(before)).toEqual(plain(doc));
       expect(getVersion(before, key(0), { versionId: token(2) })!.value.password).toBe('Pw-again!');
+    });
+
+    it('installs a draft reusing the resident form of the versions it copied, as a fresh install would build it', () => {
+      const doc = documentOf(3);
+      for (const n of [0, 1]) commit(doc, key(n), (d) => promote(d, key(n), token(1), undefined, 3_000));
+      for (let n = 2; n <= 7; n += 1) commit(doc, key(2), (d) => putPending(d, key(2), token(n), payload(key(2), `Pw-${n}!`), 3_000 + n));
+      const names = [0, 1, 2, 3].map((n) => secretName(key(n)));
+      const draft = draftDocument(doc, names);
+      putPending(draft, key(0), token(2), payload(key(0), 'Next-Passw0rd!'), 4_000, ['ROTATOR_UNCONFIRMED_2']);
+      promote(draft, key(0), token(2), token(1), 4_000);
+      moveLabel(draft, key(1), 'ROTATOR_ACTIVE', token(1), 4_000);
+      putPending(draft, key(2), token(1), payload(key(2), 'Pw-1-again!'), 4_000); // pruned before: a new version
+      ensureSecret(draft, key(3), 4_000);
+      const fresh = copyOf(doc);
+      for (const name of names) {
+        const secret = draft.secrets.get(name)!;
+        installDraft(doc, draft, secret);
+        installSecret(fresh, JSON.parse(JSON.stringify(secret)) as StoredSecret);
+      }
+      for (const name of names) expect(doc.secrets.get(name), name).toEqual(fresh.secrets.get(name));
+      expect(getVersion(doc, key(2), { versionId: token(1) })!.value.password).toBe('Pw-1-again!');
+      expect(getVersion(doc, key(0), { label: LABEL_PREVIOUS })!.value.password).toBe('Shared-Passw0rd!');
     });
 
     it('joins its pieces into one JSON text', () => {

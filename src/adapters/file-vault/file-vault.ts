@@ -420,7 +420,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
         if (changed.size === 0) return;
         const secrets = [...changed].map((name) => draft.secrets.get(name)!);
         await append(loaded, draft, secrets);
-        for (const secret of secrets) documents.installSecret(loaded.doc, secret);
+        for (const secret of secrets) documents.installDraft(loaded.doc, draft, secret);
         commitGeneration += 1;
         logger.debug({ vault: path, operations: batch.length, changed: changed.size }, 'file vault: committed');
         const journal = loaded.journal;

@@ -188,19 +188,38 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The resident form of `secret` (a draft, or one just parsed from the file); `secret` is not used afterwards. */
-export function residentSecret(secret: StoredSecret, pool: StringPool): ResidentSecret {
+/**
+ * The resident form of `secret` (a draft, or one just parsed from the file); `secret` is not used
+ * afterwards. `from`: the resident secret a draft was copied from, and the index there of each
+ * version it copied (only labels change on a version): those versions keep their resident slots.
+ */
+export function residentSecret(
+  secret: StoredSecret,
+  pool: StringPool,
+  from?: { before: ResidentSecret; copied: ReadonlyMap<StoredVersion, number> },
+): ResidentSecret {
   const key = secret.key;
   const serverId = key.serverId;
+  const before = from?.before;
   const slots: unknown[] = new Array(HEAD_SLOTS + VERSION_SLOTS * secret.versions.length);
   slots[NAME] = secret.name;
-  slots[SCOPE] = pool.scope(key.region, key.projectId);
+  // The same name is the same key (vault-document.ts `secretName`).
+  slots[SCOPE] = before !== undefined ? before[SCOPE] : pool.scope(key.region, key.projectId);
   slots[SERVER_ID] = serverId;
   slots[CREATED_AT] = pool.number(secret.createdAt);
   slots[LAST_CHANGED_AT] = pool.number(secret.lastChangedAt);
   let at = HEAD_SLOTS;
   let serverName: string | undefined;
   for (const version of secret.versions) {
+    const index = before !== undefined ? from!.copied.get(version) : undefined;
+    if (index !== undefined) {
+      const src = versionAt(index);
+      for (let slot = 0; slot < VERSION_SLOTS; slot += 1) slots[at + slot] = before![src + slot];
+      const labels = before![src + V_LABELS] as readonly string[];
+      if (!sameLabels(labels, version.labels)) slots[at + V_LABELS] = pool.labels(version.labels);
+      at += VERSION_SLOTS;
+      continue;
+    }
     slots[at + V_ID] = pool.intern(version.versionId);
     slots[at + V_LABELS] = pool.labels(version.labels);
     slots[at + V_CREATED_AT] = pool.number(version.createdAt);
@@ -220,6 +239,12 @@ export function residentSecret(secret: StoredSecret, pool: StringPool): Resident
     at += VERSION_SLOTS;
   }
   return Object.freeze(slots);
+}
+
+function sameLabels(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function residentName(secret: ResidentSecret): string {
