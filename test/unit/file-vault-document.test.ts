@@ -111,6 +111,16 @@ describe('file vault document in memory', () => {
     });
   });
 
+  it('names and validates a key object again when its fields changed since it was last used', () => {
+    const doc = documentOf(2);
+    const k = { ...key(0) };
+    expect(getVersion(doc, k, { versionId: token(1) })?.value.serverId).toBe('srv-0');
+    k.serverId = 'srv-1';
+    expect(getVersion(doc, k, { versionId: token(1) })?.value.serverId).toBe('srv-1');
+    k.serverId = 'srv/1';
+    expect(() => getVersion(doc, k, { versionId: token(1) })).toThrow(/"serverId" must be a non-empty string without "\/"/);
+  });
+
   it('keeps a payload with other fields as it came', () => {
     const doc = documentOf(0);
     const odd = { ...payload(key(0), 'Odd-Passw0rd!'), note: 'kept' } as unknown as SecretPayload;

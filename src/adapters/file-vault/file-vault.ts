@@ -402,7 +402,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
         const names = new Map<QueuedMutation, string>();
         for (const op of batch) {
           try {
-            names.set(op, documents.secretName(op.key));
+            names.set(op, documents.validName(op.key));
           } catch {
             // the operation itself rejects the key below
           }
