@@ -441,8 +441,10 @@ export function* journalChangePieces(doc: VaultDocument, draft: DraftDocument, s
           : { n: secret.name, k: secret.key, c: secret.createdAt, l: secret.lastChangedAt, v: versions },
       );
     }
-    const text = JSON.stringify(changes);
-    yield `${first ? '{"changes":[' : ','}${text.slice(1, -1)}`;
+    yield first ? '{"changes":[' : ',';
+    // A slice of the text, not a concatenation with it: the cipher reads a slice in place, where a
+    // concatenation would first be copied whole.
+    yield JSON.stringify(changes).slice(1, -1);
     first = false;
   }
   yield first ? '{"changes":[]}' : ']}';
