@@ -76,5 +76,9 @@ describe('rotator simulator (CLI)', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).not.toBe(0);
     expect(output()).toMatch(/--partial-mode: expected 200-subset or 400-internal-error/);
+    const heap = rotator(['simulator', '--heap-target-mb', 'lots', '--port', '0']);
+    const [heapCode] = (await once(heap.child, 'exit')) as [number | null];
+    expect(heapCode).not.toBe(0);
+    expect(heap.output()).toMatch(/--heap-target-mb: expected an integer from 0 to 1048576, got "lots"/);
   });
 });

@@ -8,6 +8,8 @@ import { DEMO_CREDENTIALS, DEMO_PROJECT_ID, DEMO_REGION } from '../../simulator/
 import type { PartialFailureMode } from '../../simulator/ecs-handlers.js';
 import type { SimulatorFaultsPatch } from '../../simulator/faults.js';
 import { startSimulator } from '../../simulator/simulator.js';
+import { startHeapPolicy } from '../../heap-policy.js';
+import { createLogger } from '../../observability/logger.js';
 
 function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -35,6 +37,7 @@ function positive(name: string) {
 
 interface SimulatorCliOptions {
   servers: number;
+  heapTargetMb: number;
   host: string;
   port: number;
   seed: number;
@@ -108,7 +111,16 @@ export function register(program: Command): void {
       'serve SSH for the Linux servers on this port (each on its own loopback address 127.77.x.y, its fixed address; 0: any free port)',
       integer('--ssh-port', 0, 65535),
     )
+    .option(
+      '--heap-target-mb <n>',
+      'soft heap target in MiB: garbage is collected sooner once the heap nears it, as in the service (limits.heapTargetMb); 0: V8 defaults',
+      integer('--heap-target-mb', 0, 1_048_576),
+      128,
+    )
     .action(async (opts: SimulatorCliOptions) => {
+      // A large fleet's list pages are garbage by the megabyte: left alone, V8 let a 100k-server
+      // simulator grow to 270 to 460 MiB depending on how fast it was asked.
+      startHeapPolicy({ targetMb: opts.heapTargetMb, logger: createLogger({ level: 'warn', name: 'rotator-simulator' }) });
       const rate = opts.throttleRps ?? 200;
       const faults: SimulatorFaultsPatch = {
         seed: opts.seed,
