@@ -24,11 +24,24 @@ function tsxAvailable() {
 
 const choice = process.env.ROTATOR_FROM_SOURCE;
 const fromSource = choice === '1' || (choice !== '0' && existsSync(source) && tsxAvailable());
+// V8's tiering for a cold process on a small host (src/v8-tiering.ts), set before the rest of the
+// code is loaded so that it governs all of it.
+async function tiering(dir, ext) {
+  const { applyV8Tiering } = await import(pathToFileURL(join(root, dir, `v8-tiering.${ext}`)).href);
+  try {
+    applyV8Tiering();
+  } catch (error) {
+    process.stderr.write(`rotator: ${error.message}\n`);
+    process.exit(2);
+  }
+}
 if (fromSource) {
   const { register } = await import('tsx/esm/api');
   register();
+  await tiering('src', 'ts');
   await import(pathToFileURL(source).href);
 } else if (existsSync(compiled)) {
+  await tiering('dist', 'js');
   await import(pathToFileURL(compiled).href);
 } else {
   process.stderr.write('rotator: no compiled code in dist/ and no TypeScript sources to run: run `npm run build`\n');
