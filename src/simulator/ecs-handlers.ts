@@ -196,37 +196,44 @@ function listServers(ctx: EcsContext): SimResponse {
   if (typeof offset !== 'number') return offset;
   const param = (name: string): string | undefined => ctx.query.find(([k]) => k === name)?.[1];
 
-  let matches: SimServer[];
+  let matches: (s: SimServer) => boolean;
   const serverId = param('server_id');
   if (serverId !== undefined) {
     // Exact match on the ids, comma-separated (`server_id=id1,id2`, as Huawei's reference and its
     // official SDK use it); Huawei ignores every other filter then. Unknown ids are left out.
     const ids = new Set(serverId.split(',').map((id) => id.trim()));
-    matches = ctx.state.order.filter((s) => ids.has(s.id));
+    matches = (s) => ids.has(s.id);
   } else {
     const tags = tagPairs(ctx, 'tags');
     const notTags = tagPairs(ctx, 'not-tags');
     const name = param('name');
     const status = param('status');
     const ep = param('enterprise_project_id');
-    matches = ctx.state.order.filter(
-      (s) =>
-        tags.every((t) => hasTag(s, t)) &&
-        !notTags.some((t) => hasTag(s, t)) &&
-        // Huawei documents a fuzzy match; a substring is the simulator's reading of it.
-        (name === undefined || s.name.includes(name)) &&
-        (status === undefined || s.status === status || (status === 'ACTIVE' && ACTIVE_ALIASES.has(s.status))) &&
-        (ep === undefined || ep === 'all_granted_eps' || s.enterpriseProjectId === ep),
-    );
+    matches = (s) =>
+      tags.every((t) => hasTag(s, t)) &&
+      !notTags.some((t) => hasTag(s, t)) &&
+      // Huawei documents a fuzzy match; a substring is the simulator's reading of it.
+      (name === undefined || s.name.includes(name)) &&
+      (status === undefined || s.status === status || (status === 'ACTIVE' && ACTIVE_ALIASES.has(s.status))) &&
+      (ep === undefined || ep === 'all_granted_eps' || s.enterpriseProjectId === ep);
   }
   // `offset` is a page number: 0 and 1 both mean the first page.
   const page = Math.max(offset, 1);
   const start = (page - 1) * limit;
+  // One pass counts the matches and keeps only the page's: a listing of a large fleet asks for
+  // every page, and an array of all the matches per page made the listing quadratic in the fleet.
+  let count = 0;
+  const onPage: SimServer[] = [];
+  for (const s of ctx.state.order) {
+    if (!matches(s)) continue;
+    if (count >= start && onPage.length < limit) onPage.push(s);
+    count += 1;
+  }
   return {
     status: 200,
     body: {
-      count: matches.length,
-      servers: matches.slice(start, start + limit).map((s) => huaweiServerJson(s, ctx.projectId, ctx.region)),
+      count,
+      servers: onPage.map((s) => huaweiServerJson(s, ctx.projectId, ctx.region)),
     },
   };
 }

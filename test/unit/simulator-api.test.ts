@@ -123,6 +123,23 @@ describe('GET cloudservers/detail', () => {
     expect(server.metadata.os_type).toBe('Windows');
     expect(server['OS-EXT-STS:vm_state']).toBe('active');
   });
+  it('shows a server\'s times as Huawei formats them; `updated` follows an accepted reset, `created` stays', async () => {
+    await start({ fleet: { kind: 'servers', servers: [spec('a'), spec('b')] } });
+    const show = async (id: string) => (await api({ path: `cloudservers/${id}` })).json.server as Record<string, unknown>;
+    const before = await show('a');
+    expect(before.created).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(before.updated).toBe(before.created);
+    expect(before['OS-SRV-USG:launched_at']).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}000$/);
+    clock.advance(90_000);
+    expect((await reset({ new_password: PASSWORD, servers: [{ id: 'a' }] })).status).toBe(200);
+    const after = await show('a');
+    expect(after.created).toBe(before.created);
+    expect(Date.parse(after.updated as string) - Date.parse(before.updated as string)).toBeGreaterThanOrEqual(90_000);
+    // The listing shows the same, and the server not reset keeps its time.
+    const listed = (await api({ path: 'cloudservers/detail' })).json.servers as Record<string, unknown>[];
+    expect(listed.find((s) => s.id === 'a')?.updated).toBe(after.updated);
+    expect(listed.find((s) => s.id === 'b')?.updated).toBe(listed.find((s) => s.id === 'b')?.created);
+  });
 });
 
 describe('GET cloudservers/{id} and os-resetpwd-flag', () => {

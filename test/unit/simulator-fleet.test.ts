@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateFleet, loadFleetFile, parseFleet } from '../../src/simulator/fleet.js';
+import { FleetState } from '../../src/simulator/fleet-state.js';
+import { createSeededRandom } from '../../src/simulator/seeded-random.js';
 import { huaweiPasswordViolations } from '../../src/simulator/password-rules.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import { simAddressOf } from '../../src/simulator/ssh-endpoints.js';
@@ -99,5 +101,21 @@ describe('simulated server addresses', () => {
   it('says which index has no address instead of wrapping around', () => {
     expect(() => simAddressOf(-1)).toThrow(/index -1 has no loopback address/);
     expect(() => simAddressOf(20_000_000)).toThrow(/index 20000000 has no loopback address/);
+  });
+});
+
+describe('password fingerprints', () => {
+  it('are the same for the same password and differ between passwords, whatever came between', () => {
+    const state = new FleetState(generateFleet({ count: 1, seed: 1 }), 0, createSeededRandom(1));
+    const a = state.fingerprint('Aa1!first-password');
+    // The second call of a row is answered from the one-entry memo, the third and fourth are not.
+    expect(state.fingerprint('Aa1!first-password')).toBe(a);
+    const b = state.fingerprint('Bb2@second-password');
+    expect(b).not.toBe(a);
+    expect(b).toMatch(/^[0-9a-f]{64}$/);
+    expect(state.fingerprint('Aa1!first-password')).toBe(a);
+    // Salted per simulator: another simulator's fingerprint of the same password differs.
+    const other = new FleetState(generateFleet({ count: 1, seed: 1 }), 0, createSeededRandom(1));
+    expect(other.fingerprint('Aa1!first-password')).not.toBe(a);
   });
 });
