@@ -43,13 +43,18 @@ describe('applyV8Tiering', () => {
 });
 
 /**
- * The flags' effect on a real V8, seen through %GetOptimizationStatus in a child process: bit 15 is
- * baseline (Sparkplug) code, bit 6 TurboFan code. A probe function run 300 times (about 600 KB of
- * bytecode) is TurboFan-compiled with V8's defaults, and still baseline code with the rotator's.
+ * The flags' effect on a real V8, seen through %GetOptimizationStatus in a child process (V8's
+ * OptimizationStatus bits: 15 baseline (Sparkplug) code, 6 TurboFan code, 8 to 10 marked for or in
+ * TurboFan compilation). A probe function run 300 times (about 600 KB of bytecode) is
+ * TurboFan-compiled with V8's defaults, and with the rotator's is still baseline code, not even
+ * marked for TurboFan.
  */
 describe('the tiering in a real V8', () => {
   const BASELINE = 1 << 15;
   const TURBOFANNED = 1 << 6;
+  const MARKED = 1 << 8;
+  const MARKED_CONCURRENT = 1 << 9;
+  const OPTIMIZING = 1 << 10;
 
   async function probe(apply: boolean): Promise<{ afterOne: number; afterMany: number }> {
     const dir = await mkdtemp(join(tmpdir(), 'rotator-tiering-'));
@@ -67,9 +72,16 @@ describe('the tiering in a real V8', () => {
           'const afterOne = %GetOptimizationStatus(probe);',
           'let x = 0;',
           'for (let k = 0; k < 300; k++) x += probe(k);',
-          // Concurrent compilation: give a queued TurboFan job time to finish.
-          'await new Promise((r) => setTimeout(r, 300));',
-          'console.log(JSON.stringify({ afterOne, afterMany: %GetOptimizationStatus(probe), x }));',
+          // Marking follows from the bytecode run (deterministic); the TurboFan job then runs on a
+          // background thread, late on a loaded machine: wait for it while the probe is marked or
+          // being compiled (up to 10 s), never when it is not.
+          `const onItsWay = ${MARKED | MARKED_CONCURRENT | OPTIMIZING};`,
+          'let afterMany = %GetOptimizationStatus(probe);',
+          `for (let i = 0; i < 200 && (afterMany & onItsWay) !== 0 && (afterMany & ${TURBOFANNED}) === 0; i++) {`,
+          '  await new Promise((r) => setTimeout(r, 50));',
+          '  afterMany = %GetOptimizationStatus(probe);',
+          '}',
+          'console.log(JSON.stringify({ afterOne, afterMany, x }));',
         ].join('\n'),
       );
       const { stdout } = await run(process.execPath, ['--allow-natives-syntax', script], { cwd: root });
@@ -81,14 +93,14 @@ describe('the tiering in a real V8', () => {
 
   it('with V8 defaults, the probe is TurboFan-compiled: the probe can see tiering', async () => {
     const status = await probe(false);
-    expect(status.afterOne & BASELINE).toBe(0);
-    expect(status.afterMany & TURBOFANNED).toBe(TURBOFANNED);
+    // (Whether it has baseline code after one call depends on V8's batch compilation: not asserted.)
+    expect(status.afterMany & TURBOFANNED, `V8 optimization status ${status.afterMany.toString(2)}`).toBe(TURBOFANNED);
   });
 
   it('with the rotator tiering, the probe gets baseline code at its first call and is not yet TurboFan-compiled', async () => {
     const status = await probe(true);
     expect(status.afterOne & BASELINE).toBe(BASELINE);
-    expect(status.afterMany & TURBOFANNED).toBe(0);
+    expect(status.afterMany & (TURBOFANNED | MARKED | MARKED_CONCURRENT | OPTIMIZING), `V8 optimization status ${status.afterMany.toString(2)}`).toBe(0);
   });
 });
 
