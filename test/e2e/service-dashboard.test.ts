@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { LoadedConfig } from '../../src/config/index.js';
 import { LABEL_CURRENT, LABEL_PENDING } from '../../src/ports/vault.js';
@@ -86,6 +86,29 @@ async function start(options: { roles?: Role[]; http?: Record<string, unknown>; 
   cleanups.push(() => service.stop());
   return { ...f, service, logs: log.text };
 }
+
+describe('run watcher', () => {
+  it('reports progress to the last server with onProgress; without it, follows only the run (one connection)', async () => {
+    const { service } = await start({ roles: ['worker'] });
+    const connects = { withProgress: 0, without: 0 };
+    const progress: { done: number; total: number | undefined }[] = [];
+    const watching = await startRunWatcher({
+      queues: service.queues,
+      connect: () => (connects.withProgress++, createRedisConnection(REDIS_URL)),
+      onProgress: (done, total) => progress.push({ done, total }),
+    });
+    cleanups.push(() => watching.close());
+    const quiet = await startRunWatcher({ queues: service.queues, connect: () => (connects.without++, createRedisConnection(REDIS_URL)) });
+    cleanups.push(() => quiet.close());
+    const { runId } = await service.queues.enqueueManualRun('demo', { uuid: randomUUID() });
+    const [summary, same] = await Promise.all([watching.wait(runId, 60_000), quiet.wait(runId, 60_000)]);
+    expect(same).toEqual(summary);
+    expect(summary.batches).toBeGreaterThan(1);
+    // The batches' events arrive on their own connection: the last may come after the run's.
+    await vi.waitFor(() => expect(progress.at(-1)).toEqual({ done: summary.servers, total: summary.servers }), { timeout: 10_000 });
+    expect(connects).toEqual({ withProgress: 2, without: 1 });
+  });
+});
 
 describe('the service', () => {
   it('rotates the demo fleet through the queue and serves the dashboard without passwords', async () => {
