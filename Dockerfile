@@ -20,13 +20,8 @@ FROM node:22-bookworm-slim AS runtime
 # 100k-server bench (npm run bench starts the service with these; Node 20 on the bench host) the worker
 # peaked about 50 MB lower with 262144 than without; 65536 for both then gave 326, 322, 329 MiB against
 # 340, 337, 358 MiB with 262144 alone, at the same CPU time (README "Memory").
-# The threshold is 68 KiB, not 64: Node reads every socket into a fresh 64 KiB buffer and shrinks it
-# to what arrived, and mapped, those cost a map, page faults, a copy and an unmap per read (a 20k run:
-# about 1,500 reads). At 68 KiB they come from the heap: the 100k bench's worker used about 1.2 s
-# less system CPU (two runs, 3.8 to 3.9 s instead of 5.2 to 5.4) for 8 to 10 MiB more at its peak
-# (277 to 281 MiB instead of 269 to 271); the 20k run took 3.36 to 3.43 s instead of 3.49 to 3.60.
 ENV NODE_ENV=production \
-    MALLOC_MMAP_THRESHOLD_=69632 \
+    MALLOC_MMAP_THRESHOLD_=65536 \
     MALLOC_TRIM_THRESHOLD_=65536 \
     ROTATOR_CONFIG=/etc/rotator/config.yaml \
     ROTATOR_JOBS_DIR=/etc/rotator/jobs
