@@ -36,12 +36,13 @@ describe('file vault under SIGKILL', () => {
     let ackedPut = -1;
     let ackedPromote = -1;
     let killedMidWrite = 0;
-    // The journal is folded into a new snapshot every few writes (VAULT_COMPACT_BYTES), so kills land in compactions too.
+    // The journal is folded into a new snapshot every few writes (VAULT_COMPACT_BYTES), in the pauses
+    // between writes (VAULT_COMPACT_IDLE_MS 0) or in a commit when it outgrew that: kills land in compactions too.
     const snapshots = new Set<string>();
 
     for (let round = 0; round < KILLS; round += 1) {
       const child = spawn(process.execPath, ['--import', 'tsx', writerScript, 'crash', String(ackedPromote + 1)], {
-        env: { ...process.env, VAULT_PATH: path, ROTATOR_VAULT_KEY: key.toString('base64'), SEED: seed, VAULT_COMPACT_BYTES: '3000' },
+        env: { ...process.env, VAULT_PATH: path, ROTATOR_VAULT_KEY: key.toString('base64'), SEED: seed, VAULT_COMPACT_BYTES: '750', VAULT_COMPACT_IDLE_MS: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';

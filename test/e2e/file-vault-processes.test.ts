@@ -31,7 +31,7 @@ describe('file vault shared by several processes', () => {
     const shared = 2;
     const children = writers.map((id) => {
       const child = spawn(process.execPath, ['--import', 'tsx', writerScript, 'shared', id, String(count), String(shared)], {
-        env: { ...process.env, VAULT_PATH: path, ROTATOR_VAULT_KEY: key.toString('base64'), SEED: seed, VAULT_COMPACT_BYTES: '4000' },
+        env: { ...process.env, VAULT_PATH: path, ROTATOR_VAULT_KEY: key.toString('base64'), SEED: seed, VAULT_COMPACT_BYTES: '4000', VAULT_COMPACT_IDLE_MS: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

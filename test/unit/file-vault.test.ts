@@ -8,8 +8,8 @@ import { once } from 'node:events';
 import { chmod, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openFileVault, type FileVault } from '../../src/adapters/file-vault/file-vault.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { COMPACT_NOW_FACTOR, openFileVault, type FileVault } from '../../src/adapters/file-vault/file-vault.js';
 import { journalRecordPieces, secretName, UNLABELLED_VERSIONS_KEPT, type StoredSecret } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, HEADER_LENGTH, sealDocument, snapshotId } from '../../src/adapters/file-vault/vault-file-format.js';
 import { journalHeader, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
@@ -61,8 +61,8 @@ describe('file vault', () => {
 
   const journalPath = (): string => `${path}.journal`;
 
-  async function openVault(k = key, lockTimeoutMs?: number, journalCompactBytes?: number): Promise<FileVault> {
-    const vault = await openFileVault({ path, key: k, clock: wallClock, logger: log.logger, lockTimeoutMs, journalCompactBytes });
+  async function openVault(k = key, lockTimeoutMs?: number, journalCompactBytes?: number, compactIdleMs?: number): Promise<FileVault> {
+    const vault = await openFileVault({ path, key: k, clock: wallClock, logger: log.logger, lockTimeoutMs, journalCompactBytes, compactIdleMs });
     open.push(vault);
     return vault;
   }
@@ -469,8 +469,9 @@ describe('file vault', () => {
     });
 
     it('folds the journal into a new snapshot; a journal left by an interrupted compaction is ignored', async () => {
-      const vault = await openVault(key, undefined, 2_000);
-      const keys = Array.from({ length: 30 }, (_, i) => ({ ...key1, serverId: `srv-c-${i}` }));
+      // No quiet time in this test: compactions come from the journal reaching COMPACT_NOW_FACTOR times the threshold.
+      const vault = await openVault(key, undefined, 2_000, 60_000);
+      const keys = Array.from({ length: 60 }, (_, i) => ({ ...key1, serverId: `srv-c-${i}` }));
       let compactions = 0;
       let snapshot = await readFile(path).catch(() => Buffer.alloc(0));
       /** The files a kill leaves right after the last compaction's new snapshot, before its new journal. */
@@ -491,8 +492,8 @@ describe('file vault', () => {
             // Compacted right after this write: the snapshot holds it and everything before.
             if (journalBefore !== undefined) interrupted = { snapshot: now, journal: journalBefore, upTo: i, after: what };
           }
-          // Compaction when the journal outgrows both the threshold and the snapshot (plus the last record).
-          expect((await stat(journalPath())).size, 'the journal stays bounded').toBeLessThan(Math.max(2_000, snapshot.length) + 1_500);
+          // Compaction at once when the journal outgrows COMPACT_NOW_FACTOR times the threshold and the snapshot (plus the last record).
+          expect((await stat(journalPath())).size, 'the journal stays bounded').toBeLessThan(COMPACT_NOW_FACTOR * Math.max(2_000, snapshot.length) + 1_500);
         }
       }
       expect(compactions).toBeGreaterThan(2);
@@ -529,12 +530,69 @@ describe('file vault', () => {
 
     it('another process compacting under a reader: the reader catches up with every write', async () => {
       const reader = await openVault();
-      const writer = await openVault(key, undefined, 1_000);
+      // Compacting whenever it is quiet for a moment: between the writer's writes, while the reader reads.
+      const writer = await openVault(key, undefined, 1_000, 0);
       for (let i = 0; i < 20; i += 1) {
         const k = { ...key1, serverId: `srv-r-${i}` };
         await writer.ensureSecret(k);
         await writer.putPending(k, token(i), payload(k, `Pw-reader-${i}!`));
         expect((await reader.getVersion(k, { label: LABEL_PENDING }))?.value.password, `write ${i}`).toBe(`Pw-reader-${i}!`);
+      }
+    });
+
+    /** Writes secrets (ensure, put) until the journal is past `bytes`: each record is far smaller than that. */
+    async function writeUntilJournalPast(vault: FileVault, bytes: number, tag: string): Promise<SecretKey[]> {
+      const keys: SecretKey[] = [];
+      for (let i = 0; i < 50 && ((await stat(journalPath()).catch(() => undefined))?.size ?? 0) <= bytes; i += 1) {
+        const k = { ...key1, serverId: `srv-${tag}-${i}` };
+        await vault.ensureSecret(k);
+        await vault.putPending(k, token(i), payload(k, `Pw-${tag}-${i}!`));
+        keys.push(k);
+      }
+      return keys;
+    }
+
+    it('past the threshold, compacts once the vault is quiet, not in the commit; every write survives it', async () => {
+      const vault = await openVault(key, undefined, 3_000, 300);
+      const keys = await writeUntilJournalPast(vault, 3_000, 'q');
+      const journalBefore = (await stat(journalPath())).size;
+      const snapshotBefore = await readFile(path);
+      // Past the threshold (the snapshot is the empty vault's), short of COMPACT_NOW_FACTOR times it.
+      expect(journalBefore).toBeGreaterThan(3_000);
+      expect(journalBefore).toBeLessThan(COMPACT_NOW_FACTOR * 3_000);
+      expect((await readFile(path)).equals(snapshotBefore), 'no compaction in the commits').toBe(true);
+      await vi.waitFor(async () => expect((await readFile(path)).equals(snapshotBefore)).toBe(false), { timeout: 5_000, interval: 50 });
+      await vi.waitFor(async () => expect((await stat(journalPath())).size).toBeLessThan(journalBefore), { timeout: 5_000, interval: 50 });
+      // Everything is in the new snapshot, for this process, a new one, and the next write.
+      for (const [i, k] of keys.entries()) expect((await vault.getVersion(k, { label: LABEL_PENDING }))?.value.password).toBe(`Pw-q-${i}!`);
+      await vault.promote(keys[0]!, token(0), undefined);
+      const again = await openVault();
+      for (const [i, k] of keys.entries()) expect((await again.getVersion(k, { label: LABEL_PENDING }))?.value.password).toBe(`Pw-q-${i}!`);
+      expect((await again.getVersion(keys[0]!, { label: LABEL_CURRENT }))?.value.password).toBe('Pw-q-0!');
+    });
+
+    it('a compaction waiting for quiet time is done at close; a process that only read never compacts', async () => {
+      const reader = await openVault(key, undefined, 3_000, 0);
+      const vault = await openVault(key, undefined, 3_000, 60_000);
+      const keys = await writeUntilJournalPast(vault, 3_000, 'z');
+      expect((await reader.getVersion(keys.at(-1)!, { label: LABEL_PENDING }))?.value.password).toBe(`Pw-z-${keys.length - 1}!`);
+      const snapshotBefore = await readFile(path);
+      const journalBefore = (await stat(journalPath())).size;
+      expect(journalBefore).toBeGreaterThan(3_000);
+      await reader.close();
+      expect((await readFile(path)).equals(snapshotBefore), 'the reader compacted nothing').toBe(true);
+      await vault.close();
+      expect((await readFile(path)).equals(snapshotBefore), 'compacted at close').toBe(false);
+      expect((await stat(journalPath())).size).toBeLessThan(journalBefore);
+      const again = await openVault();
+      for (const [i, k] of keys.entries()) expect((await again.getVersion(k, { label: LABEL_PENDING }))?.value.password).toBe(`Pw-z-${i}!`);
+    });
+
+    it('refuses a negative or non-numeric compactIdleMs, naming it', async () => {
+      for (const bad of [-1, Number.NaN]) {
+        const error = await rejection(openFileVault({ path, key, clock: wallClock, logger: log.logger, compactIdleMs: bad }));
+        expect(error.code).toBe('VAULT_INVALID_REQUEST');
+        expect(error.message).toMatch(/compactIdleMs must be a non-negative number/);
       }
     });
   });
