@@ -29,7 +29,7 @@ import {
   type VaultDocument,
 } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, openDocument, sealDocumentPieces } from '../../src/adapters/file-vault/vault-file-format.js';
-import { journalHeader, openRecords, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
+import { journalHeader, replayRecords, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
 import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
 
 const key = (n: number): SecretKey => ({ region: 'eu-west-101', projectId: '0123456789abcdef0123456789abcdef', serverId: `srv-${n}` });
@@ -64,6 +64,15 @@ function documentOf(servers: number): VaultDocument {
     commit(doc, key(n), (d) => putPending(d, key(n), token(1), payload(key(n), 'Shared-Passw0rd!'), 2_000));
   }
   return doc;
+}
+
+/** A journal file's reads, served from `bytes`; each read's length is noted in `reads`. */
+function readerOf(bytes: Buffer, reads: number[] = []): (into: Buffer, position: number) => Promise<void> {
+  return async (into, position) => {
+    reads.push(into.length);
+    if (position + into.length > bytes.length) throw new Error(`read past the end: ${position + into.length} > ${bytes.length}`);
+    bytes.copy(into, 0, position, position + into.length);
+  };
 }
 
 describe('file vault document in memory', () => {
@@ -272,14 +281,82 @@ describe('file vault document in memory', () => {
     });
   });
 
-  it('seals a journal record from pieces as from its whole text', () => {
+  it('seals a journal record from pieces as from its whole text', async () => {
     const vaultKey = deriveVaultKey(randomBytes(32));
     const header = journalHeader(vaultKey, randomBytes(12));
     const pieces = [...journalRecordPieces([...documentOf(9).secrets.values()].map((s) => plainSecret(s)), 2)];
     const first = sealRecord(pieces, vaultKey, header, header.length);
     const second = sealRecord(pieces.join(''), vaultKey, header, header.length + first.length);
-    const read = openRecords(Buffer.concat([first, second]), header.length, vaultKey, header, 'test');
-    expect(read).toEqual({ records: [pieces.join(''), pieces.join('')], end: header.length + first.length + second.length, tornTail: false });
+    const records: string[] = [];
+    const read = await replayRecords(readerOf(Buffer.concat([header, first, second])), header.length, header.length + first.length + second.length, vaultKey, header, 'test', (r) => records.push(r));
+    expect(records).toEqual([pieces.join(''), pieces.join('')]);
+    expect(read).toEqual({ end: header.length + first.length + second.length, tornTail: false });
+  });
+
+  describe('replaying a journal record by record', () => {
+    const vaultKey = deriveVaultKey(randomBytes(32));
+    const header = journalHeader(vaultKey, randomBytes(12));
+    /** A journal of records with these plaintext lengths (characters), and their texts. */
+    const journalOf = (lengths: number[]): { bytes: Buffer; texts: string[]; ends: number[] } => {
+      const parts = [header];
+      const texts: string[] = [];
+      const ends: number[] = [];
+      let at = header.length;
+      lengths.forEach((length, i) => {
+        const text = JSON.stringify({ changes: [], i, pad: 'x'.repeat(length) });
+        const record = sealRecord(text, vaultKey, header, at);
+        parts.push(record);
+        texts.push(text);
+        at += record.length;
+        ends.push(at);
+      });
+      return { bytes: Buffer.concat(parts), texts, ends };
+    };
+    const replay = async (bytes: Buffer, size = bytes.length, reads: number[] = []) => {
+      const seen: string[] = [];
+      const result = await replayRecords(readerOf(bytes, reads), header.length, size, vaultKey, header, 'test-journal', (r) => seen.push(r));
+      return { seen, result };
+    };
+
+    it('applies every record in order, small ones and ones larger than a read-ahead, and never reads the journal whole', async () => {
+      // 3 MiB and 1.5 MiB records among small ones: a record spans several read-aheads, and read-aheads span many records.
+      const lengths = [10, 3 << 20, ...Array.from({ length: 300 }, (_, i) => 100 + i * 37), 1.5 * (1 << 20), 5, 20_000];
+      const { bytes, texts } = journalOf(lengths);
+      const reads: number[] = [];
+      const { seen, result } = await replay(bytes, bytes.length, reads);
+      expect(seen).toEqual(texts);
+      expect(result).toEqual({ end: bytes.length, tornTail: false });
+      // Memory stays at one record (or one read-ahead of 1 MiB), whatever the journal's size (about 4.6 MiB here).
+      expect(Math.max(...reads)).toBeLessThanOrEqual((3 << 20) + 64);
+      expect(reads.reduce((a, b) => a + b, 0)).toBeLessThan(bytes.length + (3 << 20));
+      expect(reads.length).toBeLessThan(20); // not two reads per record
+    });
+
+    it('stops before a torn record at the end, in its length field or in its body', async () => {
+      const { bytes, texts, ends } = journalOf([50, 60, 70]);
+      for (const cut of [ends[1]! + 3, ends[1]! + 40, ends[2]! - 1]) {
+        const { seen, result } = await replay(bytes.subarray(0, cut));
+        expect(seen).toEqual(texts.slice(0, 2));
+        expect(result).toEqual({ end: ends[1], tornTail: true });
+      }
+    });
+
+    it('refuses a complete record that fails authentication, after handing over the records before it', async () => {
+      const { bytes, texts, ends } = journalOf([50, 60, 70]);
+      const altered = Buffer.from(bytes);
+      altered[ends[1]! + 40]! ^= 1;
+      const seen: string[] = [];
+      const replaying = replayRecords(readerOf(altered), header.length, altered.length, vaultKey, header, 'test-journal', (r) => seen.push(r));
+      await expect(replaying).rejects.toMatchObject({ code: 'VAULT_WRONG_KEY_OR_CORRUPT', message: expect.stringContaining(`record at offset ${ends[1]}`) });
+      expect(seen).toEqual(texts.slice(0, 2));
+    });
+
+    it('refuses a stated length beyond any record instead of reading it', async () => {
+      const { bytes, ends } = journalOf([50, 60]);
+      const altered = Buffer.from(bytes);
+      altered.writeUInt32BE(0xffff_fff0, ends[0]!);
+      await expect(replay(altered)).rejects.toMatchObject({ code: 'VAULT_WRONG_KEY_OR_CORRUPT', message: expect.stringContaining(`states a record of ${0xffff_fff0} bytes`) });
+    });
   });
 
   it('seals pieces into a file that opens to their text', async () => {

@@ -113,39 +113,73 @@ export function sealRecord(pieces: string | Iterable<string>, key: DerivedVaultK
   return Buffer.concat(parts, RECORD_OVERHEAD + size);
 }
 
-export interface JournalRead {
-  /** Plaintexts of the complete records, in order. */
-  records: string[];
+/** Where replay stopped. */
+export interface JournalReplay {
   /** Offset just past the last complete record (where the next record goes). */
   end: number;
   /** True when bytes after `end` hold an incomplete record (a writer died mid-append). */
   tornTail: boolean;
 }
 
+/** Fills `into` with the journal's bytes from `position`; fails if the file ends first. */
+export type ReadJournalAt = (into: Buffer, position: number) => Promise<void>;
+
+/** Bytes read from the journal at a time: many small records cost one read, not two each. */
+const READ_AHEAD = 1 << 20;
+
 /**
- * Decrypts the records in `bytes`, which holds the journal from offset `start`. Stops at an
- * incomplete trailing record; throws on a complete record that fails authentication.
+ * Decrypts the records of the journal from offset `start` up to `size`, reading it through
+ * `readAt`, and hands each record's plaintext to `apply` before the next is read. Replay holds one
+ * record at a time (and at most {@link READ_AHEAD} bytes besides), not the journal: a journal of
+ * 155 MB over a 100k-secret vault opened at a 666 MiB peak when it was read and decrypted whole.
+ * Stops at an incomplete trailing record; throws on a complete record that fails authentication,
+ * after `apply` has seen the records before it (the caller discards what it built).
  */
-export function openRecords(bytes: Buffer, start: number, key: DerivedVaultKey, header: Buffer, source: string): JournalRead {
-  const records: string[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    if (bytes.length - at < RECORD_OVERHEAD) return { records, end: start + at, tornTail: true };
-    const length = bytes.readUInt32BE(at);
-    if (length > MAX_RECORD_LENGTH) throw corrupt(source, `states a record of ${length} bytes at offset ${start + at}`);
-    if (bytes.length - at < RECORD_OVERHEAD + length) return { records, end: start + at, tornTail: true };
-    const iv = bytes.subarray(at + LENGTH_FIELD, at + LENGTH_FIELD + IV_LENGTH);
-    const tag = bytes.subarray(at + LENGTH_FIELD + IV_LENGTH, at + RECORD_OVERHEAD);
-    const decipher = createDecipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
-    decipher.setAAD(aad(header, start + at));
-    decipher.setAuthTag(tag);
-    try {
-      const body = bytes.subarray(at + RECORD_OVERHEAD, at + RECORD_OVERHEAD + length);
-      records.push(Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8'));
-    } catch {
-      throw corrupt(source, `has a record at offset ${start + at} that fails authentication: it is corrupt or was altered`);
-    }
+export async function replayRecords(
+  readAt: ReadJournalAt,
+  start: number,
+  size: number,
+  key: DerivedVaultKey,
+  header: Buffer,
+  source: string,
+  apply: (plaintext: string) => void,
+): Promise<JournalReplay> {
+  // `buffer` holds the journal's bytes from offset `bufferAt` on.
+  let buffer = Buffer.alloc(0);
+  let bufferAt = start;
+  /** Bytes `at` to `at + n` (within `size`), read ahead; `at` never goes back before `bufferAt`. */
+  const bytesAt = async (at: number, n: number): Promise<Buffer> => {
+    const from = at - bufferAt;
+    if (from + n <= buffer.length) return buffer.subarray(from, from + n);
+    const next = Buffer.allocUnsafe(Math.min(size - at, Math.max(n, READ_AHEAD)));
+    const kept = buffer.copy(next, 0, from);
+    await readAt(next.subarray(kept), at + kept);
+    buffer = next;
+    bufferAt = at;
+    return buffer.subarray(0, n);
+  };
+  let at = start;
+  while (at < size) {
+    if (size - at < RECORD_OVERHEAD) return { end: at, tornTail: true };
+    const length = (await bytesAt(at, RECORD_OVERHEAD)).readUInt32BE(0);
+    if (length > MAX_RECORD_LENGTH) throw corrupt(source, `states a record of ${length} bytes at offset ${at}`);
+    if (size - at < RECORD_OVERHEAD + length) return { end: at, tornTail: true };
+    apply(openRecord(await bytesAt(at, RECORD_OVERHEAD + length), at, key, header, source));
     at += RECORD_OVERHEAD + length;
   }
-  return { records, end: start + at, tornTail: false };
+  return { end: at, tornTail: false };
+}
+
+/** The plaintext of the complete record `bytes`, found at `offset` of the journal. */
+function openRecord(bytes: Buffer, offset: number, key: DerivedVaultKey, header: Buffer, source: string): string {
+  const iv = bytes.subarray(LENGTH_FIELD, LENGTH_FIELD + IV_LENGTH);
+  const tag = bytes.subarray(LENGTH_FIELD + IV_LENGTH, RECORD_OVERHEAD);
+  const decipher = createDecipheriv('aes-256-gcm', key.encryptionKey, iv, { authTagLength: TAG_LENGTH });
+  decipher.setAAD(aad(header, offset));
+  decipher.setAuthTag(tag);
+  try {
+    return Buffer.concat([decipher.update(bytes.subarray(RECORD_OVERHEAD)), decipher.final()]).toString('utf8');
+  } catch {
+    throw corrupt(source, `has a record at offset ${offset} that fails authentication: it is corrupt or was altered`);
+  }
 }
