@@ -479,14 +479,24 @@ export function applyJournalRecord(doc: VaultDocument, json: string, source: str
   const changes = (parsed as { changes?: unknown } | null)?.changes;
   if (!Array.isArray(changes)) throw malformedRecord(source, 'is malformed');
   // Every change is checked and built before the first is installed: a bad record changes nothing.
-  const secrets = changes.map((change) => changedSecret(doc, change, source));
-  for (const secret of secrets) installSecret(doc, secret);
+  const built = changes.map((change) => changedSecret(doc, change, source));
+  for (const { secret, from } of built) doc.secrets.set(secret.name, residentSecret(secret, doc.pool, from));
 }
 
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
-/** The new state a format 2 change gives its secret (see {@link journalChangePieces}). */
-function changedSecret(doc: VaultDocument, change: unknown, source: string): StoredSecret {
+/**
+ * The new state a format 2 change gives its secret (see {@link journalChangePieces}), and where the
+ * versions it names by id sit in the secret as the vault holds it: they keep their resident form
+ * (only their labels change), as a commit installs its draft, rather than being decoded and
+ * encoded again. Replay at start-up is mostly such versions (a promote names the versions it
+ * relabels), so this is most of its cost.
+ */
+function changedSecret(
+  doc: VaultDocument,
+  change: unknown,
+  source: string,
+): { secret: StoredSecret; from: { before: ResidentSecret; copied: Map<StoredVersion, number> } | undefined } {
   const c = change as { n?: unknown; k?: unknown; c?: unknown; l?: unknown; v?: unknown } | null;
   if (c === null || typeof c !== 'object' || typeof c.n !== 'string' || typeof c.l !== 'number' || !Array.isArray(c.v)) {
     throw malformedRecord(source, 'holds a malformed change');
@@ -506,6 +516,7 @@ function changedSecret(doc: VaultDocument, change: unknown, source: string): Sto
     createdAt = c.c;
   }
   const versions: StoredVersion[] = [];
+  const copied = new Map<StoredVersion, number>();
   for (const item of c.v as unknown[]) {
     if (Array.isArray(item)) {
       const [versionId, labels] = item as unknown[];
@@ -514,7 +525,10 @@ function changedSecret(doc: VaultDocument, change: unknown, source: string): Sto
       let index = 0;
       while (index < count && residentVersionId(before, index) !== versionId) index += 1;
       if (index === count) throw malformedRecord(source, `names version ${versionId} of ${c.n}, which the vault does not hold`);
-      versions.push({ versionId, value: residentValue(before, index), labels, createdAt: residentVersionCreatedAt(before, index) });
+      // Its value is not decoded: `residentSecret` takes the version's slots from `before` (`copied`).
+      const version: StoredVersion = { versionId, value: COPIED_VALUE, labels, createdAt: residentVersionCreatedAt(before, index) };
+      copied.set(version, index);
+      versions.push(version);
     } else {
       const v = item as Partial<StoredVersion> | null;
       if (v === null || typeof v !== 'object' || typeof v.versionId !== 'string' || !isStringArray(v.labels) || typeof v.createdAt !== 'number' || v.value === null || typeof v.value !== 'object') {
@@ -523,8 +537,14 @@ function changedSecret(doc: VaultDocument, change: unknown, source: string): Sto
       versions.push({ versionId: v.versionId, value: v.value, labels: v.labels, createdAt: v.createdAt });
     }
   }
-  return { name: c.n, key, createdAt, lastChangedAt: c.l, versions };
+  return { secret: { name: c.n, key, createdAt, lastChangedAt: c.l, versions }, from: before === undefined ? undefined : { before, copied } };
 }
+
+/**
+ * The value of a replayed version named by id, which is never read: its resident slots are copied.
+ * Frozen and empty, so a mistaken read shows as a payload without fields rather than a wrong password.
+ */
+const COPIED_VALUE = Object.freeze({}) as unknown as SecretPayload;
 
 /**
  * Checks the shape of a decrypted document. Decryption already proved the bytes are ours; this
