@@ -120,6 +120,37 @@ describe('file vault', () => {
     expect((await again.getVersion(key1, { label: LABEL_PENDING }))?.value.password).toBe(passwords[1]);
   });
 
+  it('reopens from a journal of records larger than a read-ahead (1 MiB) among small ones, with every write', async () => {
+    const writer = await openVault(key, undefined, 1 << 30); // never compacted: everything is replayed
+    const keys = Array.from({ length: 3000 }, (_, i) => ({ ...key1, serverId: `srv-big-${i}` }));
+    const passwordOf = (i: number, round: number): string => `Big-${round}-${i}-pw!`;
+    // Round 0: one commit of 3000 new secrets (a record of several MiB); round 1: small commits, then one large promote.
+    const first = await writer.writeMany(keys.flatMap((k, i) => [
+      { kind: 'ensureSecret' as const, key: k },
+      { kind: 'putPending' as const, key: k, token: token(0), value: payload(k, passwordOf(i, 0)) },
+      { kind: 'promote' as const, key: k, versionId: token(0), expectedCurrent: undefined },
+    ]));
+    expect(first.every((r) => r.ok)).toBe(true);
+    for (let i = 0; i < keys.length; i += 300) {
+      const part = keys.slice(i, i + 300);
+      expect((await writer.writeMany(part.map((k, j) => ({ kind: 'putPending' as const, key: k, token: token(1), value: payload(k, passwordOf(i + j, 1)) })))).every((r) => r.ok)).toBe(true);
+    }
+    expect((await writer.writeMany(keys.map((k) => ({ kind: 'promote' as const, key: k, versionId: token(1), expectedCurrent: token(0) })))).every((r) => r.ok)).toBe(true);
+    expect((await stat(journalPath())).size).toBeGreaterThan(3 << 20);
+    await writer.close();
+
+    const again = await openVault();
+    const described = await again.describeMany(keys);
+    for (const [i, k] of keys.entries()) {
+      const labels = Object.fromEntries(described[i]!.versions.map((v) => [v.versionId, [...v.labels].sort()]));
+      expect(labels, k.serverId).toEqual({ [token(0)]: [LABEL_PREVIOUS], [token(1)]: [LABEL_CURRENT, LABEL_PENDING].sort() });
+    }
+    for (const i of [0, 1, 1499, 2999]) {
+      expect((await again.getVersion(keys[i]!, { label: LABEL_CURRENT }))?.value.password).toBe(passwordOf(i, 1));
+      expect((await again.getVersion(keys[i]!, { label: LABEL_PREVIOUS }))?.value.password).toBe(passwordOf(i, 0));
+    }
+  });
+
   it('sees writes made by another vault instance on the same file (re-reads under the lock)', async () => {
     const a = await openVault();
     const b = await openVault();
