@@ -24,6 +24,22 @@ import { DEMO_CREDENTIALS, DEMO_PROJECT_ID, DEMO_REGION } from '../src/simulator
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * CPU seconds (user + system, every thread) a live process has used so far, or NaN where /proc is
+ * not available: fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+ */
+export async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Peak resident set of a live process, in bytes (VmHWM), or NaN where /proc is not available. */
 export async function peakRss(pid: number | undefined): Promise<number> {
   if (pid === undefined) return Number.NaN;
@@ -174,8 +190,11 @@ export interface RotatorRunResult {
   /** The first run's time and summary (the later ones are in `runs`). */
   seconds: number;
   summary: RunSummary;
-  /** Every run enqueued, in order, on the same service and fleet. */
-  runs: { startedAt: number; seconds: number; summary: RunSummary }[];
+  /**
+   * Every run enqueued, in order, on the same service and fleet; `cpuSeconds` is the service
+   * process's CPU (all its threads) from the enqueue to the summary.
+   */
+  runs: { startedAt: number; seconds: number; cpuSeconds: number; summary: RunSummary }[];
   workerPeakRss: number;
   /** Bytes of every Redis key under the run's prefix, after the first run (default retention). */
   redisBytes: number;
@@ -259,15 +278,17 @@ export async function runRotatorService(
   try {
     await waitForLine(service, /worker: listening/, 'the rotator service');
     const watcher = await startRunWatcher({ queues, connect: () => new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
-    const runs: { startedAt: number; seconds: number; summary: RunSummary }[] = [];
+    const runs: RotatorRunResult['runs'] = [];
     let usage: Awaited<ReturnType<typeof redisUsage>> | undefined;
     try {
       for (let i = 0; i < repeat.runs; i++) {
         const startedAt = Date.now();
         const start = process.hrtime.bigint();
+        const cpuBefore = await cpuSeconds(service.child.pid);
         const { runId } = await queues.enqueueManualRun('bench', { serverIds: undefined, dryRun: false, uuid: randomUUID(), restartPolicy: undefined });
         const summary = await watcher.wait(runId, 3_600_000);
-        runs.push({ startedAt, seconds: Number(process.hrtime.bigint() - start) / 1e9, summary });
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        runs.push({ startedAt, seconds, cpuSeconds: (await cpuSeconds(service.child.pid)) - cpuBefore, summary });
         // Redis as one run leaves it (default retention): what the issue's ≤ 1 KB/server goal is about.
         if (i === 0) usage = await redisUsage(redis, prefix);
         await repeat.afterRun?.(i);

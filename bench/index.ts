@@ -264,6 +264,9 @@ async function benchNaive(): Promise<void> {
   table(['mode', 'servers', 'naive SDK loop', 'rotator (end to end)', 'rotator vs naive', 'rotator ECS requests'], rows);
 }
 
+/** The simulator's latency in the scale runs (issue 12's goal 1). */
+const SCALE_LATENCY_MS = 50;
+
 async function benchScale(): Promise<void> {
   out('## Scale and linearity');
   out('Shared mode, batches of 1,000, simulator 50 ms latency without throttle, file vault, ECS account limit 1,000 requests/s, one worker process with the default concurrency. ' +
@@ -273,9 +276,10 @@ async function benchScale(): Promise<void> {
   const rows: (string | number)[][] = [];
   const rates: { first: number[]; second: number[] } = { first: [], second: [] };
   const seconds: { first: number[]; second: number[] } = { first: [], second: [] };
+  const cpuPerServer: { first: number[]; second: number[] } = { first: [], second: [] };
   for (const servers of options.scale) {
     const f = await rotatorRun(
-      { servers, latencyMs: 50, throttleRps: undefined },
+      { servers, latencyMs: SCALE_LATENCY_MS, throttleRps: undefined },
       { uniquePerServer: false, batchSize: 1000, ecsRequestsPerSecond: 1000, workerConcurrency: options.workerConcurrency },
       undefined,
       2,
@@ -289,19 +293,23 @@ async function benchScale(): Promise<void> {
     judge(`Redis ≤ 1 KB per server after a run (${servers})`, `${Math.round(f.redisBytes / servers)} B`, f.redisBytes / servers <= 1024);
     rates.first.push(servers / f.seconds);
     seconds.first.push(f.seconds);
+    cpuPerServer.first.push(f.runs[0]!.cpuSeconds / servers);
     if (second) {
       rates.second.push(servers / second.seconds);
       seconds.second.push(second.seconds);
+      cpuPerServer.second.push(second.cpuSeconds / servers);
     }
+    const micros = (run: { cpuSeconds: number } | undefined): string => (run === undefined ? '-' : ((run.cpuSeconds / servers) * 1e6).toFixed(0));
     rows.push([
       servers,
       `${accepted(f)} / ${second ? acceptedOf(second.summary) : '-'}`,
       f.seconds.toFixed(1), perSecond(servers, f.seconds),
       second ? second.seconds.toFixed(1) : '-', second ? perSecond(servers, second.seconds) : '-',
+      `${micros(f.runs[0])} / ${micros(second)}`,
       mib(f.workerPeakRss), mib(f.simulatorPeakRss), redisText(f), requestsText(f.ecsRequests),
     ]);
   }
-  table(['servers', 'accepted (1st / 2nd)', '1st run s', '1st servers/s', '2nd run s', '2nd servers/s', 'worker peak RSS', 'simulator peak RSS', 'Redis bytes/server', 'ECS requests (both runs)'], rows);
+  table(['servers', 'accepted (1st / 2nd)', '1st run s', '1st servers/s', '2nd run s', '2nd servers/s', 'worker CPU µs/server (1st / 2nd)', 'worker peak RSS', 'simulator peak RSS', 'Redis bytes/server', 'ECS requests (both runs)'], rows);
   const spread = (r: number[]): string => `${(((Math.max(...r) - Math.min(...r)) / Math.max(...r)) * 100).toFixed(0)} %`;
   if (options.scale.length > 1) {
     out(`servers/s spread across sizes (goal: within 30 %): first runs ${spread(rates.first)}, second runs ${spread(rates.second)}`);
@@ -314,6 +322,17 @@ async function benchScale(): Promise<void> {
           `largest residual ${(fit.worstResidual * 100).toFixed(0)} % of a size's time`);
       }
     }
+    // The cost itself, apart from latency: the service's CPU (every thread) per server. A cold
+    // process's first run also pays for compiling its code, which weighs most at the smallest size.
+    out(`worker CPU per server spread across sizes: first runs ${spread(cpuPerServer.first.map((c) => 1 / c))}, second runs ${spread(cpuPerServer.second.map((c) => 1 / c))}`);
+    // What latency alone allows at the smallest size: a run lists, then preflights (dry_run), then
+    // resets, each waiting for the one before, so one batch's run takes at least three round trips
+    // however little work it does. Printed so that the spread above can be read against it.
+    const smallest = Math.min(...options.scale);
+    const floorSeconds = (3 * SCALE_LATENCY_MS) / 1000;
+    out(`latency floor: a run of one batch waits for three sequential round trips (list, dry_run, reset) of ${SCALE_LATENCY_MS} ms, ` +
+      `${floorSeconds.toFixed(2)} s, so ${smallest} servers run at most ${Math.round(smallest / floorSeconds)} servers/s with no work at all; ` +
+      `within 30 % of the fastest size needs ${Math.round(0.7 * Math.max(...rates.first))} servers/s`);
     const spreadOf = (r: number[]): number => (Math.max(...r) - Math.min(...r)) / Math.max(...r);
     const sizes = options.scale.join(', ');
     judge(
