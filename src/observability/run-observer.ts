@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { OUTCOME_KINDS } from '../domain/outcome.js';
 import type { Clock } from '../ports/clock.js';
 import type { RunHistory, RunRecord } from '../ports/run-history.js';
-import type { RunSummary } from '../queue/run-summary.js';
+import { listedOutcomes, type RunSummary } from '../queue/run-summary.js';
 import type { ServiceMetrics } from './service-metrics.js';
 
 /** What the observer needs of a BullMQ Worker. */
@@ -68,7 +68,7 @@ export function runRecordOf(
     servers: s.servers,
     counts: s.counts,
     failedBatches: s.failedBatches.length,
-    problemServers: s.outcomes
+    problemServers: listedOutcomes(s)
       .filter((o) => o.outcome === 'failed' || o.outcome === 'unknown')
       .slice(0, MAX_PROBLEM_SERVERS)
       .map((o) => o.serverId),

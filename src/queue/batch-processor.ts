@@ -14,7 +14,7 @@ import { classifyJobFailure } from './job-failure.js';
 import type { JobFailureOptions } from './job-failure.js';
 import { BatchJobDataSchema, listedServersOf, parseJobData, preflightOf } from './job-schemas.js';
 import { formatRanges } from './position-ranges.js';
-import type { AcceptedGroup, BatchResult } from './run-summary.js';
+import { groupAlike, type AcceptedGroup, type BatchResult } from './run-summary.js';
 
 export interface BatchProcessorDeps extends JobFailureOptions {
   rotateBatch: RotateBatch;
@@ -37,18 +37,20 @@ export interface BatchProcessorDeps extends JobFailureOptions {
 
 /**
  * The batch's return value as kept in Redis (on the batch job, on its run until the run is removed,
- * and in the batch queue's event stream): servers that did not end accepted one by one, every field
- * kept; the accepted ones grouped by outcome and version and named by their positions in the job's
- * `serverIds`. Verified and pending-restart servers leave out the fixed reason and the request id
- * (the audit stream and the server state have them); `rotated-unverified` keeps its reason (why no
- * login proved the password). An accepted server missing from `serverIds` (not expected) stays listed.
+ * and in the batch queue's event stream): servers that did not end accepted with every field kept,
+ * alike ones in one group named by id (`grouped`; one that shares its fields with no other stays in
+ * `outcomes`); the accepted ones grouped by outcome and version and named by their positions in the
+ * job's `serverIds`. Verified and pending-restart servers leave out the fixed reason and the request
+ * id (the audit stream and the server state have them); `rotated-unverified` keeps its reason (why
+ * no login proved the password). An accepted server missing from `serverIds` (not expected) is kept
+ * with the others, by id.
  */
 export function compactBatchResult(result: BatchResult, serverIds: readonly string[]): BatchResult {
   const position = new Map<string, number>();
   serverIds.forEach((id, i) => {
     if (!position.has(id)) position.set(id, i);
   });
-  const outcomes: ServerOutcome[] = [];
+  const others: ServerOutcome[] = [];
   type Group = { group: Omit<AcceptedGroup, 'servers'>; positions: number[] };
   const groups = new Map<string, Group>();
   // The group of the server before: a batch's accepted servers mostly share one, so most servers
@@ -57,7 +59,7 @@ export function compactBatchResult(result: BatchResult, serverIds: readonly stri
   for (const o of result.outcomes) {
     const at = position.get(o.serverId);
     if (!ACCEPTED_OUTCOMES.includes(o.outcome) || at === undefined) {
-      outcomes.push(o);
+      others.push(o);
       continue;
     }
     const implied = REASON_IMPLIED_OUTCOMES.includes(o.outcome);
@@ -72,9 +74,11 @@ export function compactBatchResult(result: BatchResult, serverIds: readonly stri
     groups.set(key, entry);
     last = { outcome: o, entry };
   }
+  const { single, grouped } = groupAlike(others);
   return {
     ...result,
-    outcomes,
+    outcomes: single,
+    ...(grouped.length === 0 ? {} : { grouped }),
     accepted: [...groups.values()].map(({ group, positions }) => ({ ...group, servers: formatRanges(positions) })),
   };
 }

@@ -131,11 +131,12 @@ const outcomeFields = {
   versionId: z.string().optional(),
 };
 
-/** A batch's return value as stored by BullMQ (`BatchResult` of run-summary.ts; `accepted` absent in the previous release's). */
+/** A batch's return value as stored by BullMQ (`BatchResult` of run-summary.ts; `accepted` and `grouped` absent in earlier releases'). */
 export const BatchResultSchema = z.object({
   runId: z.string(),
   batchIndex: z.number().int(),
   outcomes: z.array(z.object({ serverId: z.string(), ...outcomeFields })),
+  grouped: z.array(z.object({ ...outcomeFields, serverIds: z.array(z.string()).min(1) })).optional(),
   accepted: z.array(z.object({ ...outcomeFields, servers: z.string().max(100_000).regex(RANGES_PATTERN, 'positions like 0-997,999') })).optional(),
   counts: counts.optional(),
 });

@@ -7,7 +7,7 @@ import { classifyJobFailure } from '../../src/queue/job-failure.js';
 import { BatchJobDataSchema, BatchResultSchema, batchPreflightOf, listedDetailsOf, listedServersOf, parseJobData, preflightOf } from '../../src/queue/job-schemas.js';
 import { batchesPerPreflight, isFreshPreflight, RUN_PREFLIGHT_MAX_AGE_MS } from '../../src/rotation/run-preflight.js';
 import { formatRanges, parseRanges, countRanges } from '../../src/queue/position-ranges.js';
-import { aggregateRunSummary, outcomesOfBatch, runSucceeded, serversOfBatch } from '../../src/queue/run-summary.js';
+import { aggregateRunSummary, listedOutcomes, outcomesOfBatch, runSucceeded, serversOfBatch } from '../../src/queue/run-summary.js';
 import type { BatchResult } from '../../src/queue/run-summary.js';
 
 describe('job ids', () => {
@@ -211,9 +211,12 @@ describe('run summary', () => {
     const many = Array.from({ length: 50 }, (_, i) => ({ serverId: `s${i}`, outcome: i % 10 === 0 ? ('unknown' as const) : ('rotated-unverified' as const) }));
     const s = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 10 });
     const few = aggregateRunSummary({ runId: 'r', target: 'web', trigger: 'manual', dryRun: false, servers: 50, batches: [batch(0, many)], failedBatches: [], maxListed: 3 });
-    expect(s.outcomes.map((o) => o.outcome)).toEqual(Array(5).fill('unknown'));
+    // Five alike servers (same outcome, no code or reason): one group.
+    expect(s.outcomes).toEqual([]);
+    expect(s.grouped).toEqual([{ outcome: 'unknown', serverIds: ['s0', 's10', 's20', 's30', 's40'] }]);
+    expect(listedOutcomes(s).map((o) => o.outcome)).toEqual(Array(5).fill('unknown'));
     expect(s.outcomesOmitted).toBe(0);
-    expect(few.outcomes.map((o) => o.serverId)).toEqual(['s0', 's10', 's20']);
+    expect(listedOutcomes(few).map((o) => o.serverId)).toEqual(['s0', 's10', 's20']);
     expect(few.outcomesOmitted).toBe(2);
     expect(s.counts['rotated-unverified'] + s.counts.unknown).toBe(50);
   });
@@ -301,6 +304,70 @@ describe('compactBatchResult', () => {
     const s = aggregateRunSummary({ runId: 'r', target: 't', trigger: 'manual', dryRun: false, servers: undefined, batches: [old, { ...compactBatchResult(result, serverIds), batchIndex: 1 }], failedBatches: [] });
     expect(s.servers).toBe(10);
     expect(s.counts).toEqual({ 'pending-restart': 4, verified: 2, failed: 2, 'rotated-unverified': 2, unknown: 0, skipped: 0, busy: 0 });
-    expect(s.outcomes).toEqual([failed, failed]);
+    // The same server id in both batches (the fixture reused): alike, so one group of two entries.
+    expect(listedOutcomes(s)).toEqual([failed, failed]);
+  });
+
+  // A batch whose servers were all skipped for one reason (a stopped fleet, servers awaiting a
+  // restart) stored that reason once per server: about 330 bytes per server in each of the three
+  // copies Redis keeps of a batch's result, with every run the retention keeps.
+  const SKIP_REASON =
+    '3 accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once with restart policy soft ' +
+    'or hard (`rotator rotate <target> --restart soft`), before rotating it again';
+  const uuids = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `00000000-0000-0000-0000-${String(from + i).padStart(12, '0')}`);
+
+  it('groups servers that did not end accepted alike: one reason for a whole skipped batch, the ids listed once', () => {
+    const ids = uuids(1000);
+    const skipped = ids.map((serverId) => ({ serverId, outcome: 'skipped' as const, code: 'awaiting-restart', reason: SKIP_REASON }));
+    const compact = compactBatchResult({ runId: 'r', batchIndex: 0, outcomes: skipped }, ids);
+    expect(compact.outcomes).toEqual([]);
+    expect(compact.grouped).toEqual([{ outcome: 'skipped', code: 'awaiting-restart', reason: SKIP_REASON, serverIds: ids }]);
+    // About the ids alone (38 bytes each), where one outcome per server took about 330.
+    expect(JSON.stringify(compact).length).toBeLessThan(1000 * 40 + 500);
+    const stored = BatchResultSchema.parse(JSON.parse(JSON.stringify(compact)));
+    expect(serversOfBatch(stored)).toBe(1000);
+    expect(outcomesOfBatch(stored, ids)).toEqual(skipped);
+  });
+
+  it('keeps a server alone when no other shares its outcome, code, reason, request and version, and groups the rest in the order they come', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const outcomes = [
+      { serverId: 'a', outcome: 'skipped' as const, code: 'status', reason: 'status is SHUTOFF, a reset needs ACTIVE' },
+      { serverId: 'b', outcome: 'failed' as const, code: 'Ecs.0610', reason: 'plug-in refused', requestId: 'q1' },
+      { serverId: 'c', outcome: 'skipped' as const, code: 'status', reason: 'status is SHUTOFF, a reset needs ACTIVE' },
+      { serverId: 'd', outcome: 'failed' as const, code: 'Ecs.0610', reason: 'plug-in refused', requestId: 'q2' },
+      { serverId: 'e', outcome: 'busy' as const, code: 'busy', reason: 'held by run x' },
+      { serverId: 'f', outcome: 'pending-restart' as const, versionId: 'v1' },
+      { serverId: 'g', outcome: 'skipped' as const, code: 'status', reason: 'status is SHUTOFF, a reset needs ACTIVE' },
+    ];
+    const compact = compactBatchResult({ runId: 'r', batchIndex: 0, outcomes }, ids);
+    // Another request id is another group: b and d stay alone, as e does.
+    expect(compact.outcomes).toEqual([outcomes[1], outcomes[3], outcomes[4]]);
+    expect(compact.grouped).toEqual([{ outcome: 'skipped', code: 'status', reason: 'status is SHUTOFF, a reset needs ACTIVE', serverIds: ['a', 'c', 'g'] }]);
+    expect(compact.accepted).toEqual([{ outcome: 'pending-restart', versionId: 'v1', servers: '5' }]);
+    const back = outcomesOfBatch(BatchResultSchema.parse(JSON.parse(JSON.stringify(compact))), ids);
+    expect([...back].sort((x, y) => x.serverId.localeCompare(y.serverId))).toEqual(outcomes);
+  });
+
+  it('a run summary groups alike servers across batches, within its bound, and lists them all one by one on demand', () => {
+    const first = uuids(600);
+    const second = uuids(600, 600);
+    const skip = (serverId: string) => ({ serverId, outcome: 'skipped' as const, code: 'awaiting-restart', reason: SKIP_REASON });
+    const batches = [
+      compactBatchResult({ runId: 'r', batchIndex: 0, outcomes: first.map(skip) }, first),
+      compactBatchResult({ runId: 'r', batchIndex: 1, outcomes: [...second.slice(0, 599).map(skip), { serverId: second[599]!, outcome: 'unknown', code: 'TIMEOUT', reason: 'no answer' }] }, second),
+    ].map((b) => BatchResultSchema.parse(JSON.parse(JSON.stringify(b))));
+    const s = aggregateRunSummary({ runId: 'r', target: 't', trigger: 'manual', dryRun: false, servers: 1200, batches, failedBatches: [] });
+    expect(s.counts.skipped).toBe(1199);
+    expect(s.counts.unknown).toBe(1);
+    // The bound (1000 listed) is reached within the second batch, whose server alone (unknown) is
+    // listed before its group: 600 + 1 + 399 listed, the other 200 skipped ones counted.
+    expect(s.grouped).toEqual([{ outcome: 'skipped', code: 'awaiting-restart', reason: SKIP_REASON, serverIds: [...first, ...second.slice(0, 399)] }]);
+    expect(s.outcomes).toEqual([{ serverId: second[599], outcome: 'unknown', code: 'TIMEOUT', reason: 'no answer' }]);
+    expect(s.outcomesOmitted).toBe(200);
+    expect(listedOutcomes(s)).toHaveLength(1000);
+    expect(JSON.stringify(s).length).toBeLessThan(1000 * 40 + 1000);
+    // A summary of an earlier release (no groups) still reads.
+    expect(listedOutcomes({ outcomes: [skip('x')] })).toEqual([skip('x')]);
   });
 });

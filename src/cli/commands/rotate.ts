@@ -28,11 +28,31 @@ export function renderRunSummary(summary: RunSummary): string {
   if (problems.length > 0) {
     lines.push(renderTable(['server', 'outcome', 'code', 'reason'], problems.map((o) => [o.serverId, o.outcome, o.code ?? '-', o.reason ?? ''])));
   }
+  // Servers that ended alike (a stopped fleet, servers awaiting a restart): the reason once, then their ids.
+  for (const group of summary.grouped ?? []) {
+    lines.push(`${group.serverIds.length} servers ${group.outcome}${group.code === undefined ? '' : ` (${group.code})`}${group.reason === undefined ? '' : `: ${group.reason}`}`);
+    lines.push(...wrapIds(group.serverIds));
+  }
   if (summary.outcomesOmitted > 0) lines.push(`(${summary.outcomesOmitted} more outcome(s) not listed; see rotator status)`);
   for (const f of summary.failedBatches) {
     lines.push(`batch ${f.batchIndex} failed${f.servers === undefined ? '' : ` (${f.servers} server(s))`}: ${f.reason}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** Server ids as indented lines of about 100 characters. */
+function wrapIds(ids: readonly string[]): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const id of ids) {
+    if (line !== '' && line.length + 1 + id.length > 100) {
+      lines.push(line);
+      line = '';
+    }
+    line = line === '' ? `  ${id}` : `${line} ${id}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 interface RotateOptions {
