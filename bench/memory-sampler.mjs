@@ -23,7 +23,7 @@ if (file) {
   const log = (line) => appendFileSync(file, `${JSON.stringify(line)}\n`);
   const sample = (tag) => {
     const m = process.memoryUsage();
-    const line = { t: (Date.now() - started) / 1000, tag, rss: mib(m.rss), heapTotal: mib(m.heapTotal), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
+    const line = { t: (Date.now() - started) / 1000, at: Date.now(), tag, rss: mib(m.rss), heapTotal: mib(m.heapTotal), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
     if (tag === 'live') {
       const cpu = process.cpuUsage();
       line.cpuSeconds = Math.round((cpu.user + cpu.system) / 1e4) / 100;
