@@ -1,5 +1,6 @@
 import { OutcomeCode } from '../domain/error-codes.js';
 import type { EcsServer } from '../domain/server.js';
+import { NO_RESET_PLUGIN_REASON } from '../domain/standard-reasons.js';
 
 /** Why a server is not rotated in this run (an outcome `skipped` with this code). */
 export type IneligibilityCode = (typeof OutcomeCode)['locked' | 'status' | 'osTypeUnknown' | 'noResetPlugin'];
@@ -22,7 +23,7 @@ export function checkEligibility(server: EcsServer, resetFlag: boolean | undefin
     return { eligible: false, code: OutcomeCode.osTypeUnknown, reason: 'metadata.os_type is missing or not Linux/Windows' };
   }
   if (resetFlag === false) {
-    return { eligible: false, code: OutcomeCode.noResetPlugin, reason: 'one-click password reset plug-in not installed (resetpwd_flag False)' };
+    return { eligible: false, code: OutcomeCode.noResetPlugin, reason: NO_RESET_PLUGIN_REASON };
   }
   return { eligible: true };
 }

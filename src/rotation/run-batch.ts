@@ -23,6 +23,7 @@ import { MAX_SERVERS_PER_CALL } from '../domain/batch-limits.js';
 import { HuaweiCode, OutcomeCode, ServiceErrorCode } from '../domain/error-codes.js';
 import { batchJobId } from '../domain/job-ids.js';
 import { RotatorError } from '../domain/rotator-error.js';
+import { DRY_RUN_REASON } from '../domain/standard-reasons.js';
 import type { BatchContext } from './batch-context.js';
 import { allThrottled, errorCode } from './batch-failures.js';
 import { summarizeBatch, validateBatchInput, type BatchDeps, type BatchInput, type BatchSummary } from './batch-input.js';
@@ -79,7 +80,7 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
 
     if (input.dryRun) {
       for (const work of unsettled(works)) {
-        settle(work, 'skipped', { code: OutcomeCode.dryRun, reason: 'dry run: eligible and not refused by the preflight; nothing was written or reset' });
+        settle(work, 'skipped', { code: OutcomeCode.dryRun, reason: DRY_RUN_REASON });
       }
       return summarizeBatch(input, await record(ctx, works));
     }

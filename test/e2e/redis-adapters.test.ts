@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { MAX_EVENTS_PER_ENTRY, RedisAuditLog, parseAuditEntry } from '../../src/adapters/redis/redis-audit-log.js';
 import { RedisOutcomeStore } from '../../src/adapters/redis/redis-outcome-store.js';
+import { awaitingRestartReason, DRY_RUN_REASON, noResetPluginAnsweredReason } from '../../src/domain/standard-reasons.js';
 import { RedisRateLimiter } from '../../src/adapters/redis/redis-rate-limiter.js';
 import { RedisServerLocks } from '../../src/adapters/redis/redis-server-locks.js';
 import type { AuditEvent } from '../../src/ports/audit-log.js';
@@ -148,6 +149,33 @@ describe('RedisOutcomeStore', () => {
     // A later success clears the failure's code and reason rather than leaving them behind.
     await store.recordMany([{ target: 'web', runId: 'r2', at: 2000, outcome: { serverId: 's1', outcome: 'rotated-unverified', versionId: 'v2' } }]);
     expect(await store.getServer('s1')).toMatchObject({ status: 'rotated-unverified', errorCode: undefined, reason: undefined, versionId: 'v2' });
+  });
+
+  it('keeps a standard long reason by its short key, so that the state stays in Redis\'s compact form, and reads the sentence back in full', async () => {
+    const store = new RedisOutcomeStore({ redis, keyPrefix: prefix });
+    const awaiting = awaitingRestartReason(3, false);
+    const answered = noResetPluginAnsweredReason('dry-run preflight', 'Ecs.0613');
+    // Not a standard sentence (another word), and one that happens to start with the key mark.
+    const own = `${awaiting.slice(0, -5)} later`;
+    await store.recordMany([
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 'a', outcome: 'skipped', code: 'awaiting-restart', reason: awaiting } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 'b', outcome: 'skipped', code: 'no-reset-plugin', reason: answered } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 'c', outcome: 'skipped', code: 'dry-run', reason: DRY_RUN_REASON } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 'd', outcome: 'failed', code: 'X', reason: own } },
+      { target: 'web', runId: 'r1', at: 1000, outcome: { serverId: 'e', outcome: 'failed', code: 'X', reason: '@ar/3' } },
+    ]);
+    expect(await redis.hget(`${prefix}:server:a`, 'why')).toBe('@ar/3');
+    expect(await redis.hget(`${prefix}:server:b`, 'why')).toBe('@np/1/Ecs.0613');
+    expect(await redis.hget(`${prefix}:server:d`, 'why')).toBe(own);
+    expect(await redis.hget(`${prefix}:server:e`, 'why')).toBe('@@ar/3');
+    for (const id of ['a', 'b', 'c']) expect(await redis.call('OBJECT', 'ENCODING', `${prefix}:server:${id}`)).toBe('listpack');
+    // The text was over 64 bytes: Redis keeps such a hash as a hashtable (several times larger).
+    expect(await redis.call('OBJECT', 'ENCODING', `${prefix}:server:d`)).toBe('hashtable');
+    expect((await store.getServer('a'))?.reason).toBe(awaiting);
+    expect((await store.getServer('b'))?.reason).toBe(answered);
+    expect((await store.getServer('c'))?.reason).toBe(DRY_RUN_REASON);
+    expect((await store.getServer('d'))?.reason).toBe(own);
+    expect((await store.getServer('e'))?.reason).toBe('@ar/3');
   });
 
   it('keeps the failure streak, its start and the last success through a busy or skipped outcome', async () => {

@@ -3,6 +3,7 @@ import { loadScript, type LoadedScript } from './redis-script.js';
 import { OUTCOME_KINDS, REASON_IMPLIED_OUTCOMES, type OutcomeKind } from '../../domain/outcome.js';
 import type { OutcomeRecord, OutcomeStore, ServerState } from '../../ports/outcome-store.js';
 import { targetOfRunId } from '../../domain/job-ids.js';
+import { reasonFromStored, storedReason } from '../../domain/standard-reasons.js';
 
 /**
  * Writes the state hashes of a run of servers of one target, each atomically: consecutive failures
@@ -159,7 +160,9 @@ export class RedisOutcomeStore implements OutcomeStore {
       for (let i = start; i < end; i++) {
         const o = records[i]!.outcome;
         keys.push(this.#serverKey(o.serverId));
-        args.push(o.outcome, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) ? '' : (o.reason ?? ''), o.requestId ?? '', o.serverId);
+        // A standard sentence goes by its short key (domain/standard-reasons.ts): one value over 64
+        // bytes would make Redis keep the whole hash in its larger form.
+        args.push(o.outcome, o.versionId ?? '', o.code ?? '', REASON_IMPLIED.has(o.outcome) || o.reason === undefined ? '' : storedReason(o.reason), o.requestId ?? '', o.serverId);
       }
       await this.#record(keys, args);
       start = end;
@@ -204,6 +207,7 @@ function parseState(serverId: string, h: Record<string, string>): ServerState {
   const opt = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
   const time = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
   const status = get('status') as OutcomeKind;
+  const reason = opt(get('reason'));
   return {
     serverId,
     target: get('target') ?? targetOfRunId(get('runId') ?? '') ?? '',
@@ -213,7 +217,7 @@ function parseState(serverId: string, h: Record<string, string>): ServerState {
     lastSuccessAt: time(get('lastSuccessAt')),
     versionId: opt(get('versionId')),
     errorCode: opt(get('errorCode')),
-    reason: opt(get('reason')),
+    reason: reason === undefined ? undefined : reasonFromStored(reason),
     requestId: opt(get('requestId')),
     consecutiveFailures: Number(get('consecutiveFailures') ?? 0),
     failingSince: time(get('failingSince')),

@@ -1,4 +1,5 @@
-import { HuaweiCode, OutcomeCode } from '../../domain/error-codes.js';
+import { OutcomeCode } from '../../domain/error-codes.js';
+import { awaitingRestartReason, NO_PLUGIN_CODES, noResetPluginAnsweredReason, type PreflightSource } from '../../domain/standard-reasons.js';
 import { checkEligibility } from '../eligibility.js';
 import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext } from '../batch-context.js';
 import { errorCode, mustStopBatch } from '../batch-failures.js';
@@ -185,16 +186,10 @@ function admit(ctx: BatchContext, work: ServerWork, eligibility: ReturnType<type
   const policy = candidatePolicy(ctx, work);
   settle(work, 'skipped', {
     code: OutcomeCode.awaitingRestart,
-    reason: !policy.verification
-      ? `${policy.keep} accepted passwords are still unconfirmed (the server has not been restarted since): restart it, or rotate it once ` +
-        'with restart policy soft or hard (`rotator rotate <target> --restart soft`), before rotating it again'
-      : `${policy.keep} accepted passwords are still unverified and no login proved any of them: check that the server answers SSH ` +
-        '(`rotator verify <target> --servers <id>`), or restart it, before rotating it again',
+    reason: awaitingRestartReason(policy.keep, policy.verification),
   });
 }
 
-/** Huawei's per-server codes for "the one-click reset plug-in is missing or unusable" (huawei-ecs-api.md). */
-const NO_PLUGIN_CODES: readonly string[] = [HuaweiCode.pluginCheckFailed, HuaweiCode.pluginMissing];
 
 /**
  * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections settle the server
@@ -224,9 +219,9 @@ async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> 
   }
 }
 
-function refuse(work: ServerWork, refusal: PreflightRefusal, requestId: string | undefined, by: string): void {
+function refuse(work: ServerWork, refusal: PreflightRefusal, requestId: string | undefined, by: PreflightSource): void {
   if (NO_PLUGIN_CODES.includes(refusal.code)) {
-    settle(work, 'skipped', { code: OutcomeCode.noResetPlugin, reason: `one-click password reset plug-in not installed or unusable (the ${by} answered ${refusal.code})` });
+    settle(work, 'skipped', { code: OutcomeCode.noResetPlugin, reason: noResetPluginAnsweredReason(by, refusal.code) });
     return;
   }
   settle(work, 'failed', { code: refusal.code, reason: `${by} refused: ${refusal.message}`, requestId });
