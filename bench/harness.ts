@@ -192,9 +192,10 @@ export interface RotatorRunResult {
   summary: RunSummary;
   /**
    * Every run enqueued, in order, on the same service and fleet; `cpuSeconds` is the service
-   * process's CPU (all its threads) from the enqueue to the summary.
+   * process's CPU (all its threads) from the enqueue to the summary; `redisBytes`, Redis after the
+   * run (the first always, the others with `redisAfterEachRun`).
    */
-  runs: { startedAt: number; seconds: number; cpuSeconds: number; summary: RunSummary }[];
+  runs: { startedAt: number; seconds: number; cpuSeconds: number; summary: RunSummary; redisBytes?: number }[];
   workerPeakRss: number;
   /** Bytes of every Redis key under the run's prefix, after the first run (default retention). */
   redisBytes: number;
@@ -211,7 +212,7 @@ export interface RotatorRunResult {
 export async function runRotatorService(
   simulatorUrl: string,
   settings: ServiceSettings,
-  repeat: { runs: number; afterRun?: (index: number) => Promise<void> } = { runs: 1 },
+  repeat: { runs: number; afterRun?: (index: number) => Promise<void>; redisAfterEachRun?: boolean } = { runs: 1 },
 ): Promise<RotatorRunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'rotator-bench-'));
   const prefix = `rotbench-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -290,7 +291,11 @@ export async function runRotatorService(
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
         runs.push({ startedAt, seconds, cpuSeconds: (await cpuSeconds(service.child.pid)) - cpuBefore, summary });
         // Redis as one run leaves it (default retention): what the issue's ≤ 1 KB/server goal is about.
-        if (i === 0) usage = await redisUsage(redis, prefix);
+        if (i === 0 || repeat.redisAfterEachRun) {
+          const now = await redisUsage(redis, prefix);
+          if (i === 0) usage = now;
+          runs[i]!.redisBytes = now.bytes;
+        }
         await repeat.afterRun?.(i);
       }
     } finally {

@@ -180,7 +180,13 @@ interface RotatorFigures extends RotatorRunResult {
 }
 
 /** One rotator run on a fresh simulator (and emulator): everything in its own process. */
-async function rotatorRun(sim: SimulatorSettings, service: Omit<ServiceSettings, 'servers' | 'vault'>, aws?: { writesPerSecond: number }, runs = 1): Promise<RotatorFigures> {
+async function rotatorRun(
+  sim: SimulatorSettings,
+  service: Omit<ServiceSettings, 'servers' | 'vault'>,
+  aws?: { writesPerSecond: number },
+  runs = 1,
+  redisAfterEachRun = false,
+): Promise<RotatorFigures> {
   const simulator = await startSimulatorProcess(sim);
   const emulator = aws ? await startEmulatorProcess(aws.writesPerSecond) : undefined;
   try {
@@ -188,7 +194,7 @@ async function rotatorRun(sim: SimulatorSettings, service: Omit<ServiceSettings,
       ...service,
       servers: sim.servers,
       vault: emulator && aws ? { kind: 'aws', endpoint: emulator.url, writesPerSecond: aws.writesPerSecond } : { kind: 'file' },
-    }, { runs });
+    }, { runs, redisAfterEachRun });
     const counters = await simulator.counters();
     const ecsRequests = Object.fromEntries(Object.entries(counters).map(([api, byStatus]) => [api, Object.values(byStatus).reduce((a, b) => a + b, 0)]));
     return {
@@ -343,6 +349,50 @@ async function benchScale(): Promise<void> {
     );
     out();
   }
+  await benchRepeated();
+}
+
+/** Runs of the repeated-runs table, and its fleet (at most this, and at most the largest scale size). */
+const REPEATED_RUNS = 5;
+const REPEATED_SERVERS = 10_000;
+
+/**
+ * What a long-lived service holds after many runs of one fleet, with the target's restart policy
+ * `none` and no verification, as in the scale runs: every accepted rotation keeps its password as a
+ * candidate, and from the fourth run on (three candidates held) every server is skipped
+ * (`awaiting-restart`). Redis keeps each run's jobs for the retention (14 days or 500 runs), so
+ * what one run adds is what the retention multiplies.
+ */
+async function benchRepeated(): Promise<void> {
+  const servers = Math.min(REPEATED_SERVERS, Math.max(...options.scale));
+  out(`### Repeated runs of ${servers} servers`);
+  out(`The same settings, ${REPEATED_RUNS} runs of one fleet on one service, Redis measured after each (default retention: every run's jobs are still kept). ` +
+    'Restart policy none without verification: from the fourth run on, every server is skipped (awaiting-restart), as a schedule would find them.');
+  out();
+  const f = await rotatorRun(
+    { servers, latencyMs: SCALE_LATENCY_MS, throttleRps: undefined },
+    { uniquePerServer: false, batchSize: 1000, ecsRequestsPerSecond: 1000, workerConcurrency: options.workerConcurrency },
+    undefined,
+    REPEATED_RUNS,
+    true,
+  );
+  let before = 0;
+  const rows = f.runs.map((run, i) => {
+    const bytes = run.redisBytes ?? Number.NaN;
+    const row = [
+      i + 1,
+      `${acceptedOf(run.summary)} / ${run.summary.counts.skipped}`,
+      run.seconds.toFixed(2),
+      ((run.cpuSeconds / servers) * 1e6).toFixed(0),
+      Math.round(bytes / servers),
+      `${bytes >= before ? '+' : ''}${Math.round((bytes - before) / servers)}`,
+    ];
+    before = bytes;
+    return row;
+  });
+  table(['run', 'accepted / skipped', 'seconds', 'worker CPU µs/server', 'Redis bytes/server after', 'added by the run'], rows);
+  out(`Worker peak RSS over the ${REPEATED_RUNS} runs: ${mib(f.workerPeakRss)}.`);
+  out();
 }
 
 /**
