@@ -190,7 +190,6 @@ function admit(ctx: BatchContext, work: ServerWork, eligibility: ReturnType<type
   });
 }
 
-
 /**
  * `dry_run: true`: Huawei checks the call and changes nothing. Definite rejections settle the server
  * before any secret is written: a missing plug-in is ineligibility (`skipped no-reset-plugin`, as the
