@@ -79,7 +79,15 @@ describe('operators: metrics, dashboard, alerts, report after real runs', () => 
     p.sim.setFaults({ error500Probability: 1, apis: ['batchResetPasswords'], faultTiming: 'before-processing' });
     db = await p.run('db', 120_000);
     p.sim.setFaults({ error500Probability: 0 });
-    metricsText = await (await fetch(`${p.service.http!.url}/metrics`)).text();
+    // The run observer counts a run when BullMQ's completed event reaches it, which may be after
+    // p.run has the summary (through the run watcher): wait until both runs are counted.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      metricsText = await (await fetch(`${p.service.http!.url}/metrics`)).text();
+      const counted = ['web', 'db'].every((t) => new RegExp(`^rotator_runs_total\\{[^}]*target="${t}"`, 'm').test(metricsText));
+      if (counted || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }, 240_000);
 
   afterAll(async () => {
