@@ -202,9 +202,12 @@ export function createRunProcessor(deps: RunProcessorDeps) {
       data.fanOut = fan;
       await job.updateProgress({ phase: 'rotating', servers: fan?.servers, batches: fan?.batches } satisfies RunProgress);
       log.info({ servers: fan?.servers, batches: fan?.batches, trigger: data.trigger, dryRun: data.dryRun }, 'run: fanned out');
-      if (token !== undefined && (await job.moveToWaitingChildren(token))) {
-        throw new WaitingChildrenError();
-      }
+    }
+    // Also when the run resumes already fanned out: BullMQ brings it back once its batches are done,
+    // but a worker killed between the fan-out's updateData and this line leaves it to stalled-job
+    // recovery with batches still pending, and finishing it then fails ("pending dependencies").
+    if (token !== undefined && (await job.moveToWaitingChildren(token))) {
+      throw new WaitingChildrenError();
     }
     const summary = await aggregate(job, data);
     log.info({ counts: summary.counts, failedBatches: summary.failedBatches.length }, 'run: finished');
