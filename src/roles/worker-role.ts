@@ -172,7 +172,7 @@ export async function startWorkerRole(deps: WorkerRoleDeps): Promise<WorkerRole>
     runQueue: deps.queues.runs.qualifiedName,
     batchJobId,
   });
-  // auto: about 8,000 servers in flight, by the largest batch of an enabled target (worker-concurrency.ts).
+  // auto: about 4,000 servers in flight, by the largest batch of an enabled target (worker-concurrency.ts).
   const concurrency = effectiveWorkerConcurrency(service.limits.workerConcurrency, config.targets);
   const workers = startRotationWorkers({
     queues: deps.queues,

@@ -11,12 +11,14 @@ import { configWithLimits, PACKAGE_ROOT as ROOT } from '../helpers/config-with-l
 const target = (batchSize: number, enabled = true) => ({ batchSize, enabled });
 
 describe('effectiveWorkerConcurrency', () => {
-  it('keeps about 8,000 servers in flight, by the largest batch of an enabled target, from 8 to 32 batches', () => {
+  it('keeps about 4,000 servers in flight, by the largest batch of an enabled target, from 4 to 32 batches', () => {
     expect(effectiveWorkerConcurrency('auto', [target(100)])).toBe(32);
-    expect(effectiveWorkerConcurrency('auto', [target(500)])).toBe(16);
-    expect(effectiveWorkerConcurrency('auto', [target(1000)])).toBe(MIN_AUTO);
+    expect(effectiveWorkerConcurrency('auto', [target(250)])).toBe(16);
+    expect(effectiveWorkerConcurrency('auto', [target(500)])).toBe(8);
+    expect(effectiveWorkerConcurrency('auto', [target(1000)])).toBe(4);
+    expect(MIN_AUTO).toBe(4);
     expect(effectiveWorkerConcurrency('auto', [target(10)])).toBe(MAX_AUTO);
-    expect(effectiveWorkerConcurrency('auto', [target(100), target(1000)])).toBe(8);
+    expect(effectiveWorkerConcurrency('auto', [target(100), target(1000)])).toBe(4);
     // A disabled target's batches never run here.
     expect(effectiveWorkerConcurrency('auto', [target(100), target(1000, false)])).toBe(32);
     expect(effectiveWorkerConcurrency('auto', [])).toBe(MAX_AUTO);
