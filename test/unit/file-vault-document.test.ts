@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   draftDocument,
   emptyDocument,
@@ -57,6 +59,13 @@ function commit(doc: VaultDocument, k: SecretKey, op: (draft: DraftDocument) => 
   if (op(draft)) installSecret(doc, draft.secrets.get(name)!);
 }
 
+/** Applies `op` as the file vault commits: the versions the draft copied keep their resident form. */
+function commitDraft(doc: VaultDocument, k: SecretKey, op: (draft: DraftDocument) => boolean): void {
+  const name = secretName(k);
+  const draft = draftDocument(doc, [name]);
+  if (op(draft)) installDraft(doc, draft, draft.secrets.get(name)!);
+}
+
 function documentOf(servers: number): VaultDocument {
   const doc = emptyDocument();
   for (let n = 0; n < servers; n += 1) {
@@ -106,6 +115,45 @@ describe('file vault document in memory', () => {
         versions: [{ versionId: token(1), value: payload(key(0), 'Shared-Passw0rd!'), labels: [LABEL_PENDING], createdAt: 2_000 }],
       }),
     );
+  });
+
+  it('a new version of a secret holds the server name of the versions it keeps, when it is the same', () => {
+    const doc = documentOf(1);
+    // The listing of a later run makes a new string for the same name.
+    const again = { ...payload(key(0), 'Next-Passw0rd!'), serverName: ['web', key(0).serverId].join('-') };
+    commitDraft(doc, key(0), (d) => putPending(d, key(0), token(2), again, 3_000));
+    const held = doc.secrets.get(secretName(key(0)))!;
+    expect(held.length).toBe(5 + 2 * 6);
+    expect(held[5 + 6 + 5]).toBe('web-srv-0');
+    expect(getVersion(doc, key(0), { versionId: token(2) })!.value).toEqual(again);
+    // A different name is kept as it came.
+    const renamed = { ...payload(key(0), 'Third-Passw0rd!'), serverName: 'web-renamed' };
+    commitDraft(doc, key(0), (d) => putPending(d, key(0), token(3), renamed, 4_000));
+    expect(getVersion(doc, key(0), { versionId: token(3) })!.value.serverName).toBe('web-renamed');
+    expect(getVersion(doc, key(0), { versionId: token(1) })!.value.serverName).toBe('web-srv-0');
+  });
+
+  it('holds a server name once for all its versions: measured on the heap, since strings have no identity to compare', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const servers = 2_000;
+    // A fresh flat string of 10,000 characters each time, as JSON.parse makes for every listing.
+    const nameOf = (n: number): string => JSON.parse(`"${'n'.repeat(10_000)}-${n}"`) as string;
+    const doc = emptyDocument();
+    for (let n = 0; n < servers; n += 1) {
+      commit(doc, key(n), (d) => ensureSecret(d, key(n), 1_000));
+      commit(doc, key(n), (d) => putPending(d, key(n), token(1), { ...payload(key(n), 'Shared-Passw0rd!'), serverName: nameOf(n) }, 2_000));
+    }
+    gc();
+    const before = getHeapStatistics().used_heap_size;
+    for (let n = 0; n < servers; n += 1) {
+      commitDraft(doc, key(n), (d) => putPending(d, key(n), token(2), { ...payload(key(n), 'Next-Passw0rd!'), serverName: nameOf(n) }, 3_000));
+    }
+    gc();
+    const grown = getHeapStatistics().used_heap_size - before;
+    // Held twice, the names alone would be 20 MB more; the second versions' own slots are about 0.2 MB.
+    expect(grown).toBeLessThan(5 * 1024 * 1024);
+    expect(getVersion(doc, key(7), { versionId: token(2) })!.value.serverName).toBe(nameOf(7));
   });
 
   it('hands out copies of payloads, and a replay with the same fields in another order is a no-op', () => {

@@ -217,6 +217,9 @@ export function residentSecret(
       for (let slot = 0; slot < VERSION_SLOTS; slot += 1) slots[at + slot] = before![src + slot];
       const labels = before![src + V_LABELS] as readonly string[];
       if (!sameLabels(labels, version.labels)) slots[at + V_LABELS] = pool.labels(version.labels);
+      // A new version below shares this name when it is the same (32 bytes a version at 100k: 3 MB a run).
+      const copiedName = before![src + V_SERVER_NAME];
+      if (typeof copiedName === 'string') serverName = copiedName;
       at += VERSION_SLOTS;
       continue;
     }
