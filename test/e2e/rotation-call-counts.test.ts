@@ -4,10 +4,14 @@
  * These counts are what the rate limits divide (Huawei's ~200 requests/s per API, AWS's 50 writes/s
  * per account), so they are part of the behaviour, not an implementation detail.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsSecretsManagerVault } from '../../src/adapters/aws-secrets-manager/aws-secrets-manager-vault.js';
+import { openFileVault } from '../../src/adapters/file-vault/file-vault.js';
 import { cryptoRandom } from '../../src/adapters/crypto-random.js';
 import { createEcsClient } from '../../src/adapters/huawei-ecs/create-ecs-client.js';
 import { RedisAuditLog } from '../../src/adapters/redis/redis-audit-log.js';
@@ -146,5 +150,48 @@ describe('calls per rotation (AWS vault, shared mode, restart policy none, dry-r
   it('a third rotation costs the same (AWSPENDING moves off the settled version in the store write)', async () => {
     const third = await rotateOnce();
     expect(writesOf(third.aws) / SERVERS).toBe(2);
+  });
+});
+
+describe('log lines per batch', () => {
+  /** One batch over the whole fleet with a logger at info that keeps its lines. */
+  async function linesOfOneBatch(uniquePerServer: boolean): Promise<{ msg: string; level: number; calls?: number; servers?: number }[]> {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    // A vault of its own: the fleet's secrets in the shared one hold candidates from the tests above.
+    const dir = await mkdtemp(join(tmpdir(), 'rotator-log-lines-'));
+    const own = await openFileVault({ path: join(dir, 'vault.json.enc'), key: randomBytes(32), clock: systemClock, logger: pino({ level: 'silent' }) });
+    const summary = await runBatch(
+      { ...deps(), vault: own, logger },
+      {
+        runId: `run|web|${randomUUID()}`,
+        target: { ...target, uniquePerServer, region: sim.region, projectId: sim.projectId },
+        batchIndex: 0,
+        serverIds: listed.map((s) => s.id),
+        servers: listed,
+        dryRun: false,
+      },
+    );
+    await own.close();
+    await rm(dir, { recursive: true, force: true });
+    expect(summary.counts['pending-restart']).toBe(SERVERS);
+    return lines.map((l) => JSON.parse(l) as { msg: string; level: number });
+  }
+
+  it('uniquePerServer: one info line for the batch’s reset calls, not one per server', async () => {
+    const lines = await linesOfOneBatch(true);
+    expect(lines.filter((l) => l.msg === 'batch reset call answered')).toEqual([]);
+    const answered = lines.filter((l) => l.msg === 'batch reset calls answered');
+    expect(answered).toHaveLength(1);
+    expect(answered[0]).toMatchObject({ level: 30, calls: SERVERS, servers: SERVERS });
+    expect(lines.filter((l) => l.msg === 'batch finished')).toHaveLength(1);
+  });
+
+  it('shared password: the batch’s one reset call has its info line, with its request id', async () => {
+    const lines = await linesOfOneBatch(false);
+    const answered = lines.filter((l) => l.msg === 'batch reset call answered');
+    expect(answered).toHaveLength(1);
+    expect(answered[0]).toMatchObject({ level: 30, servers: SERVERS, requestId: expect.any(String) });
+    expect(lines.filter((l) => l.msg === 'batch reset calls answered')).toEqual([]);
   });
 });

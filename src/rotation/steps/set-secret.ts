@@ -44,10 +44,15 @@ export async function setSecret(ctx: BatchContext, works: readonly ServerWork[])
         requestId: answer.requestId,
       });
     }
-    ctx.logger.info(
-      { step: 'setSecret', servers: members.length, versionId: members[0]?.version?.versionId, requestId: answer.requestId },
-      'batch reset call answered',
-    );
+    // One info line per batch: with uniquePerServer a batch makes a call per server, and a line per
+    // call was 100,000 lines a run for a 100k fleet. Each server's request id is in its outcome and
+    // its audit entries; the per-call lines are at debug.
+    const fields = { step: 'setSecret', servers: members.length, versionId: members[0]?.version?.versionId, requestId: answer.requestId };
+    if (calls.length === 1) ctx.logger.info(fields, 'batch reset call answered');
+    else ctx.logger.debug(fields, 'batch reset call answered');
   });
+  if (calls.length > 1) {
+    ctx.logger.info({ step: 'setSecret', calls: calls.length, servers: calls.reduce((n, c) => n + c.members.length, 0) }, 'batch reset calls answered');
+  }
   await flushAudit(ctx);
 }
