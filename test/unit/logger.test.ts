@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, REDACT_CONTAINERS, REDACT_KEYS, REDACT_PATHS } from '../../src/observability/logger.js';
 import { scrubSecrets, scrubText } from '../../src/observability/secret-scrubber.js';
 import { RotatorError } from '../../src/domain/rotator-error.js';
 
@@ -130,5 +130,42 @@ describe('scrubSecrets', () => {
     expect(scrubText(`X-Auth-Token: ${TOKEN}`)).not.toContain(TOKEN);
     expect(scrubText(`redis://user:${REDIS_PASSWORD}@host:6379/0`)).toBe('redis://user:***@host:6379/0');
     expect(scrubText('plain text stays')).toBe('plain text stays');
+  });
+});
+
+describe('pino redact paths (the first layer, on its own)', () => {
+  /** A plain pino logger with only REDACT_PATHS: no scrubber behind it. */
+  function layerOne(): { logger: pino.Logger; text: () => string } {
+    const out = capture();
+    return { logger: pino({ redact: { paths: [...REDACT_PATHS], censor: '[Redacted]' } }, out.stream), text: out.text };
+  }
+
+  // Hyphenated names (x-auth-token) were listed as '"x-auth-token"', which pino read as a field with
+  // quotes in its name: this layer redacted none of them, at any depth (the scrubber did).
+  it('redacts every secret key at the top level and one level under every container this code logs', () => {
+    const { logger, text } = layerOne();
+    for (const key of REDACT_KEYS) {
+      logger.info({ [key]: PASSWORD }, 'top');
+      for (const container of REDACT_CONTAINERS) logger.info({ [container]: { [key]: PASSWORD, keep: 'visible' } }, 'one level');
+    }
+    const lines = text().trim().split('\n');
+    expect(lines).toHaveLength(REDACT_KEYS.length * (1 + REDACT_CONTAINERS.length));
+    expect(text()).not.toContain(PASSWORD);
+    expect(lines.filter((line) => line.includes('"keep":"visible"'))).toHaveLength(REDACT_KEYS.length * REDACT_CONTAINERS.length);
+  });
+
+  it('redacts the deeper shapes: request and response headers and bodies, error causes, SDK inputs', () => {
+    const { logger, text } = layerOne();
+    logger.info({ request: { headers: { 'X-Auth-Token': TOKEN, Authorization: SK }, body: { new_password: PASSWORD, 'reset-password': { new_password: PASSWORD_2 } } } });
+    logger.info({ err: { $response: { body: { password: PASSWORD }, headers: { authorization: SK } }, cause: { token: TOKEN } } });
+    logger.info({ input: { SecretString: PASSWORD }, payload: { value: { password: PASSWORD_2 } } });
+    for (const secret of SECRETS) expect(text()).not.toContain(secret);
+  });
+
+  it('lists each path once, none of them a container path that *.<key> already covers', () => {
+    expect(new Set(REDACT_PATHS).size).toBe(REDACT_PATHS.length);
+    for (const container of REDACT_CONTAINERS) for (const key of REDACT_KEYS) expect(REDACT_PATHS).not.toContain(`${container}.${key}`);
+    // 21 keys × (top level, *.key, 22 deeper prefixes): was 861 with the containers listed too.
+    expect(REDACT_PATHS.length).toBeLessThan(550);
   });
 });
