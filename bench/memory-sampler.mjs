@@ -8,6 +8,7 @@
 //   and a snapshot of it with BENCH_HEAP_SNAPSHOT=1: what the run holds while batches are in flight.
 // - BENCH_ALLOC_PROF=1: samples allocations, including objects already collected, and writes the
 //   profile (open it in Chrome DevTools' Memory tab) on SIGUSR2: where the garbage comes from.
+//   BENCH_ALLOC_PROF=survivors: only what outlived the young generation (see below).
 // Plain JavaScript so that it loads before tsx registers.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -75,7 +76,10 @@ if (file) {
   if (process.env.BENCH_ALLOC_PROF) {
     session = new Session();
     session.connect();
-    session.post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    // BENCH_ALLOC_PROF=survivors: leaves out what scavenges collected: what lived long enough to be
+    // copied (or promoted), which is what makes scavenges and full collections cost.
+    const survivors = process.env.BENCH_ALLOC_PROF === 'survivors';
+    session.post('HeapProfiler.startSampling', { samplingInterval: 65536, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors });
   }
 
   process.on('SIGUSR2', () => {
