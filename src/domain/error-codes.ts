@@ -114,6 +114,11 @@ export const EcsClientErrorCode = {
   contradictoryAnswer: 'CONTRADICTORY_ANSWER',
   /** A server missing from the answer of an accepted batch call. */
   notInResponse: 'NOT_IN_RESPONSE',
+  /**
+   * A reset refused on a resend, after an earlier attempt of the same call that Huawei may have
+   * carried out (a 5xx, a timeout, a reset connection): the refusal may be the first attempt's doing.
+   */
+  refusedAfterUncertainAttempt: 'REFUSED_AFTER_UNCERTAIN_ATTEMPT',
   /** An answer larger than the call's cap: not read further, the connection destroyed. */
   responseTooLarge: 'RESPONSE_TOO_LARGE',
 } as const;

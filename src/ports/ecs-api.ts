@@ -59,7 +59,9 @@ export interface EcsApi {
    * `rejected` needs a definite statement from Huawei (the server listed in `internalError`, or a 4xx
    * refusing the whole call); a server in neither list of a partial failure (a 400 `Ecs.0611` lists
    * only the refused servers, the others may well be changed), a 2xx that does not list it, or an
-   * unreadable answer is `unknown`. An abort through `options.signal` rejects with code `ABORTED`:
+   * unreadable answer is `unknown`; so is a refusal of a resend after an attempt Huawei may have
+   * carried out (a 5xx, a timeout, a dropped connection), since the first attempt may have caused it
+   * (`REFUSED_AFTER_UNCERTAIN_ATTEMPT`). An abort through `options.signal` rejects with code `ABORTED`:
    * every server's outcome is then unknown to the caller.
    * The rules in full: src/adapters/huawei-ecs/batch-reset-classification.ts.
    */

@@ -215,6 +215,40 @@ describe('issue 9 regressions', () => {
   });
 });
 
+describe('a resend refused after an attempt Huawei carried out (found in review, 2026-12-02)', () => {
+  for (const refusal of ['200 internalError Ecs.0605', '400 Ecs.0100', '400 Ecs.0011'] as const) {
+    it(`the reset applied, its answer lost, the resend answered ${refusal}: unknown, the pending password kept and resent next run`, async () => {
+      // Huawei applies the reset, the connection dies before the answer (a real HTTP proxy forwards
+      // the first reset to the simulator and then destroys the client's socket), and the client's
+      // resend of the same body is refused, as Huawei may refuse a server that the first attempt
+      // left locked or busy. Classified as a rejection, the pending password, the one now staged
+      // on every server, would lose its labels; an Ecs.0011 would even regenerate another.
+      const proxy = await startLosingThenRefusingProxy(sim.url, refusal, IDS);
+      try {
+        const s = await rotate('run-lost-then-refused', target({ restartPolicy: 'none' }), deps({ ecs: ecsClient(proxy.url) }), IDS);
+        expect(proxy.forwarded()).toBe(1);
+        expect(proxy.refused()).toBeGreaterThan(0);
+        for (const o of s.outcomes) expect(o).toMatchObject({ outcome: 'unknown', code: 'REFUSED_AFTER_UNCERTAIN_ATTEMPT' });
+      } finally {
+        await proxy.close();
+      }
+      for (const id of IDS) {
+        expect(sim.receivedSequence(id).map((r) => r.password)).toEqual([1]);
+        expect((await labelledPasswords(vault, keyOf(id))).some((l) => l.labels.includes(LABEL_PENDING))).toBe(true);
+      }
+      // The servers restart on their own: the password the first attempt staged is now in effect.
+      for (const id of IDS) sim.restart(id);
+      await expectNoLockout(IDS);
+
+      // The next run resends that same password first (never a second, different one), then promotes it.
+      const next = await rotate('run-after-refusal', target({ restartPolicy: 'soft', verify: sshVerify() }), deps(), IDS);
+      expect(next.counts.verified).toBe(3);
+      for (const id of IDS) expect(sim.receivedSequence(id).map((r) => r.password)).toEqual([1, 1]);
+      await expectNoLockout(IDS);
+    });
+  }
+});
+
 /** Before a restart, the password from before rotator managed the server logs in (never in the vault): check only the after-restart half. */
 async function expectNoLockoutAfterRestartOnly(ids: string[]): Promise<void> {
   for (const id of ids) {
@@ -255,6 +289,67 @@ async function startLyingProxy(upstream: string): Promise<{ url: string; lies: (
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     lies: () => lies,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * A real HTTP proxy: the first real (not dry-run) batch reset is forwarded to the simulator, which
+ * applies it, and its answer is then lost (the client's socket destroyed); every later real reset is
+ * answered with `refusal` for `ids` without being forwarded. Anything else is forwarded.
+ */
+async function startLosingThenRefusingProxy(
+  upstream: string,
+  refusal: '200 internalError Ecs.0605' | '400 Ecs.0100' | '400 Ecs.0011',
+  ids: readonly string[],
+): Promise<{ url: string; forwarded: () => number; refused: () => number; close: () => Promise<void> }> {
+  const target = new URL(upstream);
+  let forwarded = 0;
+  let refused = 0;
+  const readAll = (req: IncomingMessage): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+  const server = createServer((req, res) => {
+    void readAll(req).then((body) => {
+      const isReset = req.method === 'PUT' && (req.url ?? '').includes('/cloudservers/os-reset-passwords') && !body.toString('utf8').includes('"dry_run":true');
+      if (isReset && forwarded > 0) {
+        refused += 1;
+        const [status, answer] =
+          refusal === '200 internalError Ecs.0605'
+            ? [200, { response: [], internalError: ids.map((id) => ({ id, error_code: 'Ecs.0605', error_msg: 'The server is locked.' })) }]
+            : [400, { error: { code: refusal.slice(4), message: 'refused' } }];
+        res.writeHead(status, { 'Content-Type': 'application/json', 'X-Request-Id': `refused-${refused}` });
+        res.end(JSON.stringify(answer));
+        return;
+      }
+      const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        if (isReset) {
+          // Applied upstream; the answer never reaches the client.
+          forwarded += 1;
+          answer.resume();
+          answer.on('end', () => req.socket.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', () => req.socket.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    forwarded: () => forwarded,
+    refused: () => refused,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

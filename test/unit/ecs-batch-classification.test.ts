@@ -42,6 +42,17 @@ describe('classifyBatchReset', () => {
     }
   });
 
+  it('after an earlier attempt that may have been carried out, every refusal is unknown (REFUSED_AFTER_UNCERTAIN_ATTEMPT)', () => {
+    const uncertain = (answer: Parameters<typeof classifyBatchReset>[1]) =>
+      classifyBatchReset(ids, answer, { earlierAttemptMayHaveBeenProcessed: true }).map((r) => `${r.serverId}:${r.kind}${r.kind === 'accepted' ? '' : `:${r.code}`}`);
+    const answered = { kind: 'answered', acceptedIds: ['a'], internalErrors: [{ serverId: 'b', code: 'Ecs.0605', message: 'locked' }], requestId: undefined } as const;
+    expect(kinds(answered)).toEqual(['a:accepted', 'b:rejected:Ecs.0605', 'c:unknown:NOT_IN_RESPONSE']);
+    expect(uncertain(answered)).toEqual(['a:accepted', 'b:unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT', 'c:unknown:NOT_IN_RESPONSE']);
+    const partial = err({ code: 'Ecs.0611', httpStatus: 400, internalErrors: [{ serverId: 'b', code: 'Ecs.0100', message: 'status' }] });
+    expect(uncertain({ kind: 'failed', error: partial })).toEqual(['a:unknown:Ecs.0611', 'b:unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT', 'c:unknown:Ecs.0611']);
+    expect(uncertain({ kind: 'failed', error: err({ code: 'Ecs.0011', httpStatus: 400 }) })).toEqual(ids.map((id) => `${id}:unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT`));
+  });
+
   it('never "rejected" without a definite answer: summaries, transient, network, 5xx, unreadable → unknown', () => {
     const cases: EcsApiError[] = [
       err({ code: 'Ecs.0611', httpStatus: 400 }),

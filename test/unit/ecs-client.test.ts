@@ -213,6 +213,67 @@ describe('batchResetPasswords', () => {
     client.close();
   });
 
+  describe('a refusal of a resend, after an attempt Huawei may have carried out', () => {
+    // Huawei applies a reset, then its answer is lost (a timeout, a reset connection, a 5xx after
+    // processing); the resend is refused because of the first attempt (the server is now locked,
+    // busy, in another state). Called "rejected", the pending password would be dropped while it
+    // may be the one in effect (invariant 1), and an Ecs.0011 would regenerate a second password
+    // (invariant 3).
+    const refusal = json(200, {
+      response: [{ id: IDS[0] }],
+      internalError: [
+        { id: IDS[1], error_code: 'Ecs.0605', error_msg: 'locked' },
+        { id: IDS[2], error_code: 'Ecs.0612', error_msg: 'plug-in check failed' },
+      ],
+    });
+    const outcome = (results: { kind: string; code?: string }[]) => results.map((r) => `${r.kind}${r.kind === 'accepted' ? '' : `:${r.code}`}`);
+
+    it('a timeout, then per-server refusals: unknown (REFUSED_AFTER_UNCERTAIN_ATTEMPT), the accepted one accepted', async () => {
+      harness.script.push(hang, refusal);
+      const { client } = makeClient(harness, { timeoutMs: 200 });
+      const { results } = await client.batchResetPasswords({ password: PASSWORD, serverIds: IDS });
+      expect(harness.requests).toHaveLength(2);
+      expect(outcome(results)).toEqual(['accepted', 'unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT', 'unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT']);
+      // Huawei's own code stays readable in the message.
+      expect(results[1]).toMatchObject({ message: expect.stringContaining('Ecs.0605') });
+      client.close();
+    });
+
+    it('a reset connection, then per-server refusals: unknown', async () => {
+      harness.script.push(resetConnection, refusal);
+      const { client } = makeClient(harness);
+      const { results } = await client.batchResetPasswords({ password: PASSWORD, serverIds: IDS });
+      expect(outcome(results).slice(1)).toEqual(['unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT', 'unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT']);
+      client.close();
+    });
+
+    it('a 500, then a whole-call 400 (Ecs.0100, or Ecs.0011 which would regenerate): every server unknown', async () => {
+      for (const code of ['Ecs.0100', 'Ecs.0011']) {
+        harness.script.push(json(500, { error: { code: 'Common.0001', message: 'internal error' } }), json(400, { error: { code, message: 'refused' } }));
+        const { client } = makeClient(harness);
+        const { results } = await client.batchResetPasswords({ password: PASSWORD, serverIds: IDS });
+        expect(outcome(results)).toEqual(IDS.map(() => 'unknown:REFUSED_AFTER_UNCERTAIN_ATTEMPT'));
+        client.close();
+      }
+    });
+
+    it('a throttled attempt (429: Huawei did not take it), then refusals: rejected as before', async () => {
+      harness.script.push(json(429, { error_code: 'APIGW.0308', error_msg: 'throttled', request_id: 'r' }), refusal);
+      const { client } = makeClient(harness);
+      const { results } = await client.batchResetPasswords({ password: PASSWORD, serverIds: IDS });
+      expect(outcome(results)).toEqual(['accepted', 'rejected:Ecs.0605', 'rejected:Ecs.0612']);
+      client.close();
+    });
+
+    it('a dry run changes nothing: its refusals after a 500 stay rejected', async () => {
+      harness.script.push(json(500, { error: { code: 'Common.0001', message: 'internal error' } }), refusal);
+      const { client } = makeClient(harness);
+      const { results } = await client.batchResetPasswords({ password: undefined, serverIds: IDS, dryRun: true });
+      expect(outcome(results)).toEqual(['accepted', 'rejected:Ecs.0605', 'rejected:Ecs.0612']);
+      client.close();
+    });
+  });
+
   it('retries exhausted: every server unknown with the last code', async () => {
     harness.fallback = json(503, { error: { code: 'Common.1503', message: 'flow control' } }, { 'X-Request-Id': 'rid-503' });
     const { client } = makeClient(harness);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ECS_RETRY_POLICY,
   isRetryableFailure,
+  mayHaveBeenProcessed,
   parseRetryAfter,
   retryDelay,
 } from '../../src/adapters/huawei-ecs/retry-policy.js';
@@ -89,6 +90,29 @@ describe('DEFAULT_ECS_RETRY_POLICY as data', () => {
   it('is frozen data', () => {
     expect(Object.isFrozen(policy)).toBe(true);
     expect(Object.isFrozen(policy.retryableStatuses)).toBe(true);
+  });
+});
+
+describe('mayHaveBeenProcessed', () => {
+  it.each([
+    // Huawei said it did not act: a refusal, throttling included.
+    [http(429, 'APIGW.0308'), false],
+    [http(400, 'Ecs.0011'), false],
+    [http(401), false],
+    // A 5xx may come after the work was done (answer lost); a dropped or timed-out exchange too.
+    [http(500, 'Common.0001'), true],
+    [http(501, 'Ecs.0603'), true],
+    [http(503, 'Common.1503'), true],
+    [net('ECONNRESET'), true],
+    [net('TIMEOUT'), true],
+    [net('EPIPE'), true],
+    [net('UND_ERR_SOCKET'), true],
+    // No connection was ever made: nothing was sent.
+    [net('ECONNREFUSED'), false],
+    [net('ENOTFOUND'), false],
+    [net('EAI_AGAIN'), false],
+  ])('%j → %s', (failure, expected) => {
+    expect(mayHaveBeenProcessed(failure)).toBe(expected);
   });
 });
 

@@ -49,8 +49,32 @@ export function mustStopRun(error: EcsApiError): boolean {
  * 4. Failed with a per-server summary code (`Ecs.0610`/`Ecs.0611`) but no list → unknown.
  * 5. Failed with a 4xx and a Huawei code (e.g. `Ecs.0011` password rules, `Ecs.0100` status) → every
  *    server rejected with that code: Huawei refused the call as a whole.
+ * 6. When an earlier attempt of the same call may have been carried out (`earlierAttemptMayHaveBeenProcessed`:
+ *    a 5xx or a lost answer, then a resend), every refusal of rules 1, 2 and 5 is unknown instead
+ *    (`REFUSED_AFTER_UNCERTAIN_ATTEMPT`, with Huawei's code in the message): the resend may be refused
+ *    *because* the first attempt was applied (the server now locked, busy or in another state), and
+ *    dropping the pending password would then lose the one in effect. The next run resends it.
  */
-export function classifyBatchReset(serverIds: readonly string[], answer: BatchResetAnswer): ServerResetResult[] {
+export function classifyBatchReset(
+  serverIds: readonly string[],
+  answer: BatchResetAnswer,
+  options: { earlierAttemptMayHaveBeenProcessed?: boolean } = {},
+): ServerResetResult[] {
+  const results = classifyAnswer(serverIds, answer);
+  if (options.earlierAttemptMayHaveBeenProcessed !== true) return results;
+  return results.map((r): ServerResetResult =>
+    r.kind === 'rejected'
+      ? {
+          serverId: r.serverId,
+          kind: 'unknown',
+          code: EcsClientErrorCode.refusedAfterUncertainAttempt,
+          message: `refused with ${r.code} (${r.message}) on a resend, after an earlier attempt that Huawei may have carried out`,
+        }
+      : r,
+  );
+}
+
+function classifyAnswer(serverIds: readonly string[], answer: BatchResetAnswer): ServerResetResult[] {
   if (answer.kind === 'answered') {
     const accepted = new Set(answer.acceptedIds);
     const rejected = new Map(answer.internalErrors.map((e) => [e.serverId, e] as const));

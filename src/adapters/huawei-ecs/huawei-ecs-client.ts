@@ -20,7 +20,7 @@ import { EcsApiError } from './ecs-api-error.js';
 import { parseErrorBody, readErrorBody, scrubRemoteText } from './error-body.js';
 import { sendHttpRequest, TransportError } from './http-transport.js';
 import type { HttpExchangeResponse } from './http-transport.js';
-import { DEFAULT_ECS_RETRY_POLICY, isRetryableFailure, parseRetryAfter, retryDelay } from './retry-policy.js';
+import { DEFAULT_ECS_RETRY_POLICY, isRetryableFailure, mayHaveBeenProcessed, parseRetryAfter, retryDelay } from './retry-policy.js';
 import type { AttemptFailure, RetryPolicy } from './retry-policy.js';
 import { percentEncode, signRequest } from './signer.js';
 import { classifyBatchReset, mustStopRun } from './batch-reset-classification.js';
@@ -106,6 +106,11 @@ interface ApiRequest {
   signal?: AbortSignal | undefined;
   /** Only the server list reads answers larger than MAX_SMALL_RESPONSE_BYTES. */
   large?: boolean;
+  /**
+   * Set to true when an attempt failed in a way Huawei may have carried out (`mayHaveBeenProcessed`):
+   * what a later attempt's answer says about the request is then not the whole story.
+   */
+  attempts?: { mayHaveBeenProcessed: boolean };
 }
 
 /**
@@ -192,6 +197,7 @@ export class HuaweiEcsClient implements EcsApi {
     body.servers = input.serverIds.map((id) => ({ id }));
 
     let answer: Parameters<typeof classifyBatchReset>[1];
+    const attempts = { mayHaveBeenProcessed: false };
     try {
       const res = await this.send({
         operation,
@@ -200,6 +206,7 @@ export class HuaweiEcsClient implements EcsApi {
         body,
         secrets: input.password ? [input.password] : [],
         signal: options?.signal,
+        attempts,
       });
       // A 2xx answer may also carry `internalError` (a partial failure in the 200 mode).
       const json = parseJsonOrThrow(operation, res);
@@ -217,7 +224,8 @@ export class HuaweiEcsClient implements EcsApi {
       answer = { kind: 'failed', error };
     }
     return {
-      results: classifyBatchReset(input.serverIds, answer),
+      // A dry run changes nothing, so an earlier attempt cannot have changed what its answer says.
+      results: classifyBatchReset(input.serverIds, answer, { earlierAttemptMayHaveBeenProcessed: !dryRun && attempts.mayHaveBeenProcessed }),
       requestId: answer.kind === 'answered' ? answer.requestId : answer.error.requestId,
     };
   }
@@ -404,6 +412,8 @@ export class HuaweiEcsClient implements EcsApi {
         failure = { kind: 'http', status: res.status, code: error.huaweiCode, retryAfterMs: error.retryAfterMs };
       }
       const delay = retryDelay(this.retry, failure!, attempt, this.random);
+      // Only an attempt that another follows: the last one's own answer is what gets classified.
+      if (delay !== undefined && request.attempts !== undefined && mayHaveBeenProcessed(failure!)) request.attempts.mayHaveBeenProcessed = true;
       this.logger.warn(
         {
           operation,

@@ -72,6 +72,26 @@ export type AttemptFailure =
   | { kind: 'http'; status: number; code: string | undefined; retryAfterMs: number | undefined }
   | { kind: 'network'; code: string };
 
+/**
+ * Network failures that happen before a request can have reached Huawei: no connection was made
+ * (refused, no route, name not resolved), so nothing was sent. Any other network failure (a reset,
+ * a timeout, a broken pipe) may come after Huawei received the request and acted on it.
+ */
+const NOT_SENT_NETWORK_CODES: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'];
+
+/**
+ * Whether Huawei may have carried out the request of a failed attempt: a 5xx (Huawei's
+ * "after-processing" failures: the reset applied, the answer lost) or a network failure other than
+ * one before any connection. A 4xx, throttling included, is Huawei saying it did not. A resend of a
+ * reset after such an attempt can be refused *because* the first one was applied (the server is
+ * now locked or busy), so that refusal is no longer a definite answer about the password
+ * (batch-reset-classification.ts).
+ */
+export function mayHaveBeenProcessed(failure: AttemptFailure): boolean {
+  if (failure.kind === 'network') return !NOT_SENT_NETWORK_CODES.includes(failure.code);
+  return failure.status >= 500;
+}
+
 /** Whether this failure is transient under the policy (ignores the attempt count). */
 export function isRetryableFailure(policy: RetryPolicy, failure: AttemptFailure): boolean {
   if (failure.kind === 'network') return policy.retryableNetworkCodes.some((c) => matchesCode(c, failure.code));
