@@ -6,6 +6,7 @@
  */
 import { FileTooLargeError, MAX_SECRET_FILE_BYTES, readFileBoundedSync } from './bounded-read.js';
 import { isAbsolute, resolve } from 'node:path';
+import { secretFilePathForMessage } from './secret-file-path.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -66,7 +67,7 @@ export function lookupEnvSecret(env: Env, variable: string, fileVariable: string
       } catch (error) {
         if (error instanceof FileTooLargeError) throw new Error(`${fileVariable}: ${path} is larger than ${MAX_SECRET_FILE_BYTES} bytes (not a credential file)`);
         const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-        throw new Error(`${fileVariable}: cannot read ${path} (${code})`);
+        throw new Error(`${fileVariable}: cannot read ${secretFilePathForMessage(fileVariable, file, path)} (${code})`);
       }
       const value = text.trim();
       if (value === '') throw new Error(`${fileVariable}: ${path} is empty`);

@@ -10,6 +10,7 @@ import { FileTooLargeError, MAX_SECRET_FILE_BYTES, readFileBoundedSync } from '.
 import { isAbsolute, resolve } from 'node:path';
 import { parseVaultKeyMaterial, VAULT_KEY_FILE_VARIABLE, VAULT_KEY_VARIABLE } from '../domain/vault-key-material.js';
 import type { Env } from './env-secret.js';
+import { secretFilePathForMessage } from './secret-file-path.js';
 
 export type VaultKeySource =
   | { readonly kind: 'env'; readonly variable: string }
@@ -41,7 +42,8 @@ export function checkVaultKey(env: Env, keyFile: string, cwd: string): VaultKeyC
     }
     if (fileVar !== undefined && fileVar !== '') {
       const path = isAbsolute(fileVar) ? fileVar : resolve(cwd, fileVar);
-      const read = (): Buffer => parseKeyMaterial(readOrThrow(path, VAULT_KEY_FILE_VARIABLE), `${VAULT_KEY_FILE_VARIABLE} (${path})`);
+      const read = (): Buffer =>
+        parseKeyMaterial(readOrThrow(path, VAULT_KEY_FILE_VARIABLE, secretFilePathForMessage(VAULT_KEY_FILE_VARIABLE, fileVar, path)), `${VAULT_KEY_FILE_VARIABLE} (${path})`);
       read();
       return { ok: true, source: { kind: 'file', path, variable: VAULT_KEY_FILE_VARIABLE }, read };
     }
@@ -60,11 +62,12 @@ export function checkVaultKey(env: Env, keyFile: string, cwd: string): VaultKeyC
   };
 }
 
-function readOrThrow(path: string, origin: string): Buffer {
+/** `shownPath`: how a message names the file when it cannot be read (see secret-file-path.ts). */
+function readOrThrow(path: string, origin: string, shownPath = path): Buffer {
   try {
     return readFileBoundedSync(path, MAX_SECRET_FILE_BYTES);
   } catch (error) {
     if (error instanceof FileTooLargeError) throw new Error(`${origin}: ${path} is larger than ${MAX_SECRET_FILE_BYTES} bytes (not a key file)`);
-    throw new Error(`${origin}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    throw new Error(`${origin}: cannot read ${shownPath} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
   }
 }

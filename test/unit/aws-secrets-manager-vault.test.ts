@@ -308,6 +308,15 @@ describe('AWS Secrets Manager vault', () => {
     expect(scrub('a-b-a', ['a'])).toBe('[REDACTED]-b-[REDACTED]');
   });
 
+  it('scrubs before it cuts a long SDK message: no first part of a password straddling the cut survives', () => {
+    const password = 'Zq8!mK2@vR5-pL9=xT3w';
+    // The message is kept to 300 characters: put the password across that boundary.
+    const sdkError = Object.assign(new Error(`${'x'.repeat(290)}${password} and more`), { name: 'InvalidParameterException', $metadata: { httpStatusCode: 400 } });
+    const error = toVaultError(sdkError, { operation: 'PutSecretValue', secretName: 's', secrets: [password] });
+    expect(error.message).not.toContain(password.slice(0, 10));
+    expect(error.message).toContain('[REDACTED]');
+  });
+
   it('classifies network failures and timeouts as retryable', () => {
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     expect(toVaultError(reset, { operation: 'X', secretName: 's' })).toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });

@@ -85,6 +85,64 @@ describe('size caps', () => {
   });
 });
 
+describe('a secret put into a *_FILE variable by mistake (found in review, 2026-12-02)', () => {
+  // The value is taken as a path: "cannot read /app/<the secret> (ENOENT)" printed it into the
+  // config check, the start-up warnings and the container log. A value with no existing directory
+  // is never shown now; a real path still is.
+  const SK_MARKER = 'hW3iSecretKeyValue0123456789abcdefghij';
+  const AK_MARKER = 'AKIAMARKER00000000001';
+  const TOKEN_MARKER = 'bearer-token-marker-0123456789abcdef';
+  // A base64 key may hold "/": a directory part that does not exist is not shown either.
+  const KEY_MARKER = 'q1w2e3r4/t5y6u7i8o9p0asdfghjklzxcvbnmQWERTY0123=';
+  const markers = [SK_MARKER, AK_MARKER, TOKEN_MARKER, KEY_MARKER, 't5y6u7i8o9p0asdfghjklzxcvbnmQWERTY0123'];
+
+  async function setUp(enabledTargetUsesAccount: boolean): Promise<string> {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'jobs'));
+    await writeFile(join(dir, 'jobs', 'demo.yaml'), `${demoJob('demo')}\nenabled: ${enabledTargetUsesAccount}\n`);
+    await writeFile(
+      join(dir, 'service.yaml'),
+      'accounts:\n  - { name: demo, region: eu-west-101, projectId: 77b6a44cba5143ab91d13ab9a8ff44fd }\nhttp: { auth: { mode: token } }\n',
+    );
+    return dir;
+  }
+  // Every secret in its _FILE variable: problems (the account is used by an enabled target).
+  const allInFiles = { HUAWEI_AK_FILE: AK_MARKER, HUAWEI_SK_FILE: SK_MARKER, ROTATOR_HTTP_TOKEN_FILE: TOKEN_MARKER, ROTATOR_VAULT_KEY_FILE: KEY_MARKER };
+  // Only the credentials in their _FILE variables, of an account no enabled target uses: warnings.
+  const credentialsInFiles = { HUAWEI_AK: 'AKDIRECT000000000001', HUAWEI_SK_FILE: SK_MARKER, ROTATOR_HTTP_TOKEN: 'x'.repeat(32), ROTATOR_VAULT_KEY: randomBytes(32).toString('base64') };
+  const cases = [
+    { name: 'every secret in its _FILE variable, an enabled target', enabled: true, env: allInFiles, named: ['HUAWEI_AK_FILE', 'ROTATOR_VAULT_KEY_FILE', 'ROTATOR_HTTP_TOKEN_FILE'], hint: 'to pass a value, not a path, set ROTATOR_VAULT_KEY' },
+    { name: 'the secret key in HUAWEI_SK_FILE, no enabled target (a warning)', enabled: false, env: credentialsInFiles, named: ['HUAWEI_SK_FILE'], hint: 'to pass a value, not a path, set HUAWEI_SK' },
+  ];
+
+  for (const c of cases) {
+    it(`loadConfig's problems and warnings name the variable, never its value: ${c.name}`, async () => {
+      const dir = await setUp(c.enabled);
+      const result = await loadConfig({ cwd: dir, jobsDir: join(dir, 'jobs'), configPath: join(dir, 'service.yaml'), env: c.env });
+      expect(result.ok).toBe(!c.enabled);
+      const text = JSON.stringify(result.ok ? { warnings: result.config.warnings, config: result.config } : result.issues);
+      for (const marker of markers) expect(text).not.toContain(marker);
+      for (const variable of c.named) expect(text).toContain(variable);
+      expect(text).toContain(c.hint);
+    });
+
+    it(`\`config check\` prints no value of a *_FILE variable: ${c.name}`, async () => {
+      const dir = await setUp(c.enabled);
+      const { stdout, stderr } = await cli(['--config', join(dir, 'service.yaml'), '--jobs', join(dir, 'jobs'), 'config', 'check'], cleanEnv(c.env));
+      for (const variable of c.named) expect(stdout + stderr).toContain(variable);
+      for (const marker of markers) expect(stdout + stderr).not.toContain(marker);
+    });
+  }
+
+  it('a real path whose file is missing is still shown, to fix the typo', async () => {
+    const dir = await setUp(true);
+    const missing = join(dir, 'secrets', 'hw-sk');
+    await mkdir(join(dir, 'secrets'));
+    const result = await loadConfig({ cwd: dir, jobsDir: join(dir, 'jobs'), configPath: join(dir, 'service.yaml'), env: { HUAWEI_AK: 'AK', HUAWEI_SK_FILE: missing, ROTATOR_VAULT_KEY: randomBytes(32).toString('base64'), ROTATOR_HTTP_TOKEN: 'x'.repeat(32) } });
+    expect(issuesOf(result).find((m) => m.includes('HUAWEI_SK_FILE'))).toContain(`cannot read ${missing} (ENOENT)`);
+  });
+});
+
 describe('YAML alias bomb', () => {
   it('is a problem naming its file, and the problems of two other broken files are still listed', async () => {
     const dir = await tempDir();

@@ -62,6 +62,17 @@ describe('resolveVaultKey', () => {
     expect(error.message).toContain('ROTATOR_VAULT_KEY_FILE');
   });
 
+  it('a key put into ROTATOR_VAULT_KEY_FILE by mistake is not printed back as a path', async () => {
+    const key = randomBytes(32).toString('base64');
+    const error = await rejection(resolveVaultKey({ env: { ROTATOR_VAULT_KEY_FILE: key }, keyFile: join(temp.dir, 'cfg.key'), cwd: temp.dir, logger: log.logger }));
+    expect(error.code).toBe('VAULT_INVALID_KEY');
+    expect(error.message).toContain('ROTATOR_VAULT_KEY_FILE');
+    expect(error.message).toContain('to pass a value, not a path, set ROTATOR_VAULT_KEY');
+    expect(error.message).not.toContain(key);
+    // No path at all: the resolved "path" would be the working directory and the key.
+    expect(error.message).not.toContain(temp.dir);
+  });
+
   it('accepts a key file of 32 raw bytes', async () => {
     const key = randomBytes(32);
     const keyFile = join(temp.dir, 'raw.key');

@@ -101,7 +101,9 @@ export function toVaultError(error: unknown, context: ErrorContext): RotatorErro
     else if (networkCode !== undefined) rule = { code: VaultErrorCode.unavailable, retryable: true };
     else rule = { code: VaultErrorCode.requestFailed, retryable: false };
   }
-  const rawMessage = typeof sdk.message === 'string' ? sdk.message.slice(0, 300) : '';
+  // Scrubbed before it is cut: a secret that straddled the cut would keep its first part otherwise
+  // (vaultError scrubs the whole message again, which is then harmless).
+  const rawMessage = typeof sdk.message === 'string' ? scrub(sdk.message, context.secrets).slice(0, 300) : '';
   const detail = [name, status !== undefined ? `HTTP ${status}` : undefined, networkCode].filter(Boolean).join(', ');
   return vaultError(rule.code, context, `${detail}${rawMessage ? `: ${rawMessage}` : ''}`, rule.retryable, error);
 }

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { FileTooLargeError, MAX_SECRET_FILE_BYTES, readFileBounded } from '../../config/bounded-read.js';
+import { secretFilePathForMessage } from '../../config/secret-file-path.js';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDirectory } from './atomic-write.js';
@@ -55,14 +56,15 @@ function parseVaultKey(raw: Buffer | string, origin: string): Buffer {
   return parsed.key;
 }
 
-async function readKeyFile(file: string, origin: string): Promise<Buffer | undefined> {
+/** `shownPath`: how a message names the file when it cannot be read (see src/config/secret-file-path.ts). */
+async function readKeyFile(file: string, origin: string, shownPath = file): Promise<Buffer | undefined> {
   let raw: Buffer;
   try {
     raw = await readFileBounded(file, MAX_SECRET_FILE_BYTES);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (error instanceof FileTooLargeError) throw vaultError(VaultErrorCode.invalidKey, `${origin} ${file}: larger than ${MAX_SECRET_FILE_BYTES} bytes (not a key file)`);
-    throw ioError('reading key file', file, error);
+    throw ioError('reading key file', shownPath, error);
   }
   return parseVaultKey(raw, `${origin} ${file}`);
 }
@@ -90,9 +92,10 @@ export async function resolveVaultKey(options: ResolveVaultKeyOptions): Promise<
   }
   if (envFileSetting !== undefined && envFileSetting !== '') {
     const envFile = resolve(options.cwd ?? process.cwd(), envFileSetting);
-    const key = await readKeyFile(envFile, VAULT_KEY_FILE_VARIABLE);
+    const shown = secretFilePathForMessage(VAULT_KEY_FILE_VARIABLE, envFileSetting, envFile);
+    const key = await readKeyFile(envFile, VAULT_KEY_FILE_VARIABLE, shown);
     if (key === undefined) {
-      throw vaultError(VaultErrorCode.invalidKey, `${VAULT_KEY_FILE_VARIABLE}: the key file ${envFile} does not exist`);
+      throw vaultError(VaultErrorCode.invalidKey, `${VAULT_KEY_FILE_VARIABLE}: the key file ${shown} does not exist`);
     }
     return { key, source: 'env-file', file: envFile };
   }
