@@ -13,6 +13,7 @@ import { COMPACT_NOW_FACTOR, openFileVault, type FileVault } from '../../src/ada
 import { journalRecordPieces, secretName, UNLABELLED_VERSIONS_KEPT, type StoredSecret } from '../../src/adapters/file-vault/vault-document.js';
 import { deriveVaultKey, HEADER_LENGTH, sealDocument, snapshotId } from '../../src/adapters/file-vault/vault-file-format.js';
 import { journalHeader, sealRecord } from '../../src/adapters/file-vault/vault-journal.js';
+import { acquireFileLock } from '../../src/adapters/file-vault/file-lock.js';
 import { isRotatorError, type RotatorError } from '../../src/domain/rotator-error.js';
 import { LABEL_CURRENT, LABEL_PENDING, LABEL_PREVIOUS, type SecretKey, type SecretPayload } from '../../src/ports/vault.js';
 import { captureLogger, randomKey, tempDir, wallClock, type CapturedLog } from '../fixtures/file-vault/support.js';
@@ -327,15 +328,41 @@ describe('file vault', () => {
     it('times out on a lock held by a live process, with a retryable VAULT_LOCK_TIMEOUT naming the lock file', async () => {
       const vault = await openVault(key, 200);
       const lockPath = `${path}.lock`;
-      // A live holder: this very process, under another nonce.
-      await writeFile(lockPath, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'other', acquiredAt: Date.now() }));
-      const error = await rejection(vault.ensureSecret(key1));
-      expect(error.code).toBe('VAULT_LOCK_TIMEOUT');
-      expect(error.retryable).toBe(true);
-      expect(error.message).toContain(lockPath);
-      expect(error.message).toContain(`pid ${process.pid}`);
-      // The holder's lock is left alone.
-      expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).toBe('other');
+      // A live holder: another process of this host, alive for the length of the test.
+      const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        await writeFile(lockPath, JSON.stringify({ pid: holder.pid, host: hostname(), nonce: 'other', acquiredAt: Date.now() }));
+        const error = await rejection(vault.ensureSecret(key1));
+        expect(error.code).toBe('VAULT_LOCK_TIMEOUT');
+        expect(error.retryable).toBe(true);
+        expect(error.message).toContain(lockPath);
+        expect(error.message).toContain(`pid ${holder.pid}`);
+        // The holder's lock is left alone.
+        expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).toBe('other');
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    });
+
+    it('breaks a lock naming this very pid under a nonce it does not hold: a restarted container (pid 1 again) must not wait on itself', async () => {
+      // Found in review (2026-12-02): the image runs the service as pid 1; killed while holding the
+      // lock and restarted by Docker (same host name, pid 1 again), it judged its predecessor's lock
+      // alive (its own pid) and failed with VAULT_LOCK_TIMEOUT on every start.
+      const vault = await openVault(key, 2_000);
+      await writeFile(`${path}.lock`, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'earlier-incarnation', acquiredAt: Date.now() - 60_000 }));
+      await vault.ensureSecret(key1);
+      expect(await vault.describe(key1)).toBeDefined();
+      expect(log.records().some((r) => r.msg === 'file vault: removed a stale lock left by a process that died' && r.deadPid === process.pid)).toBe(true);
+    });
+
+    it('still waits for a lock this process holds itself (another vault instance on the same file)', async () => {
+      const vault = await openVault(key, 200);
+      const held = await acquireFileLock({ path: `${path}.lock`, timeoutMs: 1_000, clock: wallClock, logger: log.logger });
+      try {
+        expect((await rejection(vault.ensureSecret(key1))).code).toBe('VAULT_LOCK_TIMEOUT');
+      } finally {
+        await held.release();
+      }
     });
 
     it('never breaks a lock held by another host', async () => {

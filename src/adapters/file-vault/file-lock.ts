@@ -24,6 +24,12 @@
  * Containers sharing a volume have separate pid namespaces but normally distinct host names, so the
  * same rule keeps them safe (they time out instead of breaking a live lock). A reused pid makes a
  * stale lock look alive: waiters time out with a clear error naming the lock file to remove.
+ *
+ * Except for the commonest reuse, our own pid: a container restarted after its process died holding
+ * the lock (OOM, SIGKILL, power loss) runs the service as pid 1 again, under the same host name, and
+ * would otherwise wait on a lock "held by a live process" (itself) on every start, for ever. A
+ * process knows which locks it holds (HELD_NONCES), so a lock naming this pid and host under a nonce
+ * this process does not hold was left by an earlier process with the same pid, and is stale.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, linkSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
@@ -36,6 +42,15 @@ import { ioError, vaultError } from './vault-errors.js';
 import { isProcessAlive } from './process-alive.js';
 
 const BREAK_LOCK_STALE_MS = 10_000;
+
+/** The nonces of the locks this process holds now (any path): see "our own pid" above. */
+const HELD_NONCES = new Set<string>();
+
+/** Whether `owner` (a lock on this host) is held by a live process: not ours unless we hold its nonce. */
+function ownerAlive(owner: LockOwner): boolean {
+  if (owner.pid === process.pid) return HELD_NONCES.has(owner.nonce);
+  return isProcessAlive(owner.pid);
+}
 const FIRST_BACKOFF_MS = 2;
 const MAX_BACKOFF_MS = 100;
 
@@ -125,11 +140,13 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
   let lastOwner: LockOwner | 'unreadable' | undefined;
   for (;;) {
     if (createExclusive(path, content)) {
+      HELD_NONCES.add(me.nonce);
       let released = false;
       return {
         async release() {
           if (released) return;
           released = true;
+          HELD_NONCES.delete(me.nonce);
           // Only remove the lock if it is still ours (it cannot be otherwise unless someone
           // deleted it by hand; then deleting another holder's lock would be worse).
           const owner = readOwner(path);
@@ -144,7 +161,7 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
       };
     }
     lastOwner = readOwner(path);
-    if (lastOwner !== undefined && lastOwner !== 'unreadable' && lastOwner.host === me.host && !isProcessAlive(lastOwner.pid)) {
+    if (lastOwner !== undefined && lastOwner !== 'unreadable' && lastOwner.host === me.host && !ownerAlive(lastOwner)) {
       await breakStaleLock(path, lastOwner, clock, logger);
       continue;
     }
