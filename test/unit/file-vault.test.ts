@@ -405,6 +405,67 @@ describe('file vault', () => {
     });
   });
 
+  describe('durability of what is acknowledged (found in review, 2026-12-02)', () => {
+    // The FileHandle class, to count and fail its fsyncs: the fault (an EIO from the disk) cannot be
+    // caused for real here, so it is injected at the one call that reports it.
+    async function fileHandleProto(): Promise<{ datasync: () => Promise<void> }> {
+      const h = await (await import('node:fs/promises')).open(join(temp.dir, 'probe'), 'w');
+      const proto = Object.getPrototypeOf(h) as { datasync: () => Promise<void> };
+      await h.close();
+      return proto;
+    }
+
+    it('a write whose fsync failed is cut from the journal: its retry appends and fsyncs again rather than answering "stored" from the page cache', async () => {
+      await mkdir(temp.dir, { recursive: true });
+      const proto = await fileHandleProto();
+      const vault = await openVault();
+      await vault.ensureSecret(key1);
+      const before = (await stat(journalPath())).size;
+      let failNext = true;
+      let fsyncs = 0;
+      const real = proto.datasync;
+      const spy = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
+        fsyncs += 1;
+        if (failNext) {
+          failNext = false;
+          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        }
+        return real.call(this);
+      });
+      try {
+        expect((await rejection(vault.putPending(key1, token(1), payload(key1, 'Pw-eio-1!')))).code).toBe('VAULT_IO_ERROR');
+        // Linux marks the failed pages clean: the bytes would read back, but may never reach the disk.
+        expect((await stat(journalPath())).size).toBe(before);
+        fsyncs = 0;
+        expect(await vault.putPending(key1, token(1), payload(key1, 'Pw-eio-1!'))).toEqual({ labels: [LABEL_PENDING] });
+        expect(fsyncs).toBeGreaterThan(0);
+        expect((await stat(journalPath())).size).toBeGreaterThan(before);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('records another process wrote are fsynced before this one acts on them (their writer may have died before its fsync)', async () => {
+      await mkdir(temp.dir, { recursive: true });
+      const proto = await fileHandleProto();
+      const writer = await openVault();
+      const reader = await openVault();
+      await writer.ensureSecret(key1);
+      await writer.putPending(key1, token(1), payload(key1, 'Pw-other-1!'));
+      const spy = vi.spyOn(proto, 'datasync');
+      try {
+        expect((await reader.describe(key1))?.versions[0]?.labels).toEqual([LABEL_PENDING]);
+        expect(spy).toHaveBeenCalled();
+        spy.mockClear();
+        // Nothing new: no fsync on a read.
+        await reader.describe(key1);
+        expect(spy).not.toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+      }
+    });
+  });
+
   describe('journal', () => {
     it('a commit appends what it changed: the cost of one write does not grow with the vault', async () => {
       const vault = await openVault();

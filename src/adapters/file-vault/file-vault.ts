@@ -301,6 +301,11 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       const read = await replayRecords((into, position) => readFully(handle, into, position), from, size, key, header, journalPath, (record) =>
         documents.applyJournalRecord(loaded.doc, record, journalPath, version),
       );
+      // Records this process did not write may not be on disk yet: their writer may have been
+      // killed between its write and its fsync (the page cache keeps them, a power loss would not).
+      // Read, they become what this process acknowledges and acts on (a pending password it
+      // resends, a replayed write it answers as stored), so they are made durable first.
+      if (read.end > from) await handle.datasync();
       loaded.journal = { header, version, ino, end: read.end, tornTail: read.tornTail, identity: identityOf(stats) };
       return 'ok';
     } catch (error) {
@@ -400,6 +405,16 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
       // with (unknown if it cannot be had: that refresh then reads the journal as before).
       journal.identity = await handle.stat({ bigint: true }).then(identityOf, () => undefined);
     } catch (error) {
+      // The record may sit in the file, complete, though its fsync failed: after an EIO, Linux marks
+      // the pages clean, so a later fsync succeeds without them ever reaching the disk, and the retry
+      // of this very write would replay it and answer "stored". Cut it off (best effort; if that
+      // fails too, the vault stays unwritable while the disk is).
+      if (handle !== undefined) {
+        await handle.truncate(journal.end).then(
+          () => handle!.datasync(),
+          () => undefined,
+        ).catch(() => undefined);
+      }
       throw ioError('appending to', journalPath, error);
     } finally {
       await handle?.close();
