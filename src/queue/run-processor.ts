@@ -7,7 +7,10 @@
  * BullMQ's step pattern: the processor runs twice. First pass adds the children and moves the run
  * to `waiting-children`; when the last child finishes, BullMQ queues the run again and the second
  * pass (data has `fanOut`) only aggregates. A crash anywhere in the first pass replays it: children
- * have deterministic ids, so re-adding them is a no-op while they exist.
+ * have deterministic ids, and a replay adds only those that do not exist (see `notQueuedYet`).
+ * Not handled: a replay splits the listing as it is then, so when the fleet changed between the two
+ * listings, a batch queued by the first attempt and one of the replay may share a server or miss one
+ * (the fan-out's progress is not recorded).
  */
 import { WaitingChildrenError } from 'bullmq';
 import type { Job } from 'bullmq';
@@ -66,7 +69,23 @@ export function createRunProcessor(deps: RunProcessorDeps) {
     let batches = 0;
     let pendingServers = 0;
     let flushed = 0;
+    // A replay of a fan-out that a crash, a deploy or a listing error cut short: batches it queued
+    // may have run and failed for good since. Added again, BullMQ would make such a failed batch a
+    // pending child of the run once more (it is not in the completed set) while it also stays in the
+    // run's ignored failures: the run would wait in waiting-children for ever. So a replay leaves
+    // every batch that still exists, in any state, as it is.
+    const replay = job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0;
+    const notQueuedYet = async (batches: PendingBatch[]): Promise<PendingBatch[]> => {
+      if (!replay) return batches;
+      const states = await Promise.all(batches.map((b) => deps.queues.batches.getJobState(b.opts.jobId as string)));
+      const kept = batches.filter((_, i) => states[i] === 'unknown');
+      if (kept.length < batches.length) {
+        deps.logger.info({ runId, alreadyQueued: batches.length - kept.length, failed: states.filter((st) => st === 'failed').length }, 'run: fan-out replayed; batches already queued are left as they are');
+      }
+      return kept;
+    };
     const flush = async (): Promise<void> => {
+      if (pending.length > 0) pending = await notQueuedYet(pending);
       if (pending.length > 0) await deps.queues.batches.addBulk(pending);
       flushed += pending.length;
       pending = [];
