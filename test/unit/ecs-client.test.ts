@@ -7,7 +7,7 @@ import {
   stringToSign,
 } from '../../src/adapters/huawei-ecs/signer.js';
 import { EcsApiError } from '../../src/adapters/huawei-ecs/ecs-api-error.js';
-import { LIST_READ_AHEAD } from '../../src/adapters/huawei-ecs/huawei-ecs-client.js';
+import { LIST_READ_AHEAD, MAX_LIST_PASSES } from '../../src/adapters/huawei-ecs/huawei-ecs-client.js';
 import { DEFAULT_ECS_RETRY_POLICY } from '../../src/adapters/huawei-ecs/retry-policy.js';
 import type { Harness, RecordedRequest } from './ecs-http-harness.js';
 import {
@@ -426,6 +426,43 @@ describe('listServers', () => {
     // Pages 2 and 3 are read ahead together once page 1 gave the count: any arrival order.
     expect(harness.requests.map((r) => new URLSearchParams(r.query).get('offset')).sort()).toEqual(['1', '2', '3']);
     expect(harness.requests.every(verifySignature)).toBe(true);
+    client.close();
+  });
+
+  it('a server removed while the listing runs shifts the pages: the listing is read again, and no server is missed (found in review, 2026-12-02)', async () => {
+    const fleet = Array.from({ length: 5 }, (_, i) => huaweiServer(`srv-${i + 1}`));
+    let pageOneServed = false;
+    harness.fallback = (req, res) => {
+      const limit = Number(new URLSearchParams(req.query).get('limit'));
+      const page = Number(new URLSearchParams(req.query).get('offset'));
+      // srv-1 is deleted right after the first page was served: srv-3 moves onto page 1.
+      if (page === 1 && !pageOneServed) pageOneServed = true;
+      else if (fleet[0]!.id === 'srv-1') fleet.shift();
+      json(200, { count: fleet.length, servers: fleet.slice((page - 1) * limit, page * limit) })(req, res);
+    };
+    const { client } = makeClient(harness);
+    const ids: string[] = [];
+    for await (const s of client.listServers({}, { pageSize: 2 })) ids.push(s.id);
+    expect(ids.sort()).toEqual(['srv-1', 'srv-2', 'srv-3', 'srv-4', 'srv-5']);
+    expect(new Set(ids).size).toBe(ids.length);
+    client.close();
+  });
+
+  it(`a fleet that keeps changing is listed at most ${MAX_LIST_PASSES} times, with a warning`, async () => {
+    let total = 10;
+    harness.fallback = (req, res) => {
+      const limit = Number(new URLSearchParams(req.query).get('limit'));
+      const page = Number(new URLSearchParams(req.query).get('offset'));
+      total += 1; // a new server on every request
+      const all = Array.from({ length: total }, (_, i) => huaweiServer(`srv-${i}`));
+      json(200, { count: total, servers: all.slice((page - 1) * limit, page * limit) })(req, res);
+    };
+    const { client, logs } = makeClient(harness);
+    const ids: string[] = [];
+    for await (const s of client.listServers({}, { pageSize: 5 })) ids.push(s.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(harness.requests.filter((r) => new URLSearchParams(r.query).get('offset') === '1')).toHaveLength(MAX_LIST_PASSES);
+    expect(logs()).toContain('kept changing while it was listed');
     client.close();
   });
 

@@ -84,6 +84,8 @@ export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;
 /** List pages requested ahead of the one being consumed (see `listServers`). */
 export const LIST_READ_AHEAD = 4;
+/** Listings of one `listServers` call at most, while the fleet keeps changing under it (see there). */
+export const MAX_LIST_PASSES = 3;
 export const DEFAULT_TIMEOUT_MS = 15_000;
 /** Default cap of a server list page answer. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -267,30 +269,49 @@ export class HuaweiEcsClient implements EcsApi {
     // 50-100 ms each, the listing alone would take 5-10 s. Pages are still yielded in order, the
     // rate limiter still paces every request, and the end is still decided page by page
     // (an empty page, or page * limit >= that page's count), as without read-ahead.
-    const inFlight = new Map<number, ReturnType<typeof fetchPage>>();
-    let lastKnownPage = 1;
-    const request = (page: number): ReturnType<typeof fetchPage> => {
-      let pending = inFlight.get(page);
-      if (pending === undefined) {
-        pending = fetchPage(page);
-        // A page fetched ahead and never consumed (the listing ended early, or the consumer
-        // stopped) must not become an unhandled rejection; a consumed one rethrows when awaited.
-        pending.catch(() => undefined);
-        inFlight.set(page, pending);
+    // Pages are numbered, so a server removed from (or added to) the matching set while the listing
+    // runs shifts every later server by one place: a removal moves the first server of the next
+    // page onto a page already read, and it would be missed, silently left out of the run. Each
+    // page reports the total (`count`); when it changed during a pass, the listing is read again
+    // (at most MAX_LIST_PASSES times) and only servers not yielded yet are yielded.
+    const yielded = new Set<string>();
+    for (let pass = 1; ; pass += 1) {
+      let firstCount: number | undefined;
+      let changed = false;
+      const inFlight = new Map<number, ReturnType<typeof fetchPage>>();
+      let lastKnownPage = 1;
+      const request = (page: number): ReturnType<typeof fetchPage> => {
+        let pending = inFlight.get(page);
+        if (pending === undefined) {
+          pending = fetchPage(page);
+          // A page fetched ahead and never consumed (the listing ended early, or the consumer
+          // stopped) must not become an unhandled rejection; a consumed one rethrows when awaited.
+          pending.catch(() => undefined);
+          inFlight.set(page, pending);
+        }
+        return pending;
+      };
+      for (let page = 1; ; page += 1) {
+        const parsed = await request(page);
+        inFlight.delete(page);
+        if (firstCount === undefined) firstCount = parsed.count;
+        else if (parsed.count !== firstCount) changed = true;
+        lastKnownPage = Math.max(lastKnownPage, Math.ceil(parsed.count / limit));
+        if (parsed.servers.length > 0) {
+          for (let ahead = page + 1; ahead <= Math.min(lastKnownPage, page + LIST_READ_AHEAD); ahead++) void request(ahead);
+        }
+        for (const server of parsed.servers) {
+          if (yielded.has(server.id) || !wantedTags.every(([k, v]) => server.tags[k] === v)) continue;
+          yielded.add(server.id);
+          yield server;
+        }
+        if (parsed.servers.length === 0 || page * limit >= parsed.count) break;
       }
-      return pending;
-    };
-    for (let page = 1; ; page += 1) {
-      const parsed = await request(page);
-      inFlight.delete(page);
-      lastKnownPage = Math.max(lastKnownPage, Math.ceil(parsed.count / limit));
-      if (parsed.servers.length > 0) {
-        for (let ahead = page + 1; ahead <= Math.min(lastKnownPage, page + LIST_READ_AHEAD); ahead++) void request(ahead);
+      if (!changed) return;
+      if (pass >= MAX_LIST_PASSES) {
+        this.logger.warn({ operation, passes: pass }, 'ECS listServers: the fleet kept changing while it was listed; a server that moved between pages may be missing from this listing');
+        return;
       }
-      for (const server of parsed.servers) {
-        if (wantedTags.every(([k, v]) => server.tags[k] === v)) yield server;
-      }
-      if (parsed.servers.length === 0 || page * limit >= parsed.count) return;
     }
   }
 
