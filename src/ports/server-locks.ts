@@ -2,8 +2,12 @@
  * Per-server locks (invariant 4: one run per server at a time). A lock has an owner token and a
  * time-to-live; only its owner can renew or release it, and it frees itself when its holder dies.
  *
- * The rotation uses a deterministic owner (run id + batch index), so that a batch job re-run by
- * BullMQ's stalled-job recovery takes its own locks back instead of waiting for the TTL.
+ * An owner may be `<family>#<execution>`: `acquireMany` takes over a lock held by another owner of
+ * the same family. The rotation's family is its batch job's id and each execution of the job adds
+ * its own suffix, so that a batch re-run by BullMQ's stalled-job recovery takes its locks back at
+ * once instead of waiting for the TTL, while an earlier execution that is still alive (a worker
+ * paused or cut off from Redis, whose job was handed to another) finds them lost at its next
+ * renewal and stops: it can neither renew nor release the re-run's locks.
  */
 export interface AcquireResult {
   /** Ids now held by `owner` (newly taken, or already held by the same owner and extended). */
@@ -19,6 +23,7 @@ export interface RenewResult {
 }
 
 export interface ServerLocks {
+  /** Takes each free lock, extends those `owner` holds, takes over those of `owner`'s family (see above). */
   acquireMany(serverIds: readonly string[], owner: string, ttlMs: number): Promise<AcquireResult>;
   renewMany(serverIds: readonly string[], owner: string, ttlMs: number): Promise<RenewResult>;
   /** Releases the ids still held by `owner`; ids held by someone else are left alone. */

@@ -54,8 +54,11 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
   const logger = deps.logger.child({ runId: input.runId, batchIndex: input.batchIndex, target: input.target.name });
   const ctx: BatchContext = { deps, input, logger, pendingAudit: [] };
   const ids = [...new Set(input.serverIds)];
-  // The batch's job id owns its locks: a re-run after a crash takes its own locks back.
-  const owner = batchJobId(input.runId, input.batchIndex);
+  // The batch's job id is the family of its locks: a re-run after a crash takes its own locks back.
+  // Each execution has its own owner within it, so an earlier execution that still runs (its job
+  // handed to another worker while it was cut off) finds its locks lost rather than sharing them,
+  // and can neither renew nor release the re-run's (src/ports/server-locks.ts).
+  const owner = `${batchJobId(input.runId, input.batchIndex)}#${deps.random.int(2 ** 30).toString(36)}${deps.random.int(2 ** 30).toString(36)}`;
   const ttl = deps.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
 
   // Milliseconds per step, in the "batch finished" line: where a slow batch spent its time (store:
@@ -91,13 +94,16 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     lap('locks');
     deps.signal?.throwIfAborted();
     await setSecret(ctx, works);
-    await regenerateRejectedPasswords(ctx, works);
+    // A second, new password goes only to servers whose lock this batch still holds (another run may
+    // have taken one that expired during a long reset call).
+    await regenerateRejectedPasswords(ctx, works, await renewal.renewNow());
     lap('reset');
 
     await finishSecret(ctx, works);
     lap('finish');
     const throttled = allThrottled(works);
-    await restart(ctx, works);
+    // Nor is a server rebooted whose lock was lost meanwhile: its new run may be resetting it.
+    await restart(ctx, works, await renewal.renewNow());
     lap('restart');
     const outcomes = await record(ctx, works);
     lap('record');

@@ -32,6 +32,25 @@ describe('RedisServerLocks', () => {
     expect(await locks.holder('s2')).toBe('run-a|b0');
   });
 
+  it('a re-run of a batch (same family, new execution) takes its locks over; the earlier execution finds them lost and cannot release them', async () => {
+    // Found in review (2026-12-02): every execution of a batch used the batch job id as owner, so a
+    // stalled execution that was still alive shared its re-run's locks and freed them when it ended.
+    const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
+    expect((await locks.acquireMany(['f1', 'f2'], 'run-f|b0#first', 60_000)).held).toEqual(['f1', 'f2']);
+    expect(await locks.acquireMany(['f1', 'f2'], 'run-f|b0#second', 60_000)).toEqual({ held: ['f1', 'f2'], busy: [] });
+    expect(await locks.holder('f1')).toBe('run-f|b0#second');
+    expect(await locks.renewMany(['f1', 'f2'], 'run-f|b0#first', 60_000)).toEqual({ renewed: [], lost: ['f1', 'f2'] });
+    await locks.releaseMany(['f1', 'f2'], 'run-f|b0#first');
+    expect(await locks.holder('f2')).toBe('run-f|b0#second');
+    // Another batch (b1, b01, a prefix of b0 …) is another family: busy.
+    for (const other of ['run-f|b1#x', 'run-f|b#x', 'run-f|b01#x', 'run-f|b0x']) expect((await locks.acquireMany(['f1'], other, 60_000)).busy).toEqual(['f1']);
+    // A lock of an earlier release (the bare job id) is of the family too.
+    await redis.set(`${prefix}:lock:f3`, 'run-f|b0', 'PX', 60_000);
+    expect((await locks.acquireMany(['f3'], 'run-f|b0#third', 60_000)).held).toEqual(['f3']);
+    await locks.releaseMany(['f1', 'f2', 'f3'], 'run-f|b0#second');
+    await locks.releaseMany(['f3'], 'run-f|b0#third');
+  });
+
   it('lets the same owner take its locks back (a re-run after a crash) and extends them', async () => {
     const locks = new RedisServerLocks({ redis, keyPrefix: prefix });
     await locks.acquireMany(['s1'], 'run-a|b0', 1_000);

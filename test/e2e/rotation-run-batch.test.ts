@@ -500,6 +500,60 @@ describe('runBatch', () => {
     }
   });
 
+  describe('a lock lost after the reset call (found in review, 2026-12-02)', () => {
+    // The lock of LINUX_A expires during the reset call and another run takes it (injected: the
+    // key is overwritten with the other run's owner as the call returns). This batch must no longer
+    // act on LINUX_A: no second password, no reboot.
+    const stealA = async (): Promise<void> => {
+      await redis.set(`${prefix}:lock:${LINUX_A}`, 'other-run|b7#x', 'PX', 60_000);
+    };
+
+    it('no reboot of a server whose lock was lost: pending-restart (lock-lost), the others restarted', async () => {
+      const real = ecsClient();
+      const rebooted: string[] = [];
+      const ecs: EcsApi = wrapPort<EcsApi>(real, {
+        batchResetPasswords: async (args: Parameters<EcsApi['batchResetPasswords']>[0], options?: Parameters<EcsApi['batchResetPasswords']>[1]) => {
+          const answer = await real.batchResetPasswords(args, options);
+          if (!args.dryRun) await stealA();
+          return answer;
+        },
+        batchReboot: (ids: readonly string[], type: Parameters<EcsApi['batchReboot']>[1], options?: Parameters<EcsApi['batchReboot']>[2]) => {
+          rebooted.push(...ids);
+          return real.batchReboot(ids, type, options);
+        },
+      });
+      const s = await run(deps({ ecs }), input('run-lost-before-restart', target({ restartPolicy: 'soft' })));
+      expect(outcomeOf(s, LINUX_A)).toMatchObject({ outcome: 'pending-restart', code: 'lock-lost' });
+      expect(rebooted).not.toContain(LINUX_A);
+      expect(rebooted.length).toBeGreaterThan(0);
+      // The other run's lock is left alone.
+      expect(await new RedisServerLocks({ redis, keyPrefix: prefix }).holder(LINUX_A)).toBe('other-run|b7#x');
+      await redis.del(`${prefix}:lock:${LINUX_A}`);
+    });
+
+    it('no second password after an Ecs.0011 for a server whose lock was lost: failed with the code', async () => {
+      const real = ecsClient();
+      let refused = 0;
+      // The simulator accepts every password our generator makes, so the Ecs.0011 is injected here.
+      const ecs: EcsApi = wrapPort<EcsApi>(real, {
+        batchResetPasswords: async (args: Parameters<EcsApi['batchResetPasswords']>[0], options?: Parameters<EcsApi['batchResetPasswords']>[1]) => {
+          if (!args.dryRun && refused === 0) {
+            refused += 1;
+            await stealA();
+            return { requestId: 'injected', results: args.serverIds.map((serverId) => ({ serverId, kind: 'rejected' as const, code: 'Ecs.0011', message: 'password invalid' })) };
+          }
+          return real.batchResetPasswords(args, options);
+        },
+      });
+      const s = await run(deps({ ecs }), input('run-lost-before-regenerate', target()));
+      expect(outcomeOf(s, LINUX_A)).toMatchObject({ outcome: 'failed', code: 'Ecs.0011' });
+      expect(sim.receivedSequence(LINUX_A)).toHaveLength(0);
+      for (const id of ALL.filter((i) => i !== LINUX_A)) expect(outcomeOf(s, id)?.outcome).toBe('pending-restart');
+      expect(await new RedisServerLocks({ redis, keyPrefix: prefix }).holder(LINUX_A)).toBe('other-run|b7#x');
+      await redis.del(`${prefix}:lock:${LINUX_A}`);
+    });
+  });
+
   it('a dry run writes nothing and resets nothing', async () => {
     const s = await run(deps(), { ...input('run-dry', target()), dryRun: true });
     expect(s.counts.skipped).toBe(3);

@@ -3,17 +3,23 @@ import { loadScript, type LoadedScript } from './redis-script.js';
 import type { AcquireResult, RenewResult, ServerLocks } from '../../ports/server-locks.js';
 
 /**
- * For each key: take the lock, or extend it when `owner` already holds it (a batch re-run after a
- * crash takes its own locks back). Returns one number per key: 1 when held by `owner` afterwards,
- * 0 when another owner holds it. Each key is decided on its own (not all-or-nothing): a batch
- * rotates the servers it got and reports the others busy.
+ * For each key: take the lock, extend it when `owner` already holds it, or take it over when an
+ * owner of the same family holds it (ARGV[3]: `<family>` of an owner `<family>#<execution>`, see
+ * src/ports/server-locks.ts): a batch re-run after a crash takes its own batch's locks back, and the
+ * earlier execution, if it still lives, finds them lost. Returns one number per key: 1 when held by
+ * `owner` afterwards, 0 when another owner holds it. Each key is decided on its own (not
+ * all-or-nothing): a batch rotates the servers it got and reports the others busy.
  */
 const ACQUIRE_MANY = `
 local out = {}
+local family = ARGV[3]
 for i, key in ipairs(KEYS) do
   local v = redis.call('GET', key)
   if v == ARGV[1] then
     redis.call('PEXPIRE', key, ARGV[2])
+    out[i] = 1
+  elseif v and (v == family or string.sub(v, 1, string.len(family) + 1) == family .. '#') then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
     out[i] = 1
   elseif v then
     out[i] = 0
@@ -60,7 +66,7 @@ export interface RedisServerLocksOptions {
  * batch takes, renews and releases all its locks with one script call (loaded once, sent by
  * EVALSHA), each key decided on its own. One call touches several keys, so on Redis Cluster they
  * must share a slot: the key prefix must hold a hash tag (`{rotator}`), which BullMQ requires of
- * the same prefix anyway. The owner token is an id (run id + batch), never a secret.
+ * the same prefix anyway. The owner token is an id (run id + batch + execution), never a secret.
  */
 export class RedisServerLocks implements ServerLocks {
   readonly #redis: Redis;
@@ -95,7 +101,7 @@ export class RedisServerLocks implements ServerLocks {
   async acquireMany(serverIds: readonly string[], owner: string, ttlMs: number): Promise<AcquireResult> {
     assertTtl(ttlMs);
     const unique = [...new Set(serverIds)];
-    const results = await this.#each(this.#acquire, unique, [owner, Math.ceil(ttlMs)]);
+    const results = await this.#each(this.#acquire, unique, [owner, Math.ceil(ttlMs), lockFamily(owner)]);
     const held: string[] = [];
     const busy: string[] = [];
     unique.forEach((id, i) => (results[i] === 1 ? held : busy).push(id));
@@ -121,6 +127,12 @@ export class RedisServerLocks implements ServerLocks {
   async holder(serverId: string): Promise<string | undefined> {
     return (await this.#redis.get(this.#key(serverId))) ?? undefined;
   }
+}
+
+/** The family of an owner `<family>#<execution>` (the whole owner when it has no `#`). */
+export function lockFamily(owner: string): string {
+  const at = owner.lastIndexOf('#');
+  return at === -1 ? owner : owner.slice(0, at);
 }
 
 function assertTtl(ttlMs: number): void {

@@ -15,10 +15,11 @@ import { dropRejected, keepRefusedInherited } from './finish-secret.js';
  * (finish-secret.ts `keepRefusedInherited`), or stays pending and gets no successor when there is no
  * room for both.
  */
-export async function regenerateRejectedPasswords(ctx: BatchContext, works: ServerWork[]): Promise<void> {
+export async function regenerateRejectedPasswords(ctx: BatchContext, works: ServerWork[], lostLocks: ReadonlySet<string> = new Set()): Promise<void> {
   const refused = unsettled(works).filter(
     (w) =>
       w.phase !== 'confirm' && // a confirmation resends an accepted password: never replace it here
+      !lostLocks.has(w.serverId) && // its lock expired: another run may hold it; it ends failed with the code
       w.reset?.kind === 'rejected' && w.reset.code === HuaweiCode.passwordRules && w.version !== undefined && w.version.generation < MAX_GENERATION,
   );
   if (refused.length === 0) return;

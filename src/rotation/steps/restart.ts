@@ -1,4 +1,4 @@
-import { VerificationCode } from '../../domain/error-codes.js';
+import { OutcomeCode, VerificationCode } from '../../domain/error-codes.js';
 import type { EcsJob } from '../../ports/ecs-api.js';
 import { audit, candidatePolicy, flushAudit, verifySettings, type BatchContext } from '../batch-context.js';
 import { errorCode, mustStopBatch } from '../batch-failures.js';
@@ -31,9 +31,22 @@ const VERIFY_ATTEMPTS_AFTER_REBOOT = 3;
  * Vault failures here settle the server (its labels stay as they were, which keeps every candidate);
  * they never leave it without an outcome.
  */
-export async function restart(ctx: BatchContext, works: readonly ServerWork[]): Promise<void> {
-  const accepted = unsettled(works).filter((w) => w.acceptedVersionId !== undefined);
+export async function restart(ctx: BatchContext, works: readonly ServerWork[], lostLocks: ReadonlySet<string> = new Set()): Promise<void> {
   const policy = ctx.input.target.restartPolicy;
+  if (policy !== 'none') {
+    // Its lock expired since the reset (another run may now be resetting it): not rebooted by this
+    // batch; the accepted password takes effect at its next restart, as with policy none.
+    for (const work of unsettled(works)) {
+      if (work.acceptedVersionId === undefined || !lostLocks.has(work.serverId)) continue;
+      settle(work, 'pending-restart', {
+        code: OutcomeCode.lockLost,
+        versionId: work.acceptedVersionId,
+        requestId: work.requestId,
+        reason: 'accepted; the server lock expired before the restart, so this batch did not restart it: the new password takes effect at its next restart',
+      });
+    }
+  }
+  const accepted = unsettled(works).filter((w) => w.acceptedVersionId !== undefined);
   if (policy === 'none') {
     // Nothing is restarted, so nothing is audited here: the record step audits `pending-restart`.
     for (const work of accepted) {
