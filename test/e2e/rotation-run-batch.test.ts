@@ -322,6 +322,41 @@ describe('runBatch', () => {
     expect(outcomeOf(next, LINUX_A)?.versionId).not.toBe(newest!.versionId);
   });
 
+  it('a confirmation reboots even when the password it resends still carries ROTATOR_RESTARTED from the run that first sent it (found in review, 2026-12-02)', async () => {
+    // After a verified run, three soft runs whose logins cannot be made (SSH unreachable) fill the
+    // candidate slots, and the third one's in-guest reset fails silently: its password, AWSCURRENT,
+    // was rebooted (labelled ROTATOR_RESTARTED) but is not in effect. The fourth run, SSH still
+    // unreachable, confirms it: resend, reboot. Taking the old label for "rebooted by this batch",
+    // it skipped the reboot and reported the resend as "accepted and restarted".
+    const unreachable: VerifySettings = { ...sshVerify(), port: 1, timeoutMs: 500 };
+    await run(deps(), input('run-verified-0', target({ restartPolicy: 'soft', verify: sshVerify() }), [LINUX_A]));
+    for (const runId of ['run-unverified-1', 'run-unverified-2', 'run-unverified-3']) {
+      if (runId === 'run-unverified-3') sim.setFaults({ acceptedNotAppliedServers: [LINUX_A] });
+      const s = await run(deps({ verifyRetryDelayMs: 10 }), input(runId, target({ restartPolicy: 'soft', verify: unreachable }), [LINUX_A]));
+      expect(outcomeOf(s, LINUX_A)?.outcome).toBe('rotated-unverified');
+    }
+    sim.setFaults({ acceptedNotAppliedServers: [] });
+    const current = await vault.getVersion(keyOf(LINUX_A), { label: LABEL_CURRENT });
+    expect(sim.login(LINUX_A, current!.value.password)?.now).toBe(false);
+    const received = sim.receivedSequence(LINUX_A).length;
+
+    const real = ecsClient();
+    const rebooted: string[] = [];
+    const ecs: EcsApi = wrapPort<EcsApi>(real, {
+      batchReboot: (ids: readonly string[], type: Parameters<EcsApi['batchReboot']>[1], options?: Parameters<EcsApi['batchReboot']>[2]) => {
+        rebooted.push(...ids);
+        return real.batchReboot(ids, type, options);
+      },
+    });
+    const confirm = await run(deps({ ecs, verifyRetryDelayMs: 10 }), input('run-confirm-after-restarted', target({ restartPolicy: 'soft', verify: unreachable }), [LINUX_A]));
+    // The same password again (a confirmation), then a reboot: now it is in effect.
+    expect(sim.receivedSequence(LINUX_A)).toHaveLength(received + 1);
+    expect(sim.receivedSequence(LINUX_A).at(-1)?.password).toBe(sim.receivedSequence(LINUX_A).at(-2)?.password);
+    expect(rebooted).toEqual([LINUX_A]);
+    expect(sim.login(LINUX_A, current!.value.password)?.now).toBe(true);
+    expect(outcomeOf(confirm, LINUX_A)).toMatchObject({ outcome: 'rotated-unverified', versionId: current!.versionId });
+  });
+
   // One test per partial-failure mode, each on a fresh simulator and vault (beforeEach): the three
   // servers share one reset call, and LINUX_B loses its plug-in between plan and the call.
   for (const mode of ['400-internal-error', '200-subset'] as const) {

@@ -55,8 +55,11 @@ export async function restart(ctx: BatchContext, works: readonly ServerWork[], l
     return;
   }
 
+  // ROTATOR_RESTARTED on the accepted version marks a reboot by an earlier attempt of this batch. Not
+  // for a confirmation: it resends a version accepted (and maybe rebooted, the label still on it) by
+  // an earlier run, and the reboot after this resend is the point of it.
   const restarted: { work: ServerWork; detail: string }[] = accepted
-    .filter((w) => versionWithLabel(w.description, LABEL_RESTARTED)?.versionId === w.acceptedVersionId)
+    .filter((w) => w.phase !== 'confirm' && versionWithLabel(w.description, LABEL_RESTARTED)?.versionId === w.acceptedVersionId)
     .map((work) => ({ work, detail: 'rebooted by an earlier attempt of this batch' }));
   const toReboot = accepted.filter((w) => !restarted.some((r) => r.work === w));
   const type = policy === 'hard' ? 'HARD' : 'SOFT';
