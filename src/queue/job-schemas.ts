@@ -87,12 +87,14 @@ function serverOfListing(id: string, [name, osType, status, locked, fixed, float
 /**
  * The run's `dry_run` preflight of a batch's servers (src/rotation/run-preflight.ts): when Huawei
  * answered (ms since the epoch), the call's request id, and the servers it refused as
- * `[position in serverIds, Huawei's code, Huawei's message]`. Every other server passed.
+ * `[position in serverIds, Huawei's code, Huawei's message]`, and the positions of the servers it
+ * gave no definite answer about (`unsure`). Every other server passed.
  */
 const PreflightSchema = z.strictObject({
   at: z.number().int().min(0),
   requestId: z.string().max(256).optional(),
   refused: z.array(z.tuple([z.number().int().min(0).max(MAX_SERVERS_PER_CALL - 1), z.string().min(1).max(64), z.string().max(1024)])).max(MAX_SERVERS_PER_CALL),
+  unsure: z.array(z.number().int().min(0).max(MAX_SERVERS_PER_CALL - 1)).max(MAX_SERVERS_PER_CALL).optional(),
 });
 export type BatchPreflight = z.infer<typeof PreflightSchema>;
 
@@ -117,6 +119,10 @@ export const BatchJobDataSchema = z
   })
   .refine((d) => d.preflight === undefined || d.preflight.refused.every(([position]) => position < d.serverIds.length), {
     path: ['preflight', 'refused'],
+    message: 'positions within serverIds',
+  })
+  .refine((d) => d.preflight?.unsure === undefined || d.preflight.unsure.every((position) => position < d.serverIds.length), {
+    path: ['preflight', 'unsure'],
     message: 'positions within serverIds',
   });
 export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
@@ -155,7 +161,7 @@ const RUN_ID = /^run\|[a-z0-9-]+\|[A-Za-z0-9-]+$/;
 const TARGET_NAME = /^[a-z0-9][a-z0-9-]*$/;
 const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const BATCH_JOB_KEYS: ReadonlySet<string> = new Set(['runId', 'target', 'batchIndex', 'serverIds', 'listing', 'servers', 'preflight', 'dryRun', 'restartPolicy']);
-const PREFLIGHT_KEYS: ReadonlySet<string> = new Set(['at', 'requestId', 'refused']);
+const PREFLIGHT_KEYS: ReadonlySet<string> = new Set(['at', 'requestId', 'refused', 'unsure']);
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isIpv4List = (v: unknown): boolean => Array.isArray(v) && v.length <= 32 && v.every((a) => typeof a === 'string' && a.length <= 45);
 
@@ -192,7 +198,11 @@ function quickBatchJobData(data: unknown): boolean {
 function quickPreflight(preflight: unknown, servers: number): boolean {
   if (!isRecord(preflight)) return false;
   for (const key in preflight) if (!PREFLIGHT_KEYS.has(key)) return false;
-  const { at, requestId, refused } = preflight;
+  const { at, requestId, refused, unsure } = preflight;
+  if (unsure !== undefined) {
+    if (!Array.isArray(unsure) || unsure.length > MAX_SERVERS_PER_CALL) return false;
+    for (const position of unsure as unknown[]) if (typeof position !== 'number' || !Number.isInteger(position) || position < 0 || position >= servers) return false;
+  }
   if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) return false;
   if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length > 256)) return false;
   if (!Array.isArray(refused) || refused.length > MAX_SERVERS_PER_CALL) return false;
@@ -241,17 +251,30 @@ export function preflightOf(data: Pick<BatchJobData, 'serverIds' | 'preflight'>)
     const id = data.serverIds[position];
     if (id !== undefined) refused.set(id, { code, message });
   }
-  return { checkedAt: data.preflight.at, requestId: data.preflight.requestId, refused };
+  if (data.preflight.unsure === undefined) return { checkedAt: data.preflight.at, requestId: data.preflight.requestId, refused };
+  const unsure = new Set<string>();
+  for (const position of data.preflight.unsure) {
+    const id = data.serverIds[position];
+    if (id !== undefined) unsure.add(id);
+  }
+  return { checkedAt: data.preflight.at, requestId: data.preflight.requestId, refused, unsure };
 }
 
 /** A batch's share of a run preflight, in a batch job's form. */
 export function batchPreflightOf(preflight: RunPreflight, serverIds: readonly string[]): BatchPreflight {
   const refused: BatchPreflight['refused'] = [];
+  const unsure: number[] = [];
   serverIds.forEach((id, position) => {
     const refusal = preflight.refused.get(id);
     // Bounded as the schema bounds it: Huawei's messages are short; a long one is cut, never refused.
     // A refusal without a code cannot be recorded as one: the reset then decides for that server.
     if (refusal !== undefined && refusal.code !== '') refused.push([position, refusal.code.slice(0, 64), refusal.message.slice(0, 1024)]);
+    else if (refusal === undefined && preflight.unsure?.has(id) === true) unsure.push(position);
   });
-  return { at: Math.max(0, Math.floor(preflight.checkedAt)), ...(preflight.requestId === undefined ? {} : { requestId: preflight.requestId.slice(0, 256) }), refused };
+  return {
+    at: Math.max(0, Math.floor(preflight.checkedAt)),
+    ...(preflight.requestId === undefined ? {} : { requestId: preflight.requestId.slice(0, 256) }),
+    refused,
+    ...(unsure.length === 0 ? {} : { unsure }),
+  };
 }

@@ -15,7 +15,8 @@
  * dropped. Neither writes a password anywhere it should not be.
  */
 import type { Clock } from '../ports/clock.js';
-import type { EcsApi } from '../ports/ecs-api.js';
+import type { EcsApi, ServerResetResult } from '../ports/ecs-api.js';
+import { EcsClientErrorCode } from '../domain/error-codes.js';
 
 /** Huawei's definite refusal of one server in a `dry_run`. */
 export interface PreflightRefusal {
@@ -29,8 +30,14 @@ export interface RunPreflight {
   checkedAt: number;
   /** `X-Request-Id` of the dry-run call, recorded with the refusals it caused. */
   requestId: string | undefined;
-  /** The servers it refused; every other server it checked passed, or got no definite answer (as in the batch's own preflight, the reset decides those). */
+  /** The servers it refused; every other server it checked passed, or is in `unsure`. */
   refused: ReadonlyMap<string, PreflightRefusal>;
+  /**
+   * The servers an answered call did not list (Huawei's "200-subset" form of a partial failure
+   * lists only the servers that passed, see {@link isSilentAbout}): the batch reads their reset
+   * plug-in flag, which nothing else checks when a preflight runs. Absent (earlier releases): none.
+   */
+  unsure?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -58,6 +65,19 @@ export function batchesPerPreflight(batchSize: number, maxPerCall: number): numb
 export async function runPreflight(ecs: Pick<EcsApi, 'batchResetPasswords'>, clock: Clock, serverIds: readonly string[], signal: AbortSignal | undefined): Promise<RunPreflight> {
   const result = await ecs.batchResetPasswords({ password: undefined, serverIds, dryRun: true }, { signal });
   const refused = new Map<string, PreflightRefusal>();
-  for (const r of result.results) if (r.kind === 'rejected') refused.set(r.serverId, { code: r.code, message: r.message });
-  return { checkedAt: clock.now(), requestId: result.requestId, refused };
+  const unsure = new Set<string>();
+  for (const r of result.results) {
+    if (r.kind === 'rejected') refused.set(r.serverId, { code: r.code, message: r.message });
+    else if (isSilentAbout(r)) unsure.add(r.serverId);
+  }
+  return { checkedAt: clock.now(), requestId: result.requestId, refused, unsure };
+}
+
+/**
+ * Whether a dry-run result is Huawei's silence about the server in an answered call (a 200 that
+ * does not list it: in the "200-subset" form of a partial failure, a refusal). Not a failed call
+ * or a 400 partial failure, whose unlisted servers passed the check (or the reset decides).
+ */
+export function isSilentAbout(result: ServerResetResult): boolean {
+  return result.kind === 'unknown' && result.code === EcsClientErrorCode.notInResponse;
 }

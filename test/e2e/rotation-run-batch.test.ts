@@ -589,6 +589,26 @@ describe('runBatch', () => {
     });
   });
 
+  it('with the dry-run preflight answered as a 200 listing only the servers that pass, a server it is silent about has its plug-in flag read (found in review, 2026-12-02)', async () => {
+    // In Huawei's "200-subset" form of a partial failure, a server without the reset plug-in is
+    // simply not listed: no definite answer, so no refusal, and the flag (not asked when a preflight
+    // runs) was never read. It was stored a password and sent a reset it cannot apply, unknown for ever.
+    sim.setPartialFailureMode('200-subset');
+    sim.updateServer(LINUX_B, { plugin: false });
+    try {
+      const s = await run(deps(), input('run-preflight-subset', target({ dryRunPreflight: true })));
+      expect(outcomeOf(s, LINUX_B)).toMatchObject({ outcome: 'skipped', code: 'no-reset-plugin' });
+      expect(await vault.describe(keyOf(LINUX_B))).toBeUndefined(); // nothing written for it
+      expect(sim.receivedSequence(LINUX_B)).toHaveLength(0);
+      expect(outcomeOf(s, LINUX_A)?.outcome).toBe('pending-restart');
+      // Read for the one server the preflight was silent about, not for every server.
+      expect(sim.counters().requests.getResetPasswordFlag).toEqual({ '200': 1 });
+    } finally {
+      sim.updateServer(LINUX_B, { plugin: true });
+      sim.setPartialFailureMode('400-internal-error');
+    }
+  });
+
   it('a dry run writes nothing and resets nothing', async () => {
     const s = await run(deps(), { ...input('run-dry', target()), dryRun: true });
     expect(s.counts.skipped).toBe(3);

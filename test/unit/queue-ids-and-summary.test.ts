@@ -141,6 +141,18 @@ describe('a batch job’s share of the run preflight', () => {
     expect(preflightOf({ serverIds })).toBeUndefined();
   });
 
+  it('carries the servers the dry run gave no answer about (unsure), so that the batch reads their plug-in flag', () => {
+    const serverIds = ['srv-1', 'srv-2', 'srv-3'];
+    const run = { checkedAt: 5, requestId: undefined, refused: new Map([['srv-1', { code: 'Ecs.0605', message: 'locked' }]]), unsure: new Set(['srv-3', 'srv-9']) };
+    const share = batchPreflightOf(run, serverIds);
+    expect(share).toEqual({ at: 5, refused: [[0, 'Ecs.0605', 'locked']], unsure: [2] });
+    const data = parseJobData(BatchJobDataSchema, { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, serverIds, dryRun: false, preflight: share }, 'batch job');
+    expect(preflightOf(data)?.unsure).toEqual(new Set(['srv-3']));
+    // Jobs of earlier releases have no `unsure`: none.
+    expect(preflightOf({ serverIds, preflight: { at: 5, refused: [] } })?.unsure).toBeUndefined();
+    expect(() => parseJobData(BatchJobDataSchema, { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, serverIds, dryRun: false, preflight: { at: 5, refused: [], unsure: [3] } }, 'batch job')).toThrow(/preflight\.unsure/);
+  });
+
   it('names the field of a bad share', () => {
     expect(() => parseJobData(BatchJobDataSchema, { runId: 'run|web|manual-1', target: 'web', batchIndex: 0, serverIds: ['srv-1'], dryRun: false, preflight: { at: 1, refused: [[3, 'Ecs.0605', 'x']] } }, 'batch job')).toThrow(
       /preflight\.refused/,

@@ -8,7 +8,7 @@ import { unsettled, settle, type ServerWork } from '../server-work.js';
 import { describeManyWithRetry, withVaultRetry } from '../vault-retry.js';
 import { batchToken, MAX_GENERATION } from '../batch-token.js';
 import { admission, holdsUnconfirmedSlot, isFirstRotation, isUnsettledPending, LABEL_CURRENT, unsettledPendingVersion, usedUnconfirmedSlots, versionWithLabel } from '../labels.js';
-import { isFreshPreflight, type PreflightRefusal } from '../run-preflight.js';
+import { isFreshPreflight, isSilentAbout, type PreflightRefusal } from '../run-preflight.js';
 import { verifyServer } from '../verify-server.js';
 
 /** Concurrent ECS GETs per batch (servers the listing did not describe); the client's rate limiter still applies. */
@@ -201,21 +201,38 @@ async function preflight(ctx: BatchContext, works: ServerWork[]): Promise<void> 
   const candidates = unsettled(works).filter((w) => w.phase === 'new' || w.phase === 'resend' || w.phase === 'confirm');
   if (candidates.length === 0) return;
   const given = ctx.input.preflight;
+  // Servers the dry run gave no definite answer about: it did not check their reset plug-in for
+  // them, and nothing else has (plan skips the flag's GET when a preflight runs).
+  const unsure: ServerWork[] = [];
   if (given !== undefined && isFreshPreflight(given, ctx.deps.clock.now())) {
     for (const work of candidates) {
       const refusal = given.refused.get(work.serverId);
       if (refusal !== undefined) refuse(work, refusal, given.requestId, "run's dry-run preflight");
+      else if (given.unsure?.has(work.serverId) === true) unsure.push(work);
     }
-    return;
+  } else {
+    const byId = new Map(candidates.map((w) => [w.serverId, w]));
+    const ids = candidates.map((w) => w.serverId);
+    const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
+    for (const r of result.results) {
+      const work = byId.get(r.serverId);
+      if (work === undefined) continue;
+      if (r.kind === 'rejected') refuse(work, r, result.requestId, 'dry-run preflight');
+      else if (isSilentAbout(r)) unsure.push(work);
+    }
   }
-  const byId = new Map(candidates.map((w) => [w.serverId, w]));
-  const ids = candidates.map((w) => w.serverId);
-  const result = await ctx.deps.ecs.batchResetPasswords({ password: undefined, serverIds: ids, dryRun: true }, { signal: ctx.deps.signal });
-  for (const r of result.results) {
-    const work = byId.get(r.serverId);
-    if (work === undefined || r.kind !== 'rejected') continue;
-    refuse(work, r, result.requestId, 'dry-run preflight');
-  }
+  // A confirmation resends a password Huawei accepted before: its plug-in was there.
+  await mapLimit(unsure.filter((w) => w.phase !== 'confirm' && w.outcome === undefined), READ_CONCURRENCY, async (work) => {
+    let flag: boolean;
+    try {
+      flag = await ctx.deps.ecs.getResetPasswordFlag(work.serverId, { signal: ctx.deps.signal });
+    } catch (error) {
+      if (mustStopBatch(error)) throw error;
+      settle(work, 'skipped', { code: errorCode(error), reason: 'the dry-run preflight gave no answer and the reset plug-in flag could not be read' });
+      return;
+    }
+    if (work.server !== undefined) admit(ctx, work, checkEligibility(work.server, flag));
+  });
 }
 
 function refuse(work: ServerWork, refusal: PreflightRefusal, requestId: string | undefined, by: PreflightSource): void {
