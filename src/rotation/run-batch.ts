@@ -96,14 +96,14 @@ export async function runBatch(deps: BatchDeps, input: BatchInput): Promise<Batc
     await setSecret(ctx, works);
     // A second, new password goes only to servers whose lock this batch still holds (another run may
     // have taken one that expired during a long reset call).
-    await regenerateRejectedPasswords(ctx, works, await renewal.renewNow());
+    await regenerateRejectedPasswords(ctx, works, renewal.renewNow);
     lap('reset');
 
     await finishSecret(ctx, works);
     lap('finish');
     const throttled = allThrottled(works);
     // Nor is a server rebooted whose lock was lost meanwhile: its new run may be resetting it.
-    await restart(ctx, works, await renewal.renewNow());
+    await restart(ctx, works, renewal.renewNow);
     lap('restart');
     const outcomes = await record(ctx, works);
     lap('record');

@@ -15,13 +15,21 @@ import { dropRejected, keepRefusedInherited } from './finish-secret.js';
  * (finish-secret.ts `keepRefusedInherited`), or stays pending and gets no successor when there is no
  * room for both.
  */
-export async function regenerateRejectedPasswords(ctx: BatchContext, works: ServerWork[], lostLocks: ReadonlySet<string> = new Set()): Promise<void> {
-  const refused = unsettled(works).filter(
+export async function regenerateRejectedPasswords(
+  ctx: BatchContext,
+  works: ServerWork[],
+  lostLocks: () => Promise<ReadonlySet<string>> = async () => new Set(),
+): Promise<void> {
+  const candidates = unsettled(works).filter(
     (w) =>
       w.phase !== 'confirm' && // a confirmation resends an accepted password: never replace it here
-      !lostLocks.has(w.serverId) && // its lock expired: another run may hold it; it ends failed with the code
       w.reset?.kind === 'rejected' && w.reset.code === HuaweiCode.passwordRules && w.version !== undefined && w.version.generation < MAX_GENERATION,
   );
+  if (candidates.length === 0) return;
+  // Asked only now (a Redis round trip): a server whose lock expired during the reset call may be
+  // another run's; it gets no second password and ends failed with Huawei's code.
+  const lost = await lostLocks();
+  const refused = candidates.filter((w) => !lost.has(w.serverId));
   if (refused.length === 0) return;
   ctx.logger.warn({ step: 'setSecret', servers: refused.length }, `${HuaweiCode.passwordRules}: generating a new password once`);
   for (const work of refused) {

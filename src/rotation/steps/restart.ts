@@ -31,13 +31,19 @@ const VERIFY_ATTEMPTS_AFTER_REBOOT = 3;
  * Vault failures here settle the server (its labels stay as they were, which keeps every candidate);
  * they never leave it without an outcome.
  */
-export async function restart(ctx: BatchContext, works: readonly ServerWork[], lostLocks: ReadonlySet<string> = new Set()): Promise<void> {
+export async function restart(
+  ctx: BatchContext,
+  works: readonly ServerWork[],
+  lostLocks: () => Promise<ReadonlySet<string>> = async () => new Set(),
+): Promise<void> {
   const policy = ctx.input.target.restartPolicy;
-  if (policy !== 'none') {
+  if (policy !== 'none' && unsettled(works).some((w) => w.acceptedVersionId !== undefined)) {
+    // Asked only when there is something to reboot (a Redis round trip).
+    const lost = await lostLocks();
     // Its lock expired since the reset (another run may now be resetting it): not rebooted by this
     // batch; the accepted password takes effect at its next restart, as with policy none.
     for (const work of unsettled(works)) {
-      if (work.acceptedVersionId === undefined || !lostLocks.has(work.serverId)) continue;
+      if (work.acceptedVersionId === undefined || !lost.has(work.serverId)) continue;
       settle(work, 'pending-restart', {
         code: OutcomeCode.lockLost,
         versionId: work.acceptedVersionId,
