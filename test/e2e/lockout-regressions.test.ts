@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request, type IncomingMessage } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/simul
 import { lockoutProblem, labelledPasswords } from '../helpers/login-invariant.js';
 import { createRedis, deleteUnder, dumpUnder, uniquePrefix } from '../helpers/redis.js';
 import { wrapPort } from '../helpers/wrap-port.js';
+import { readAll } from '../helpers/read-body.js';
 
 const IDS = ['aaaaaaaa-1111-4111-8111-000000000001', 'aaaaaaaa-1111-4111-8111-000000000002', 'aaaaaaaa-1111-4111-8111-000000000003'];
 const [A] = IDS as [string];
@@ -257,27 +258,27 @@ async function expectNoLockoutAfterRestartOnly(ids: string[]): Promise<void> {
   }
 }
 
-/** A real HTTP proxy that answers every real (not dry-run) batch reset with a definite 400 Ecs.0011, without forwarding it. */
-async function startLyingProxy(upstream: string): Promise<{ url: string; lies: () => number; close: () => Promise<void> }> {
+
+
+const isRealReset = (req: IncomingMessage, body: Buffer): boolean =>
+  req.method === 'PUT' && (req.url ?? '').includes('/cloudservers/os-reset-passwords') && !body.toString('utf8').includes('"dry_run":true');
+
+/**
+ * A real HTTP proxy to `upstream`. `intercept` sees each request with its body first: it answers it
+ * itself and returns true, or returns false to have it forwarded; `onUpstreamAnswer`, when given,
+ * takes a forwarded request's answer (else it is passed back as it is).
+ */
+async function startProxy(
+  upstream: string,
+  intercept: (req: IncomingMessage, body: Buffer, res: ServerResponse) => boolean,
+  onUpstreamAnswer?: (req: IncomingMessage, body: Buffer, answer: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const target = new URL(upstream);
-  let lies = 0;
-  const readAll = (req: IncomingMessage): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => resolve(Buffer.concat(chunks)));
-      req.on('error', reject);
-    });
   const server = createServer((req, res) => {
     void readAll(req).then((body) => {
-      const isReset = req.method === 'PUT' && (req.url ?? '').includes('/cloudservers/os-reset-passwords');
-      if (isReset && !body.toString('utf8').includes('"dry_run":true')) {
-        lies += 1;
-        res.writeHead(400, { 'Content-Type': 'application/json', 'X-Request-Id': `lie-${lies}` });
-        res.end(JSON.stringify({ error: { code: 'Ecs.0011', message: 'Invalid password: the password does not meet the complexity requirements.' } }));
-        return;
-      }
+      if (intercept(req, body, res)) return;
       const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        if (onUpstreamAnswer?.(req, body, answer, res) === true) return;
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       });
@@ -288,13 +289,25 @@ async function startLyingProxy(upstream: string): Promise<{ url: string; lies: (
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    lies: () => lies,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/** A real HTTP proxy that answers every real (not dry-run) batch reset with a definite 400 Ecs.0011, without forwarding it. */
+async function startLyingProxy(upstream: string): Promise<{ url: string; lies: () => number; close: () => Promise<void> }> {
+  let lies = 0;
+  const proxy = await startProxy(upstream, (req, body, res) => {
+    if (!isRealReset(req, body)) return false;
+    lies += 1;
+    res.writeHead(400, { 'Content-Type': 'application/json', 'X-Request-Id': `lie-${lies}` });
+    res.end(JSON.stringify({ error: { code: 'Ecs.0011', message: 'Invalid password: the password does not meet the complexity requirements.' } }));
+    return true;
+  });
+  return { ...proxy, lies: () => lies };
 }
 
 /**
@@ -307,53 +320,29 @@ async function startLosingThenRefusingProxy(
   refusal: '200 internalError Ecs.0605' | '400 Ecs.0100' | '400 Ecs.0011',
   ids: readonly string[],
 ): Promise<{ url: string; forwarded: () => number; refused: () => number; close: () => Promise<void> }> {
-  const target = new URL(upstream);
   let forwarded = 0;
   let refused = 0;
-  const readAll = (req: IncomingMessage): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => resolve(Buffer.concat(chunks)));
-      req.on('error', reject);
-    });
-  const server = createServer((req, res) => {
-    void readAll(req).then((body) => {
-      const isReset = req.method === 'PUT' && (req.url ?? '').includes('/cloudservers/os-reset-passwords') && !body.toString('utf8').includes('"dry_run":true');
-      if (isReset && forwarded > 0) {
-        refused += 1;
-        const [status, answer] =
-          refusal === '200 internalError Ecs.0605'
-            ? [200, { response: [], internalError: ids.map((id) => ({ id, error_code: 'Ecs.0605', error_msg: 'The server is locked.' })) }]
-            : [400, { error: { code: refusal.slice(4), message: 'refused' } }];
-        res.writeHead(status, { 'Content-Type': 'application/json', 'X-Request-Id': `refused-${refused}` });
-        res.end(JSON.stringify(answer));
-        return;
-      }
-      const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        if (isReset) {
-          // Applied upstream; the answer never reaches the client.
-          forwarded += 1;
-          answer.resume();
-          answer.on('end', () => req.socket.destroy());
-          return;
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      up.on('error', () => req.socket.destroy());
-      up.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    forwarded: () => forwarded,
-    refused: () => refused,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const proxy = await startProxy(
+    upstream,
+    (req, body, res) => {
+      if (!isRealReset(req, body) || forwarded === 0) return false;
+      refused += 1;
+      const [status, answer] =
+        refusal === '200 internalError Ecs.0605'
+          ? [200, { response: [], internalError: ids.map((id) => ({ id, error_code: 'Ecs.0605', error_msg: 'The server is locked.' })) }]
+          : [400, { error: { code: refusal.slice(4), message: 'refused' } }];
+      res.writeHead(status, { 'Content-Type': 'application/json', 'X-Request-Id': `refused-${refused}` });
+      res.end(JSON.stringify(answer));
+      return true;
+    },
+    (req, body, answer) => {
+      if (!isRealReset(req, body)) return false;
+      // Applied upstream; the answer never reaches the client.
+      forwarded += 1;
+      answer.resume();
+      answer.on('end', () => req.socket.destroy());
+      return true;
+    },
+  );
+  return { ...proxy, forwarded: () => forwarded, refused: () => refused };
 }

@@ -8,10 +8,10 @@
  * covers the Host header) still verifies. It never logs or keeps a request body.
  */
 import { createServer, request } from 'node:http';
-import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RunningSimulator } from '../../src/simulator/simulator.js';
 import type { ServerPatch } from '../../src/simulator/inspection.js';
+import { readAll } from '../helpers/read-body.js';
 
 export interface RugPull {
   /** Huawei's code the simulator will answer for the victim. */
@@ -32,15 +32,6 @@ export interface RugPullProxy {
   /** Victims whose rug was pulled so far. */
   pulled(): string[];
   close(): Promise<void>;
-}
-
-function readAll(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 export async function startRugPullProxy(sim: RunningSimulator): Promise<RugPullProxy> {

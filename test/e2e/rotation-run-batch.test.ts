@@ -156,6 +156,26 @@ function sshVerify(): VerifySettings {
   return { method: 'ssh', user: 'root', port: sim.ssh!.port, address: 'private', timeoutMs: 4_000, concurrency: 4 };
 }
 
+/**
+ * The ECS client, but its first real reset is answered with a definite Ecs.0011 for every server,
+ * without being sent (`before` runs first): the simulator accepts every password our generator
+ * makes, so the refusal is injected here.
+ */
+function refusingFirstResetWith0011(before?: () => Promise<void>): EcsApi {
+  const real = ecsClient();
+  let refused = 0;
+  return wrapPort<EcsApi>(real, {
+    batchResetPasswords: async (args: Parameters<EcsApi['batchResetPasswords']>[0], options?: Parameters<EcsApi['batchResetPasswords']>[1]) => {
+      if (!args.dryRun && refused === 0) {
+        refused += 1;
+        await before?.();
+        return { requestId: 'injected', results: args.serverIds.map((serverId) => ({ serverId, kind: 'rejected' as const, code: 'Ecs.0011', message: 'password invalid' })) };
+      }
+      return real.batchResetPasswords(args, options);
+    },
+  });
+}
+
 function input(runId: string, t: BatchTarget, serverIds = ALL): BatchInput {
   return { runId, target: t, batchIndex: 0, serverIds, dryRun: false };
 }
@@ -412,21 +432,7 @@ describe('runBatch', () => {
   });
 
   it('Ecs.0011 regenerates once, with a new token', async () => {
-    const real = ecsClient();
-    let refused = 0;
-    // The simulator accepts every password our generator makes, so the one Ecs.0011 is injected here.
-    const ecs: EcsApi = wrapPort<EcsApi>(real, {
-      batchResetPasswords: async (args: Parameters<EcsApi['batchResetPasswords']>[0], options?: Parameters<EcsApi['batchResetPasswords']>[1]) => {
-        if (!args.dryRun && refused === 0) {
-          refused += 1;
-          return {
-            requestId: 'injected',
-            results: args.serverIds.map((serverId) => ({ serverId, kind: 'rejected' as const, code: 'Ecs.0011', message: 'password invalid' })),
-          };
-        }
-        return real.batchResetPasswords(args, options);
-      },
-    });
+    const ecs = refusingFirstResetWith0011();
     const s = await run(deps({ ecs }), input('run-0011', target()));
     expect(s.counts['pending-restart']).toBe(3);
     const gen1 = batchToken({ runId: 'run-0011', batchIndex: 0, generation: 1 });
@@ -567,19 +573,7 @@ describe('runBatch', () => {
     });
 
     it('no second password after an Ecs.0011 for a server whose lock was lost: failed with the code', async () => {
-      const real = ecsClient();
-      let refused = 0;
-      // The simulator accepts every password our generator makes, so the Ecs.0011 is injected here.
-      const ecs: EcsApi = wrapPort<EcsApi>(real, {
-        batchResetPasswords: async (args: Parameters<EcsApi['batchResetPasswords']>[0], options?: Parameters<EcsApi['batchResetPasswords']>[1]) => {
-          if (!args.dryRun && refused === 0) {
-            refused += 1;
-            await stealA();
-            return { requestId: 'injected', results: args.serverIds.map((serverId) => ({ serverId, kind: 'rejected' as const, code: 'Ecs.0011', message: 'password invalid' })) };
-          }
-          return real.batchResetPasswords(args, options);
-        },
-      });
+      const ecs = refusingFirstResetWith0011(stealA);
       const s = await run(deps({ ecs }), input('run-lost-before-regenerate', target()));
       expect(outcomeOf(s, LINUX_A)).toMatchObject({ outcome: 'failed', code: 'Ecs.0011' });
       expect(sim.receivedSequence(LINUX_A)).toHaveLength(0);
