@@ -372,6 +372,29 @@ describe('file vault', () => {
       expect((await rejection(vault.ensureSecret(key1))).code).toBe('VAULT_LOCK_TIMEOUT');
     });
 
+    it('an old break lock of a live (paused) breaker is left alone; one of a dead breaker is removed (found in review, 2026-12-02)', async () => {
+      const vault = await openVault(key, 300);
+      const lockPath = `${path}.lock`;
+      const { utimes } = await import('node:fs/promises');
+      const old = new Date(Date.now() - 60_000);
+      const dead = await deadPid();
+      // A stale lock to break, and a break lock in the way, old.
+      await writeFile(lockPath, JSON.stringify({ pid: dead, host: hostname(), nonce: 'dead', acquiredAt: Date.now() - 60_000 }));
+      const paused = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        await writeFile(`${lockPath}.break`, JSON.stringify({ pid: paused.pid, host: hostname(), nonce: 'paused', acquiredAt: Date.now() - 60_000 }));
+        await utimes(`${lockPath}.break`, old, old);
+        expect((await rejection(vault.ensureSecret(key1))).code).toBe('VAULT_LOCK_TIMEOUT');
+        expect(JSON.parse(await readFile(`${lockPath}.break`, 'utf8')).nonce).toBe('paused');
+      } finally {
+        paused.kill('SIGKILL');
+      }
+      await writeFile(`${lockPath}.break`, JSON.stringify({ pid: dead, host: hostname(), nonce: 'dead-breaker', acquiredAt: Date.now() - 60_000 }));
+      await utimes(`${lockPath}.break`, old, old);
+      await vault.ensureSecret(key1);
+      expect(await vault.describe(key1)).toBeDefined();
+    });
+
     it('breaks an empty lock file once it is old (a holder killed before writing its pid)', async () => {
       const vault = await openVault();
       const lockPath = `${path}.lock`;

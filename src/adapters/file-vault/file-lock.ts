@@ -12,7 +12,9 @@
  * just taken. So breaking happens under a second, short-lived "break" lock (`<lock>.break`, also
  * taken with 'wx'): its holder re-reads the lock, checks that it still holds the very nonce judged
  * stale, and only then unlinks it. The break lock is held for a few microseconds; one older than
- * BREAK_LOCK_STALE_MS can only be left by a process killed inside that window and is removed.
+ * BREAK_LOCK_STALE_MS whose holder is gone was left by a process killed inside that window and is
+ * removed. One whose holder lives is left alone (its holder was paused inside that window, and
+ * resumed it would delete a lock taken meanwhile): waiters wait, as for a held lock.
  *
  * The file operations are synchronous: each is one short system call on a local file system (the
  * only kind this lock supports), while the promise forms cost a thread-pool round trip each, many
@@ -162,13 +164,11 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
     }
     lastOwner = readOwner(path);
     if (lastOwner !== undefined && lastOwner !== 'unreadable' && lastOwner.host === me.host && !ownerAlive(lastOwner)) {
-      await breakStaleLock(path, lastOwner, clock, logger);
-      continue;
-    }
-    if (lastOwner === 'unreadable' && isOld(path, clock)) {
+      // Another breaker at work: wait like any waiter (its break lock may stay, see breakStaleLock).
+      if (await breakStaleLock(path, lastOwner, clock, logger)) continue;
+    } else if (lastOwner === 'unreadable' && isOld(path, clock)) {
       // Not written by this code (which never leaves an empty or partial lock): judge it by age.
-      await breakStaleLock(path, 'unreadable', clock, logger);
-      continue;
+      if (await breakStaleLock(path, 'unreadable', clock, logger)) continue;
     }
     if (clock.now() >= deadline) {
       const holder =
@@ -187,6 +187,16 @@ export async function acquireFileLock(options: FileLockOptions): Promise<HeldLoc
   }
 }
 
+/** Whether the break lock at `path` names a live process of this host (unreadable: judged by age alone). */
+function breakerAlive(path: string): boolean {
+  const owner = readOwner(path);
+  if (owner === undefined || owner === 'unreadable') return false;
+  if (owner.host !== hostname()) return true; // never judged from another host
+  // This process never leaves its own break lock behind (taken and removed without a pause in
+  // between), so one naming its pid was left by an earlier process with that pid.
+  return owner.pid !== process.pid && isProcessAlive(owner.pid);
+}
+
 function isOld(path: string, clock: Clock): boolean {
   try {
     return clock.now() - statSync(path).mtimeMs > BREAK_LOCK_STALE_MS;
@@ -196,15 +206,23 @@ function isOld(path: string, clock: Clock): boolean {
   }
 }
 
-/** Removes the lock at `path` if it still is the one judged stale (same nonce, or still unreadable and old). */
-async function breakStaleLock(path: string, stale: LockOwner | 'unreadable', clock: Clock, logger: Logger): Promise<void> {
+/**
+ * Removes the lock at `path` if it still is the one judged stale (same nonce, or still unreadable
+ * and old). False when another breaker's break lock was in the way (and left in place).
+ */
+async function breakStaleLock(path: string, stale: LockOwner | 'unreadable', clock: Clock, logger: Logger): Promise<boolean> {
   const breakPath = `${path}.break`;
   const breaker = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), acquiredAt: clock.now() });
   if (!createExclusive(breakPath, breaker)) {
-    // Someone else is breaking it. Their break lock is only ever held for microseconds; if it
-    // is old, its holder died inside that window.
-    if (isOld(breakPath, clock)) unlinkQuietly(breakPath);
-    return;
+    // Someone else is breaking it. Their break lock is only ever held for microseconds; if it is
+    // old and its holder is gone, that holder died inside that window. Old but alive, the holder
+    // was paused (a stopped process, a frozen VM) between reading the stale lock and removing it:
+    // removing its break lock would let it, once resumed, delete a lock taken meanwhile.
+    if (isOld(breakPath, clock) && !breakerAlive(breakPath)) {
+      unlinkQuietly(breakPath);
+      return true;
+    }
+    return false;
   }
   try {
     const owner = readOwner(path);
@@ -224,4 +242,5 @@ async function breakStaleLock(path: string, stale: LockOwner | 'unreadable', clo
   } finally {
     unlinkQuietly(breakPath);
   }
+  return true;
 }
